@@ -1,0 +1,32 @@
+"""tinygan: train, measure and watch Generative Adversarial Networks on low-dimensional data.
+
+    import tinygan
+    config = tinygan.config_from_preset("seed", minibatch=True, num_steps=2000)
+    result = tinygan.train(config)
+    result.metrics["w1"], result.sample(1000, key=jax.random.key(0))
+"""
+
+from tinygan.config import PRESETS, Config, ConfigError, config_from_preset, replace
+from tinygan.metrics import distances, ks_statistic, wasserstein_1d
+from tinygan.plots import plot_distribution, plot_losses, save_animation
+from tinygan.runs import save_run
+from tinygan.trainer import TrainResult, train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PRESETS",
+    "Config",
+    "ConfigError",
+    "TrainResult",
+    "config_from_preset",
+    "distances",
+    "ks_statistic",
+    "plot_distribution",
+    "plot_losses",
+    "replace",
+    "save_animation",
+    "save_run",
+    "train",
+    "wasserstein_1d",
+]

@@ -1,0 +1,139 @@
+"""The `tinygan` command: parse, validate, call the library, report.
+
+Every config field is a flag (`num_steps` -> `--num-steps`) whose help is the
+field's docstring. Bad input ends in one line on stderr and exit code 2,
+before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from tinygan.config import PRESETS, SECTIONS, ConfigError, config_from_preset, field_docs
+from tinygan.labels import LABELS
+
+EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
+
+
+class UsageError(Exception):
+    """Bad input from the command line: reported in one line, exit code 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line instead of usage text plus error."""
+
+    def error(self, message):
+        raise UsageError(message)
+
+
+def parse_bool(text: str) -> bool:
+    """true/false in the spellings people use, the seed's `True`/`False` included."""
+    words = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
+    if text.lower() not in words:
+        raise argparse.ArgumentTypeError(f"expected True or False, got {text!r}")
+    return words[text.lower()]
+
+
+_FLAG_TYPES = {"int": int, "float": float, "str": str, "float | None": float}
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per config field; unset flags stay None so the preset's value holds."""
+    for section, cls in SECTIONS.items():
+        group = parser.add_argument_group(f"{section} settings")
+        docs = field_docs(cls)
+        for f in dataclasses.fields(cls):
+            flag = "--" + f.name.replace("_", "-")
+            help_text = f"{docs.get(f.name, '')} (preset: {f.default})".replace("%", "%%")
+            if f.type == "bool":
+                group.add_argument(flag, dest=f.name, nargs="?", const=True, type=parse_bool, metavar="True|False",
+                                   help=help_text)
+                group.add_argument("--no-" + flag[2:], dest=f.name, action="store_false", help=argparse.SUPPRESS)
+            else:
+                group.add_argument(flag, dest=f.name, type=_FLAG_TYPES[f.type], metavar=f.name.upper(),
+                                   help=help_text)
+    parser.set_defaults(**{f.name: None for cls in SECTIONS.values() for f in dataclasses.fields(cls)})
+
+
+def config_from_args(args: argparse.Namespace):
+    overrides = {
+        f.name: getattr(args, f.name)
+        for cls in SECTIONS.values()
+        for f in dataclasses.fields(cls)
+        if getattr(args, f.name) is not None
+    }
+    return config_from_preset(args.preset, **overrides)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="tinygan", description="Train, measure and watch GANs on low-dimensional data.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a GAN and write its run folder",
+                                description="Train a GAN (default: the seed's experiment) and write its run folder.")
+    train.add_argument("--preset", default="seed", choices=sorted(PRESETS), help="named configuration to start from")
+    train.add_argument("--out", metavar="DIR", help="run folder (default: runs/<date>-<time>-<preset>/)")
+    train.add_argument("--anim", metavar="PATH", help="write the training animation here (.gif, or .mp4 via ffmpeg)")
+    train.add_argument("--no-plots", action="store_true", help="skip losses.png, distribution.png and training.gif")
+    train.add_argument("--lang", default="en", choices=sorted(LABELS), help="language of pictures and summary")
+    add_config_flags(train)
+
+    bench = commands.add_parser("bench", help="measure training speed against a step-by-step loop",
+                                description="Measure the compiled loop against a step-by-step loop, "
+                                "and time each phase of `tinygan train`.")
+    bench.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    bench.add_argument("--steps", type=int, default=20_000, help="iterations timed for the compiled loop")
+    return parser
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from tinygan import runs
+
+    config = config_from_args(args)
+    if args.anim and args.no_plots:
+        raise UsageError("--anim and --no-plots contradict each other")
+    folder = runs.check_run_dir(Path(args.out) if args.out else runs.default_run_dir(config.preset))
+    animation = runs.check_animation_path(args.anim) if args.anim else None
+
+    from tinygan.reporting import TrainingProgress, summary
+    from tinygan.trainer import train
+
+    runs.start_run(folder, config)
+    with TrainingProgress(config.train.num_steps) as progress:
+        result = train(config, progress=progress.update, frames=not args.no_plots)
+    written = runs.save_run(result, folder, pictures=not args.no_plots, animation=animation, lang=args.lang)
+    print(summary(result, folder, written, lang=args.lang))
+    return EXIT_INTERRUPTED if result.status == "interrupted" else 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from tinygan import bench
+
+    if args.steps < 1:
+        raise UsageError(f"--steps must be >= 1, got {args.steps}")
+    bench.main(steps=args.steps, as_json=args.json)
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "bench": cmd_bench}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tinygan.runs import RunError
+
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except (UsageError, ConfigError, RunError) as error:
+        print(f"tinygan: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("tinygan: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,243 @@
+"""Configuration: frozen dataclasses, their validation, and the named presets.
+
+A `Config` is always valid: every section checks its fields when it is built,
+so a bad value fails before any training with a message naming the field
+(`train.batch_size: must be >= 1, got 0`). Each field's docstring is its
+`--help` text on the command line.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import functools
+import inspect
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration value is out of range, of the wrong type, or unknown."""
+
+
+def _require(section: str, name: str, value: Any, kind: type, *, minimum=None, above=None, choices=None):
+    """Check one field; raise ConfigError naming it as `section.name`."""
+    where = f"{section}.{name}"
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is float and not (is_number and math.isfinite(value)):
+        raise ConfigError(f"{where}: must be a finite number, got {value!r}")
+    if kind is int and not (isinstance(value, int) and not isinstance(value, bool)):
+        raise ConfigError(f"{where}: must be a whole number, got {value!r}")
+    if kind is bool and not isinstance(value, bool):
+        raise ConfigError(f"{where}: must be true or false, got {value!r}")
+    if kind is str and not isinstance(value, str):
+        raise ConfigError(f"{where}: must be a string, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{where}: must be >= {minimum}, got {value!r}")
+    if above is not None and value <= above:
+        raise ConfigError(f"{where}: must be > {above}, got {value!r}")
+    if choices is not None and value not in choices:
+        raise ConfigError(f"{where}: must be one of {', '.join(sorted(choices))}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """What the generator learns to imitate, and the noise it starts from."""
+
+    target: str = "gaussian"
+    """Target distribution (gaussian)."""
+    mean: float = 4.0
+    """Mean of the Gaussian target."""
+    std: float = 0.5
+    """Standard deviation of the Gaussian target."""
+    noise: str = "stratified"
+    """Generator input: stratified (the seed's linspace over the range plus a small uniform jitter)."""
+    noise_range: float = 8.0
+    """Half-width of the noise range: z covers [-noise_range, noise_range]; also the x range of the pictures."""
+    noise_jitter: float = 0.01
+    """Width of the uniform jitter added to each stratified noise point."""
+
+    def __post_init__(self):
+        from tinygan.data import NOISES, TARGETS  # the registries own the names
+
+        _require("data", "target", self.target, str, choices=TARGETS)
+        _require("data", "mean", self.mean, float)
+        _require("data", "std", self.std, float, above=0)
+        _require("data", "noise", self.noise, str, choices=NOISES)
+        _require("data", "noise_range", self.noise_range, float, above=0)
+        _require("data", "noise_jitter", self.noise_jitter, float, minimum=0)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The two networks."""
+
+    hidden_size: int = 4
+    """Generator hidden width h; the discriminator is 2h wide."""
+    minibatch: bool = False
+    """Minibatch discrimination as the discriminator's third block (Salimans et al. 2016)."""
+    minibatch_kernels: int = 5
+    """Number of minibatch-discrimination kernels."""
+    minibatch_dims: int = 3
+    """Dimension of each minibatch-discrimination kernel."""
+    init_std: float = 1.0
+    """Standard deviation of every linear layer's initial weights (biases start at 0)."""
+    minibatch_init_std: float = 0.02
+    """Standard deviation of the minibatch-discrimination projection's initial weights."""
+
+    def __post_init__(self):
+        _require("model", "hidden_size", self.hidden_size, int, minimum=1)
+        _require("model", "minibatch", self.minibatch, bool)
+        _require("model", "minibatch_kernels", self.minibatch_kernels, int, minimum=1)
+        _require("model", "minibatch_dims", self.minibatch_dims, int, minimum=1)
+        _require("model", "init_std", self.init_std, float, minimum=0)
+        _require("model", "minibatch_init_std", self.minibatch_init_std, float, minimum=0)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Plain gradient descent with the seed's staircase decay, one optimizer per network."""
+
+    learning_rate: float | None = None
+    """Learning rate of every optimizer; unset: the seed's 0.005 with minibatch discrimination, 0.03 without."""
+    decay_rate: float = 0.95
+    """Factor applied to the learning rate every decay_steps of an optimizer's own steps."""
+    decay_steps: int = 150
+    """Steps between learning-rate decays (staircase)."""
+    pretrain_steps: int = 1000
+    """Steps of discriminator pre-training on the target's density before the game (0: none)."""
+
+    def __post_init__(self):
+        if self.learning_rate is not None:
+            _require("optim", "learning_rate", self.learning_rate, float, above=0)
+        _require("optim", "decay_rate", self.decay_rate, float, above=0)
+        _require("optim", "decay_steps", self.decay_steps, int, minimum=1)
+        _require("optim", "pretrain_steps", self.pretrain_steps, int, minimum=0)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The game: how long, how big a batch, how often to look."""
+
+    num_steps: int = 1200
+    """Training iterations (one discriminator step, then one generator step)."""
+    batch_size: int = 12
+    """Samples per batch, real and generated alike."""
+    log_every: int = 10
+    """Iterations between log points (log line, history row, animation frame)."""
+    seed: int = 42
+    """Random seed: the same seed gives a bit-identical run."""
+    objective: str = "modified"
+    """GAN objective: modified (the seed's non-saturating loss) or minimax."""
+
+    def __post_init__(self):
+        from tinygan.objectives import OBJECTIVES
+
+        _require("train", "num_steps", self.num_steps, int, minimum=1)
+        _require("train", "batch_size", self.batch_size, int, minimum=1)
+        _require("train", "log_every", self.log_every, int, minimum=1)
+        _require("train", "seed", self.seed, int, minimum=0)
+        _require("train", "objective", self.objective, str, choices=OBJECTIVES)
+
+
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig, "train": TrainConfig}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that decides a run's result."""
+
+    preset: str = "seed"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self):
+        if self.model.minibatch and self.train.batch_size < 2:
+            raise ConfigError(
+                f"train.batch_size: must be >= 2 with minibatch discrimination, got {self.train.batch_size}"
+            )
+
+    @property
+    def learning_rate(self) -> float:
+        """The learning rate in force: the seed's rule when none is set."""
+        if self.optim.learning_rate is not None:
+            return self.optim.learning_rate
+        return 0.005 if self.model.minibatch else 0.03
+
+    def resolved(self) -> Config:
+        """The same config with every automatic value written out."""
+        return replace(self, learning_rate=self.learning_rate)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Config:
+        """Build a config from `to_dict`'s shape; unknown keys are refused by name."""
+        values = dict(values)
+        preset = values.pop("preset", "seed")
+        sections = {}
+        for name, section_values in values.items():
+            if name not in SECTIONS:
+                raise ConfigError(f"{name}: unknown section (known: {', '.join(SECTIONS)})")
+            if not isinstance(section_values, dict):
+                raise ConfigError(f"{name}: must be a table of settings, got {section_values!r}")
+            known = {f.name for f in dataclasses.fields(SECTIONS[name])}
+            for key in section_values:
+                if key not in known:
+                    raise ConfigError(f"{name}.{key}: unknown setting")
+            sections[name] = SECTIONS[name](**section_values)
+        return cls(preset=preset, **sections)
+
+
+@functools.cache
+def field_sections() -> dict[str, str]:
+    """Map every field name to the section that holds it (names are unique across sections)."""
+    return {f.name: section for section, cls in SECTIONS.items() for f in dataclasses.fields(cls)}
+
+
+def replace(config: Config, **overrides) -> Config:
+    """Return `config` with fields replaced, by plain name (`batch_size`) or path (`train.batch_size`)."""
+    changes: dict[str, dict] = {}
+    for key, value in overrides.items():
+        section, _, name = key.rpartition(".")
+        section = section or field_sections().get(name, "")
+        if field_sections().get(name) != section:
+            raise ConfigError(f"{key}: unknown setting")
+        changes.setdefault(section, {})[name] = value
+    return dataclasses.replace(
+        config, **{s: dataclasses.replace(getattr(config, s), **c) for s, c in changes.items()}
+    )
+
+
+PRESETS: dict[str, Config] = {
+    "seed": Config(preset="seed"),
+    "seed-minibatch": Config(preset="seed-minibatch", model=ModelConfig(minibatch=True)),
+}
+
+
+def config_from_preset(preset: str = "seed", **overrides) -> Config:
+    """A named preset with overrides, e.g. `config_from_preset("seed", minibatch=True, num_steps=500)`."""
+    if preset not in PRESETS:
+        raise ConfigError(f"preset: unknown preset {preset!r} (known: {', '.join(PRESETS)})")
+    return replace(PRESETS[preset], **overrides)
+
+
+@functools.cache
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring under each field of a dataclass, read from its source."""
+    tree = ast.parse(inspect.getsource(cls))
+    body = tree.body[0].body
+    docs = {}
+    for statement, following in zip(body, body[1:]):
+        if (
+            isinstance(statement, ast.AnnAssign)
+            and isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+            and isinstance(following.value.value, str)
+        ):
+            docs[statement.target.id] = following.value.value
+    return docs

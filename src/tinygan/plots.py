@@ -1,0 +1,179 @@
+"""Pictures of a run: arrays in, matplotlib Figures (or an animation file) out.
+
+Uses matplotlib's object API with the Agg canvas, never pyplot, so it draws
+without a screen and leaves no global state. Densities are counts over
+(all samples x bin width), not renormalised to the drawn range: a generator
+that sends mass far away shows a low curve and a note saying how much.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from tinygan.labels import LABELS
+
+BINS = 100
+COLORS = {"decision": "#1f77b4", "real": "#2ca02c", "generated": "#d62728"}
+
+
+def density(samples: np.ndarray, low: float, high: float, bins: int = BINS) -> tuple[np.ndarray, np.ndarray, float]:
+    """Histogram density over [low, high] as a share of *all* samples.
+
+    Returns the bin centres, the density (counts / (n * bin width)) and the
+    fraction of samples outside [low, high] (non-finite ones included).
+    """
+    x = np.asarray(samples, np.float64).ravel()
+    edges = np.linspace(low, high, bins + 1)
+    counts, _ = np.histogram(x[np.isfinite(x)], bins=edges)
+    n = max(x.size, 1)
+    outside = 1.0 - counts.sum() / n
+    return (edges[:-1] + edges[1:]) / 2, counts / (n * (edges[1] - edges[0])), float(outside)
+
+
+def outside_fraction(samples: np.ndarray, low: float, high: float) -> float:
+    """Fraction of samples outside [low, high]; NaN and inf count as outside."""
+    x = np.asarray(samples, np.float64).ravel()
+    return float(1.0 - np.mean((x >= low) & (x <= high))) if x.size else 0.0
+
+
+def plot_losses(steps: np.ndarray, loss_d: np.ndarray, loss_g: np.ndarray, *, lang: str = "en") -> Figure:
+    """The discriminator's and the generator's loss at every log point."""
+    words = LABELS[lang]
+    figure = Figure(figsize=(6.4, 4), dpi=100, layout="constrained")
+    ax = figure.add_subplot()
+    ax.plot(steps, loss_d, label=words["discriminator"], color=COLORS["decision"])
+    ax.plot(steps, loss_g, label=words["generator"], color=COLORS["generated"])
+    ax.set(title=words["losses_title"], xlabel=words["iteration"], ylabel=words["loss"])
+    ax.legend()
+    return figure
+
+
+def plot_distribution(
+    xs: np.ndarray,
+    decision: np.ndarray,
+    real: np.ndarray,
+    generated: np.ndarray,
+    *,
+    x_range: float = 8.0,
+    lang: str = "en",
+    title: str | None = None,
+) -> Figure:
+    """The seed's picture: D(x) on the grid xs, the real density and the generated density.
+
+    `real` and `generated` are samples; both are histogrammed over
+    [-x_range, x_range] in BINS bins, and the share of generated samples
+    outside that range is written on the picture.
+    """
+    words = LABELS[lang]
+    figure = Figure(figsize=(6.4, 4), dpi=100, layout="constrained")
+    ax = figure.add_subplot()
+    centres, real_density, _ = density(real, -x_range, x_range)
+    _, generated_density, outside = density(generated, -x_range, x_range)
+    ax.plot(xs, decision, label=words["decision"], color=COLORS["decision"])
+    ax.plot(centres, real_density, label=words["real"], color=COLORS["real"])
+    ax.plot(centres, generated_density, label=words["generated"], color=COLORS["generated"])
+    top = max(1.0, float(np.max(real_density)), float(np.max(generated_density)))
+    ax.set(xlim=(-x_range, x_range), ylim=(0, top * 1.05), xlabel=words["values"], ylabel=words["density"])
+    ax.set_title(title or words["title"])
+    ax.text(0.02, 0.97, words["outside"].format(fraction=outside, low=-x_range, high=x_range),
+            transform=ax.transAxes, va="top", fontsize=8)
+    ax.legend(loc="upper right")
+    return figure
+
+
+def save_animation(
+    path: str | os.PathLike,
+    steps: Sequence[int],
+    decisions: Sequence[np.ndarray],
+    generated: Sequence[np.ndarray],
+    xs: np.ndarray,
+    real: np.ndarray,
+    *,
+    x_range: float = 8.0,
+    view: tuple[float, float] = (-6.0, 6.0),
+    lang: str = "en",
+    fps: int = 30,
+) -> None:
+    """Animate the seed's three curves through training, one frame per entry, to a GIF or an MP4.
+
+    Drawn over x in `view` and y in [0, 1.4] like the seed's animation,
+    labelled "Frame: i/n" with the iteration, and the share of generated
+    samples outside the view. The file appears only once complete.
+    """
+    path = Path(path)
+    words = LABELS[lang]
+    figure = Figure(figsize=(6.4, 4), dpi=100)
+    canvas = FigureCanvasAgg(figure)
+    figure.suptitle(words["title"], fontsize=15)
+    ax = figure.add_subplot()
+    ax.set(xlim=view, ylim=(0, 1.4), xlabel=words["values"], ylabel=words["density"])
+    centres, real_density, _ = density(real, -x_range, x_range)
+    ax.plot(centres, real_density, color=COLORS["real"])
+    # Only the changing artists are drawn per frame, over a saved background (blitting: ~10x faster).
+    (line_decision,) = ax.plot(xs, decisions[0], color=COLORS["decision"], animated=True)
+    (line_generated,) = ax.plot(centres, centres * 0, color=COLORS["generated"], animated=True)
+    frame_text = ax.text(0.02, 0.95, "", transform=ax.transAxes, va="top", animated=True)
+    outside_text = ax.text(0.02, 0.88, "", transform=ax.transAxes, va="top", fontsize=8, animated=True)
+    ax.legend(
+        [line_decision, ax.lines[0], line_generated],
+        [words["decision"], words["real"], words["generated"]],
+        loc="upper right",
+    )
+    canvas.draw()
+    background = canvas.copy_from_bbox(figure.bbox)
+
+    def render(i: int) -> np.ndarray:
+        line_decision.set_ydata(decisions[i])
+        line_generated.set_ydata(density(generated[i], -x_range, x_range)[1])
+        frame_text.set_text(f"{words['frame']}: {i + 1}/{len(steps)}  ({words['iteration'].lower()} {steps[i]})")
+        fraction = outside_fraction(generated[i], *view)
+        outside_text.set_text(words["outside"].format(fraction=fraction, low=view[0], high=view[1]))
+        canvas.restore_region(background)
+        for artist in (line_decision, line_generated, frame_text, outside_text):
+            ax.draw_artist(artist)
+        return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()  # (height, width, 3)
+
+    temporary = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        WRITERS[path.suffix.lower()](temporary, (render(i) for i in range(len(steps))), fps)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _write_gif(path: Path, frames, fps: int) -> None:
+    from PIL import Image
+
+    images = []
+    palette = None
+    for frame in frames:
+        image = Image.fromarray(frame)
+        # One palette from the first frame keeps colours steady and quantising fast.
+        palette = palette or image.quantize(colors=64)
+        images.append(image.quantize(palette=palette))
+    images[0].save(path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
+
+
+def _write_mp4(path: Path, frames, fps: int) -> None:
+    import imageio_ffmpeg
+
+    writer = None
+    for frame in frames:
+        if writer is None:
+            height, width = frame.shape[:2]
+            writer = imageio_ffmpeg.write_frames(
+                str(path), (width, height), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
+                macro_block_size=1, output_params=["-f", "mp4"],
+            )
+            writer.send(None)
+        writer.send(frame.tobytes())
+    writer.close()
+
+
+WRITERS = {".gif": _write_gif, ".mp4": _write_mp4}

@@ -1,0 +1,61 @@
+"""What the command line shows while and after training: the seed's log lines, a progress bar, a summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from tinygan.labels import LABELS
+from tinygan.trainer import TrainResult
+
+
+def log_line(row: dict) -> str:
+    """The seed's log line: `step: loss_d loss_g`."""
+    return f"{row['step']}: {row['loss_d']:.6f}\t{row['loss_g']:.6f}"
+
+
+class TrainingProgress:
+    """A progress bar on stderr with the log lines above it on stdout."""
+
+    def __init__(self, total: int):
+        self.bar = Progress(
+            TextColumn("training"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[speed]}"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self.task = self.bar.add_task("training", total=total, speed="")
+
+    def __enter__(self):
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.bar.stop()
+
+    def update(self, done: int, rows: list[dict]) -> None:
+        for row in rows:
+            print(log_line(row), flush=True)
+        speed = self.bar.tasks[0].speed
+        self.bar.update(self.task, completed=done, speed=f"{speed:,.0f} it/s" if speed else "")
+
+
+def summary(result: TrainResult, folder: Path, written: list[Path], *, lang: str = "en") -> str:
+    words = LABELS[lang]
+    m, seconds = result.metrics, result.metrics["seconds"]
+    status = "" if result.status == "finished" else f" [{words['interrupted']}]"
+    names = ", ".join(p.name if p.parent == folder else str(p) for p in written)
+    return "\n".join(
+        [
+            f"{words['summary']}{status}: mean {m['mean']:.4f}  std {m['std']:.4f}  "
+            f"W1 {m['w1']:.4f}  KS {m['ks']:.4f}  ({m['samples']:,} samples, {m['iterations']:,} iterations)",
+            f"time: compile {seconds['compile']:.2f} s, pre-training {seconds['pretrain']:.2f} s, "
+            f"training {seconds['train']:.2f} s, metrics {seconds['metrics']:.2f} s",
+            f"{words['files']}: {folder}{'/' if not str(folder).endswith('/') else ''} ({names})",
+        ]
+    )

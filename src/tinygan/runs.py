@@ -1,0 +1,177 @@
+"""Run folders: where a run's files go, checked before training and written atomically.
+
+A run folder holds config.json, history.csv, metrics.json and, unless
+switched off, losses.png, distribution.png and training.gif. Every file is
+written to a temporary name and renamed, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import time
+from datetime import datetime
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from tinygan import plots
+from tinygan.trainer import HISTORY_COLUMNS, TrainResult
+
+REAL_SAMPLES = 10_000  # real samples behind the pictures' real density, as the seed draws
+ANIMATION_FORMATS = tuple(plots.WRITERS)
+
+
+class RunError(ValueError):
+    """A run folder or output path that cannot be used."""
+
+
+def default_run_dir(preset: str, root: str | os.PathLike = "runs", now: datetime | None = None) -> Path:
+    """runs/<date>-<time>-<preset>, with -2, -3, ... when two runs start in the same second."""
+    stem = f"{(now or datetime.now()):%Y%m%d-%H%M%S}-{preset}"
+    path, n = Path(root) / stem, 1
+    while path.exists():
+        n += 1
+        path = Path(root) / f"{stem}-{n}"
+    return path
+
+
+def _nearest_existing(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists():
+        path = path.parent
+    return path
+
+
+def check_run_dir(path: str | os.PathLike) -> Path:
+    """Refuse a folder that holds anything already, is a file, or cannot be created."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise RunError(f"output folder {path} is a file")
+    if path.is_dir() and (path / "config.json").exists():
+        raise RunError(f"output folder {path} already holds a run")
+    if path.is_dir() and any(path.iterdir()):
+        raise RunError(f"output folder {path} is not empty")
+    existing = _nearest_existing(path)
+    if not existing.is_dir():
+        raise RunError(f"cannot create output folder {path}: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise RunError(f"output folder {path} cannot be written (no permission on {existing})")
+    return path
+
+
+def check_animation_path(path: str | os.PathLike) -> Path:
+    """The animation goes to .gif or .mp4, in a writable folder, and replaces nothing."""
+    path = Path(path)
+    if path.suffix.lower() not in ANIMATION_FORMATS:
+        raise RunError(f"--anim {path}: unknown extension {path.suffix or '(none)'!r}; use .gif or .mp4")
+    if path.exists():
+        raise RunError(f"--anim {path}: already exists; remove it or choose another path")
+    if not path.parent.absolute().is_dir():
+        raise RunError(f"--anim {path}: folder {path.parent} does not exist")
+    if not os.access(path.parent.absolute(), os.W_OK | os.X_OK):
+        raise RunError(f"--anim {path}: folder {path.parent} cannot be written")
+    return path
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write to a temporary file beside `path`, flush it to disk, then rename it into place."""
+    temporary = path.with_name(f".{path.name}.partial")
+    try:
+        with open(temporary, "wb") as file:
+            file.write(data.encode() if isinstance(data, str) else data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _finite_or_none(value):
+    """JSON has no NaN or infinity: write them as null."""
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def to_json(value) -> str:
+    return json.dumps(_finite_or_none(value), indent=2, allow_nan=False) + "\n"
+
+
+def history_csv(history: dict[str, np.ndarray]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(HISTORY_COLUMNS)
+    for i in range(len(history["step"])):
+        writer.writerow([int(history["step"][i]), *(repr(float(history[c][i])) for c in HISTORY_COLUMNS[1:])])
+    return buffer.getvalue()
+
+
+def start_run(folder: str | os.PathLike, result_config) -> Path:
+    """Create the folder and write config.json, so a run is recognisable from its first second."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(folder / "config.json", to_json(result_config.resolved().to_dict()))
+    return folder
+
+
+def draw_pictures(result: TrainResult, folder: Path, *, animation: Path | None, lang: str) -> list[Path]:
+    """losses.png, distribution.png and the animation (training.gif unless `animation` names a path)."""
+    config, history = result.config, result.history
+    x_range = config.data.noise_range
+    xs = np.linspace(-x_range, x_range, len(result.frames[-1].decision))
+    real = np.asarray(result.game.target.sample(jax.random.key(config.train.seed + 1), REAL_SAMPLES))
+    final = result.frames[-1]
+    written = []
+    for name, figure in (
+        ("losses.png", plots.plot_losses(history["step"], history["loss_d"], history["loss_g"], lang=lang)),
+        ("distribution.png", plots.plot_distribution(xs, final.decision, real, final.generated, x_range=x_range, lang=lang)),
+    ):
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        write_atomic(folder / name, buffer.getvalue())
+        written.append(folder / name)
+    animation = animation or folder / "training.gif"
+    frames = result.frames
+    plots.save_animation(
+        animation,
+        [f.step for f in frames],
+        [f.decision for f in frames],
+        [f.generated for f in frames],
+        xs,
+        real,
+        x_range=x_range,
+        lang=lang,
+    )
+    written.append(animation)
+    return written
+
+
+def save_run(
+    result: TrainResult,
+    folder: str | os.PathLike,
+    *,
+    pictures: bool = True,
+    animation: str | os.PathLike | None = None,
+    lang: str = "en",
+) -> list[Path]:
+    """Write a trained run's files into its folder; returns the paths written."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(folder / "config.json", to_json(result.config.to_dict()))
+    write_atomic(folder / "history.csv", history_csv(result.history))
+    written = [folder / "config.json", folder / "history.csv"]
+    metrics = dict(result.metrics, seconds=dict(result.metrics["seconds"]))
+    if pictures:
+        start = time.perf_counter()
+        written += draw_pictures(result, folder, animation=Path(animation) if animation else None, lang=lang)
+        metrics["seconds"]["pictures"] = time.perf_counter() - start
+    write_atomic(folder / "metrics.json", to_json(metrics))
+    written.append(folder / "metrics.json")
+    return written

@@ -1,0 +1,196 @@
+"""`train(config) -> TrainResult`: drive the compiled engine and collect what it saw.
+
+Python runs only between compiled chunks: it turns each chunk's probes into
+history rows and animation frames and reports progress. Ctrl-C between or
+during chunks ends training early with a valid result (status "interrupted").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from tinygan import engine
+from tinygan.config import Config
+from tinygan.metrics import distances
+
+FINAL_SAMPLES = 100_000  # samples behind the final metrics
+MAX_FRAMES = 500  # animation frames kept at most; longer runs keep every k-th log point
+CHUNK_ITERATIONS = 256  # iterations per compiled chunk, rounded to whole log intervals
+HISTORY_COLUMNS = ("step", "loss_d", "loss_g", "mean", "std", "w1", "ks")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One picture of training: the state an iteration starts from, or the final state."""
+
+    step: int
+    decision: np.ndarray  # (GRID_POINTS,) D(x) on the x grid
+    generated: np.ndarray  # (GRID_POINTS,) G(z) on the noise grid
+
+
+@dataclass
+class TrainResult:
+    """A finished (or interrupted) run: final state, history, frames and metrics."""
+
+    config: Config
+    state: engine.TrainState
+    history: dict[str, np.ndarray]  # HISTORY_COLUMNS, one entry per log point
+    frames: list[Frame]
+    metrics: dict
+    status: str  # "finished" or "interrupted"
+    pretrain_losses: np.ndarray = field(repr=False)
+
+    @functools.cached_property
+    def game(self) -> engine.Game:
+        return engine.make_game(self.config)
+
+    def sample(self, n: int, *, key: jax.Array) -> np.ndarray:
+        """n samples of the trained generator, shape (n, data_dim)."""
+        return _sample(self.game, self.state.generator, key, n)
+
+    def discriminate(self, x: np.ndarray) -> np.ndarray:
+        """D(x) in [0, 1] for x of shape (n, data_dim), fed in training-sized batches."""
+        return np.asarray(_decide(self.game, self.state.discriminator, jnp.asarray(x, jnp.float32)))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 3))
+def _sample(game, params, key, n):
+    return game.generator.apply(params, game.noise.sample(key, n))
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _decide(game, params, x):
+    return engine.decision_boundary(game, params, x)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 2))
+def _probe(game, state, x_range):
+    """The final picture, always with D's boundary."""
+    return engine.probe(game, state, x_range)
+
+
+@contextlib.contextmanager
+def _interrupt_between_chunks():
+    """Turn the first Ctrl-C into a request to stop after the running chunk; a second one stops at once."""
+    requested = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield requested
+        return
+
+    def handler(signum, frame):
+        if requested.is_set():
+            raise KeyboardInterrupt
+        requested.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield requested
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _timed_compile(function, *args):
+    start = time.perf_counter()
+    compiled = jax.jit(function).lower(*args).compile()
+    return compiled, time.perf_counter() - start
+
+
+def train(
+    config: Config,
+    *,
+    progress: Callable[[int, list[dict]], None] | None = None,
+    frames: bool = True,
+) -> TrainResult:
+    """Pre-train D, play the game for `config.train.num_steps` iterations, measure the result.
+
+    `progress(iterations_done, new_rows)` is called after every compiled chunk
+    with the history rows it produced (dicts keyed by HISTORY_COLUMNS).
+    `frames=False` skips D's picture at log points; the final frame is always kept.
+    """
+    with _interrupt_between_chunks() as stop_requested:
+        return _train(config, progress, frames, stop_requested)
+
+
+def _train(config: Config, progress, with_frames: bool, stop_requested: threading.Event) -> TrainResult:
+    started = time.perf_counter()
+    seconds = {}
+    game = engine.make_game(config)
+    num_steps, log_every = config.train.num_steps, config.train.log_every
+    x_range = config.data.noise_range
+    key_init, key_pretrain, key_train, key_eval = jax.random.split(jax.random.key(config.train.seed), 4)
+    state = engine.init_state(game, key_init)
+    target_law = game.target.distribution()
+
+    # Pre-training, compiled as one scan; then the game in chunks of whole log intervals.
+    log_points = math.ceil(num_steps / log_every)
+    intervals = min(log_points, max(1, CHUNK_ITERATIONS // log_every))
+    frame_every = math.ceil(log_points / MAX_FRAMES)
+    pretrain_fn, pretrain_compile = _timed_compile(
+        functools.partial(engine.pretrain, game, num_steps=config.optim.pretrain_steps), state.discriminator, key_pretrain
+    )
+    chunk_options = dict(
+        intervals=intervals, log_every=log_every, num_steps=num_steps, x_range=x_range, with_decision=with_frames
+    )
+    chunk_fn, chunk_compile = _timed_compile(functools.partial(engine.run_chunk, game, **chunk_options), state, key_train)
+    seconds["compile"] = pretrain_compile + chunk_compile
+
+    start = time.perf_counter()
+    discriminator, pretrain_losses = jax.block_until_ready(pretrain_fn(state.discriminator, key_pretrain))
+    state = state._replace(discriminator=discriminator)
+    seconds["pretrain"] = time.perf_counter() - start
+
+    history = {name: [] for name in HISTORY_COLUMNS}
+    kept_frames: list[Frame] = []
+    seconds["metrics"] = 0.0
+    start = time.perf_counter()
+    while int(state.step) < num_steps and not stop_requested.is_set():
+        first = int(state.step)
+        state, probes, losses = chunk_fn(state, key_train)
+        probes, losses = jax.device_get((probes, losses))
+        metrics_start = time.perf_counter()
+        rows = []
+        for i, step in enumerate(range(first, min(first + intervals * log_every, num_steps), log_every)):
+            row = {"step": step, "loss_d": float(losses.loss_d[i]), "loss_g": float(losses.loss_g[i])}
+            row.update(distances(probes.generated[i], target_law))
+            rows.append(row)
+            for name in HISTORY_COLUMNS:
+                history[name].append(row[name])
+            if with_frames and (step // log_every) % frame_every == 0:
+                kept_frames.append(Frame(step, probes.decision[i], probes.generated[i, :, 0]))
+        seconds["metrics"] += time.perf_counter() - metrics_start
+        if progress is not None:
+            progress(int(state.step), rows)
+    seconds["train"] = time.perf_counter() - start - seconds["metrics"]
+
+    # The final state: one more frame, and the metrics from FINAL_SAMPLES fresh samples.
+    start = time.perf_counter()
+    final = jax.device_get(_probe(game, state, x_range))
+    kept_frames.append(Frame(int(state.step), final.decision, final.generated[:, 0]))
+    samples = np.asarray(_sample(game, state.generator, key_eval, FINAL_SAMPLES))
+    status = "interrupted" if int(state.step) < num_steps else "finished"
+    metrics = {"status": status, **distances(samples, target_law), "samples": FINAL_SAMPLES}
+    metrics["iterations"] = int(state.step)
+    seconds["metrics"] += time.perf_counter() - start
+    seconds["total"] = time.perf_counter() - started
+    metrics["seconds"] = seconds
+
+    return TrainResult(
+        config=config.resolved(),
+        state=state,
+        history={name: np.asarray(values) for name, values in history.items()},
+        frames=kept_frames,
+        metrics=metrics,
+        status=status,
+        pretrain_losses=np.asarray(pretrain_losses),
+    )
