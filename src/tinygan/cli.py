@@ -47,7 +47,8 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         docs = field_docs(cls)
         for f in dataclasses.fields(cls):
             flag = "--" + f.name.replace("_", "-")
-            help_text = f"{docs.get(f.name, '')} (preset: {f.default})".replace("%", "%%")
+            default = "" if f.default is None else f" (default: {f.default})"
+            help_text = f"{docs.get(f.name, '')}{default}".replace("%", "%%")
             if f.type == "bool":
                 group.add_argument(flag, dest=f.name, nargs="?", const=True, type=parse_bool, metavar="True|False",
                                    help=help_text)

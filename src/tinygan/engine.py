@@ -120,6 +120,17 @@ def pretrain(game: Game, params: Params, key: jax.Array, num_steps: int) -> tupl
     return params, losses
 
 
+def setup(game: Game, key: jax.Array, pretrain_steps: int) -> tuple[TrainState, jax.Array]:
+    """The state the game starts from: both networks drawn, D pre-trained (the seed's weight copy).
+
+    Returns the state and the pre-training losses.
+    """
+    key_init, key_pretrain = jax.random.split(key)
+    state = init_state(game, key_init)
+    discriminator, losses = pretrain(game, state.discriminator, key_pretrain, pretrain_steps)
+    return state._replace(discriminator=discriminator), losses
+
+
 def draw_batch(game: Game, key: jax.Array) -> Batch:
     key_real, key_d, key_g = jax.random.split(key, 3)
     size = game.batch_size

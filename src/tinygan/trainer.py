@@ -74,10 +74,10 @@ def _decide(game, params, x):
     return engine.decision_boundary(game, params, x)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 2))
-def _probe(game, state, x_range):
-    """The final picture, always with D's boundary."""
-    return engine.probe(game, state, x_range)
+@functools.partial(jax.jit, static_argnums=(0, 3, 4))
+def _final_look(game, state, key, x_range, n):
+    """The final frame (with D's boundary) and n fresh samples for the final metrics."""
+    return engine.probe(game, state, x_range), _sample(game, state.generator, key, n)
 
 
 @contextlib.contextmanager
@@ -128,27 +128,24 @@ def _train(config: Config, progress, with_frames: bool, stop_requested: threadin
     game = engine.make_game(config)
     num_steps, log_every = config.train.num_steps, config.train.log_every
     x_range = config.data.noise_range
-    key_init, key_pretrain, key_train, key_eval = jax.random.split(jax.random.key(config.train.seed), 4)
-    state = engine.init_state(game, key_init)
+    key_setup, key_train, key_eval = jax.random.split(jax.random.key(config.train.seed), 3)
     target_law = game.target.distribution()
 
-    # Pre-training, compiled as one scan; then the game in chunks of whole log intervals.
+    # Set-up (init and pre-training) compiled as one program; the game as chunks of whole log intervals.
     log_points = math.ceil(num_steps / log_every)
     intervals = min(log_points, max(1, CHUNK_ITERATIONS // log_every))
     frame_every = math.ceil(log_points / MAX_FRAMES)
-    pretrain_fn, pretrain_compile = _timed_compile(
-        functools.partial(engine.pretrain, game, num_steps=config.optim.pretrain_steps), state.discriminator, key_pretrain
+    setup_fn, setup_compile = _timed_compile(
+        functools.partial(engine.setup, game, pretrain_steps=config.optim.pretrain_steps), key_setup
     )
+    start = time.perf_counter()
+    state, pretrain_losses = jax.block_until_ready(setup_fn(key_setup))
+    seconds["pretrain"] = time.perf_counter() - start
     chunk_options = dict(
         intervals=intervals, log_every=log_every, num_steps=num_steps, x_range=x_range, with_decision=with_frames
     )
     chunk_fn, chunk_compile = _timed_compile(functools.partial(engine.run_chunk, game, **chunk_options), state, key_train)
-    seconds["compile"] = pretrain_compile + chunk_compile
-
-    start = time.perf_counter()
-    discriminator, pretrain_losses = jax.block_until_ready(pretrain_fn(state.discriminator, key_pretrain))
-    state = state._replace(discriminator=discriminator)
-    seconds["pretrain"] = time.perf_counter() - start
+    seconds["compile"] = setup_compile + chunk_compile
 
     history = {name: [] for name in HISTORY_COLUMNS}
     kept_frames: list[Frame] = []
@@ -175,9 +172,8 @@ def _train(config: Config, progress, with_frames: bool, stop_requested: threadin
 
     # The final state: one more frame, and the metrics from FINAL_SAMPLES fresh samples.
     start = time.perf_counter()
-    final = jax.device_get(_probe(game, state, x_range))
+    final, samples = jax.device_get(_final_look(game, state, key_eval, x_range, FINAL_SAMPLES))
     kept_frames.append(Frame(int(state.step), final.decision, final.generated[:, 0]))
-    samples = np.asarray(_sample(game, state.generator, key_eval, FINAL_SAMPLES))
     status = "interrupted" if int(state.step) < num_steps else "finished"
     metrics = {"status": status, **distances(samples, target_law), "samples": FINAL_SAMPLES}
     metrics["iterations"] = int(state.step)
