@@ -97,7 +97,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.anim and args.no_plots:
         raise UsageError("--anim and --no-plots contradict each other")
     folder = runs.check_run_dir(Path(args.out) if args.out else runs.default_run_dir(config.preset))
-    animation = runs.check_animation_path(args.anim) if args.anim else None
+    animation = runs.check_animation_path(args.anim, folder) if args.anim else None
 
     from tinygan.reporting import TrainingProgress, summary
     from tinygan.trainer import train

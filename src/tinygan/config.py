@@ -138,6 +138,8 @@ class TrainConfig:
         _require("train", "batch_size", self.batch_size, int, minimum=1)
         _require("train", "log_every", self.log_every, int, minimum=1)
         _require("train", "seed", self.seed, int, minimum=0)
+        if self.seed >= 2**32:  # a JAX key holds 32 bits of seed: larger ones would alias smaller ones
+            raise ConfigError(f"train.seed: must be < 2**32, got {self.seed}")
         _require("train", "objective", self.objective, str, choices=OBJECTIVES)
 
 
@@ -155,6 +157,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self):
+        _require("config", "preset", self.preset, str)
         if self.model.minibatch and self.train.batch_size < 2:
             raise ConfigError(
                 f"train.batch_size: must be >= 2 with minibatch discrimination, got {self.train.batch_size}"
@@ -203,8 +206,8 @@ def replace(config: Config, **overrides) -> Config:
     """Return `config` with fields replaced, by plain name (`batch_size`) or path (`train.batch_size`)."""
     changes: dict[str, dict] = {}
     for key, value in overrides.items():
-        section, _, name = key.rpartition(".")
-        section = section or field_sections().get(name, "")
+        section, dot, name = key.rpartition(".")
+        section = section if dot else field_sections().get(name, "")
         if field_sections().get(name) != section:
             raise ConfigError(f"{key}: unknown setting")
         changes.setdefault(section, {})[name] = value

@@ -200,29 +200,43 @@ def run_chunk(
     *,
     intervals: int,
     log_every: int,
-    num_steps: int,
     x_range: float,
     with_decision: bool = True,
 ):
     """`intervals` log intervals of `log_every` iterations each, as one compiled scan.
 
     Each interval first probes the state it starts from, then runs its
-    iterations; iterations past `num_steps` leave the state unchanged, so
-    every chunk has the same shape and compiles once. Returns the new state,
-    the probes (stacked, one per interval) and the losses of each interval's
-    first iteration, the one its log line reports.
+    iterations. Returns the new state, the probes (stacked, one per interval)
+    and the losses of each interval's first iteration, the one its log line
+    reports.
     """
-    def one_step(state, batch):
-        new_state, metrics = update(game, state, batch)
-        active = state.step < num_steps
-        return jax.tree.map(lambda new, old: jnp.where(active, new, old), new_state, state), metrics
 
     def interval(state, _):
         seen = probe(game, state, x_range, with_decision)
         keys = jax.vmap(step_key, (None, 0))(run_key, state.step + jnp.arange(log_every))
         batches = jax.vmap(lambda key: draw_batch(game, key))(keys)  # all draws at once: cheaper than per step
-        state, metrics = jax.lax.scan(one_step, state, batches)
+        state, metrics = jax.lax.scan(lambda state, batch: update(game, state, batch), state, batches)
         return state, (seen, jax.tree.map(lambda m: m[0], metrics))
 
     state, (probes, metrics) = jax.lax.scan(interval, state, None, length=intervals)
     return state, probes, metrics
+
+
+def plan_chunks(num_steps: int, log_every: int, chunk_iterations: int) -> list[tuple[int, int]]:
+    """Cut a run into compiled chunks: a list of (intervals, log_every) in order.
+
+    Chunks hold whole log intervals, about `chunk_iterations` iterations,
+    sized to divide the run evenly where a size within half of that allows,
+    so a run needs one compiled program, or a few for an uneven tail.
+    """
+    full, partial = divmod(num_steps, log_every)
+    plan = []
+    if full:
+        most = min(full, max(1, chunk_iterations // log_every))
+        size = next((d for d in range(most, (most + 1) // 2 - 1, -1) if full % d == 0), most)
+        plan += [(size, log_every)] * (full // size)
+        if full % size:
+            plan.append((full % size, log_every))
+    if partial:
+        plan.append((1, partial))
+    return plan

@@ -32,7 +32,7 @@ def density(samples: np.ndarray, low: float, high: float, bins: int = BINS) -> t
     edges = np.linspace(low, high, bins + 1)
     counts, _ = np.histogram(x[np.isfinite(x)], bins=edges)
     n = max(x.size, 1)
-    outside = 1.0 - counts.sum() / n
+    outside = 1.0 - counts.sum() / n if x.size else 0.0
     return (edges[:-1] + edges[1:]) / 2, counts / (n * (edges[1] - edges[0])), float(outside)
 
 
@@ -161,19 +161,32 @@ def _write_gif(path: Path, frames, fps: int) -> None:
 
 
 def _write_mp4(path: Path, frames, fps: int) -> None:
+    """H.264 through the ffmpeg binary that imageio-ffmpeg ships, fed raw RGB frames on stdin."""
+    import subprocess
+
     import imageio_ffmpeg
 
-    writer = None
-    for frame in frames:
-        if writer is None:
-            height, width = frame.shape[:2]
-            writer = imageio_ffmpeg.write_frames(
-                str(path), (width, height), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
-                macro_block_size=1, output_params=["-f", "mp4"],
-            )
-            writer.send(None)
-        writer.send(frame.tobytes())
-    writer.close()
+    process = None
+    try:
+        for frame in frames:
+            if process is None:
+                height, width = frame.shape[:2]
+                command = [
+                    imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error",
+                    "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps), "-i", "-",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-f", "mp4", str(path),
+                ]  # fmt: skip
+                # A new session, not preexec_fn: forking a threaded (JAX) process must not run Python code.
+                process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+            process.stdin.write(frame.tobytes())
+    except BaseException:
+        if process is not None:
+            process.kill()
+            process.communicate()
+        raise
+    _, errors = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"ffmpeg failed writing {path}: {errors.decode(errors='replace').strip()}")
 
 
 WRITERS = {".gif": _write_gif, ".mp4": _write_mp4}

@@ -20,14 +20,16 @@ class TrainingProgress:
     """A progress bar on stderr with the log lines above it on stdout."""
 
     def __init__(self, total: int):
+        console = Console(stderr=True)
         self.bar = Progress(
             TextColumn("training"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[speed]}"),
             TimeRemainingColumn(),
-            console=Console(stderr=True),
+            console=console,
             transient=True,
+            disable=not console.is_terminal,  # no bar (nor its blank line) in logs and pipes
         )
         self.task = self.bar.add_task("training", total=total, speed="")
 

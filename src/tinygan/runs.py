@@ -64,16 +64,19 @@ def check_run_dir(path: str | os.PathLike) -> Path:
     return path
 
 
-def check_animation_path(path: str | os.PathLike) -> Path:
-    """The animation goes to .gif or .mp4, in a writable folder, and replaces nothing."""
+def check_animation_path(path: str | os.PathLike, run_dir: Path | None = None) -> Path:
+    """The animation goes to .gif or .mp4, in a writable folder (or the run folder), and replaces nothing."""
     path = Path(path)
+    folder = path.parent.absolute()
     if path.suffix.lower() not in ANIMATION_FORMATS:
         raise RunError(f"--anim {path}: unknown extension {path.suffix or '(none)'!r}; use .gif or .mp4")
     if path.exists():
         raise RunError(f"--anim {path}: already exists; remove it or choose another path")
-    if not path.parent.absolute().is_dir():
+    if run_dir is not None and folder == run_dir.absolute():
+        return path  # the run folder is checked on its own and made before the animation is written
+    if not folder.is_dir():
         raise RunError(f"--anim {path}: folder {path.parent} does not exist")
-    if not os.access(path.parent.absolute(), os.W_OK | os.X_OK):
+    if not os.access(folder, os.W_OK | os.X_OK):
         raise RunError(f"--anim {path}: folder {path.parent} cannot be written")
     return path
 

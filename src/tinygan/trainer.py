@@ -26,7 +26,7 @@ from tinygan.metrics import distances
 
 FINAL_SAMPLES = 100_000  # samples behind the final metrics
 MAX_FRAMES = 500  # animation frames kept at most; longer runs keep every k-th log point
-CHUNK_ITERATIONS = 256  # iterations per compiled chunk, rounded to whole log intervals
+CHUNK_ITERATIONS = 256  # iterations per compiled chunk, about: whole log intervals
 HISTORY_COLUMNS = ("step", "loss_d", "loss_g", "mean", "std", "w1", "ks")
 
 
@@ -57,7 +57,7 @@ class TrainResult:
 
     def sample(self, n: int, *, key: jax.Array) -> np.ndarray:
         """n samples of the trained generator, shape (n, data_dim)."""
-        return _sample(self.game, self.state.generator, key, n)
+        return np.asarray(_sample(self.game, self.state.generator, key, n))
 
     def discriminate(self, x: np.ndarray) -> np.ndarray:
         """D(x) in [0, 1] for x of shape (n, data_dim), fed in training-sized batches."""
@@ -132,32 +132,38 @@ def _train(config: Config, progress, with_frames: bool, stop_requested: threadin
     target_law = game.target.distribution()
 
     # Set-up (init and pre-training) compiled as one program; the game as chunks of whole log intervals.
-    log_points = math.ceil(num_steps / log_every)
-    intervals = min(log_points, max(1, CHUNK_ITERATIONS // log_every))
-    frame_every = math.ceil(log_points / MAX_FRAMES)
-    setup_fn, setup_compile = _timed_compile(
+    plan = engine.plan_chunks(num_steps, log_every, CHUNK_ITERATIONS)
+    frame_every = math.ceil(math.ceil(num_steps / log_every) / MAX_FRAMES)
+    setup_fn, seconds["compile"] = _timed_compile(
         functools.partial(engine.setup, game, pretrain_steps=config.optim.pretrain_steps), key_setup
     )
     start = time.perf_counter()
     state, pretrain_losses = jax.block_until_ready(setup_fn(key_setup))
     seconds["pretrain"] = time.perf_counter() - start
-    chunk_options = dict(
-        intervals=intervals, log_every=log_every, num_steps=num_steps, x_range=x_range, with_decision=with_frames
-    )
-    chunk_fn, chunk_compile = _timed_compile(functools.partial(engine.run_chunk, game, **chunk_options), state, key_train)
-    seconds["compile"] = setup_compile + chunk_compile
+    chunk_fns = {}
+    for shape in dict.fromkeys(plan):
+        chunk_fns[shape], compile_seconds = _timed_compile(
+            functools.partial(engine.run_chunk, game, intervals=shape[0], log_every=shape[1], x_range=x_range,
+                              with_decision=with_frames),
+            state,
+            key_train,
+        )
+        seconds["compile"] += compile_seconds
 
     history = {name: [] for name in HISTORY_COLUMNS}
     kept_frames: list[Frame] = []
     seconds["metrics"] = 0.0
     start = time.perf_counter()
-    while int(state.step) < num_steps and not stop_requested.is_set():
+    for intervals, length in plan:
+        if stop_requested.is_set():
+            break
         first = int(state.step)
-        state, probes, losses = chunk_fn(state, key_train)
+        state, probes, losses = chunk_fns[intervals, length](state, key_train)
         probes, losses = jax.device_get((probes, losses))
         metrics_start = time.perf_counter()
         rows = []
-        for i, step in enumerate(range(first, min(first + intervals * log_every, num_steps), log_every)):
+        for i in range(intervals):
+            step = first + i * length
             row = {"step": step, "loss_d": float(losses.loss_d[i]), "loss_g": float(losses.loss_g[i])}
             row.update(distances(probes.generated[i], target_law))
             rows.append(row)

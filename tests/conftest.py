@@ -1,0 +1,60 @@
+"""Shared test settings and fixtures.
+
+Strictness follows DESIGN.md section 3 (Equinox-style): warnings are errors
+(pyproject.toml), and JAX's implicit rank promotion raises.
+
+Training is the slow part (~4 s per run, mostly compilation), so trained
+results are shared through session-scoped fixtures; treat them as read-only.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import pytest
+
+import tinygan
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+SUBPROCESS_TIMEOUT = 120  # seconds; a 50-iteration run takes ~10 s on a 2-core machine
+
+
+@pytest.fixture(scope="session")
+def small_config() -> tinygan.Config:
+    """The seed's experiment, shortened: 50 iterations after 20 pre-training steps."""
+    return tinygan.config_from_preset("seed", num_steps=50, pretrain_steps=20)
+
+
+@pytest.fixture(scope="session")
+def seed_config() -> tinygan.Config:
+    """What `tinygan train --num-steps 50` runs: the seed preset, full pre-training."""
+    return tinygan.config_from_preset("seed", num_steps=50)
+
+
+@pytest.fixture(scope="session")
+def seed_result(seed_config) -> tinygan.TrainResult:
+    """One trained run of `seed_config`, shared by every test that only reads a result."""
+    return tinygan.train(seed_config)
+
+
+@pytest.fixture(scope="session")
+def tinygan_command() -> list[str]:
+    """The installed `tinygan` script beside this interpreter, else `python -m tinygan`."""
+    script = Path(sys.executable).with_name("tinygan")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tinygan"]
+
+
+@pytest.fixture(scope="session")
+def run_process():
+    """Run a command to completion in a folder, output captured, bounded by a timeout."""
+
+    def run(args: list[str], cwd: Path, timeout: float = SUBPROCESS_TIMEOUT) -> subprocess.CompletedProcess:
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+    return run

@@ -1,0 +1,156 @@
+"""Pictures: densities that keep the mass outside the range, Figures, and animation files."""
+
+import warnings
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+from PIL import Image
+
+from tinygan import plots
+
+XS = np.linspace(-8, 8, 10_000)
+
+
+
+# ---------------------------------------------------------------- density
+
+
+def test_density_counts_mass_outside_the_range():
+    samples = np.concatenate([np.full(500, -50.0), np.linspace(-1, 1, 500)])  # half of G's mass far away
+    centres, density, outside = plots.density(samples, -8, 8)
+    width = 16 / plots.BINS
+    assert density.sum() * width == pytest.approx(0.5, rel=1e-12)  # not renormalised to 1
+    assert outside == pytest.approx(0.5, rel=1e-12)
+    assert centres.shape == density.shape == (100,)
+    np.testing.assert_allclose(centres[[0, -1]], [-8 + width / 2, 8 - width / 2])
+
+
+def test_density_of_samples_inside_integrates_to_one():
+    samples = np.random.default_rng(0).normal(4, 0.5, 10_000)
+    centres, density, outside = plots.density(samples, -8, 8, bins=50)
+    assert centres.shape == (50,)
+    assert density.sum() * (16 / 50) == pytest.approx(1.0, rel=1e-12)
+    assert outside == 0.0
+    assert centres[np.argmax(density)] == pytest.approx(4.0, abs=16 / 50)
+
+
+def test_density_counts_non_finite_samples_as_outside():
+    samples = np.array([0.0, 1.0, np.nan, np.inf, -np.inf, 9.0, 8.0, -8.0])  # 8 and -8 are inside
+    _, density, outside = plots.density(samples, -8, 8, bins=4)
+    assert outside == pytest.approx(4 / 8, rel=1e-12)
+    assert density.sum() * 4 == pytest.approx(4 / 8, rel=1e-12)
+    assert plots.outside_fraction(samples, -8, 8) == pytest.approx(4 / 8, rel=1e-12)
+
+
+def test_outside_fraction():
+    assert plots.outside_fraction(np.array([-7.0, -6.0, 0.0, 6.0, 6.5]), -6, 6) == pytest.approx(2 / 5)
+    assert plots.outside_fraction(np.array([]), -6, 6) == 0.0
+
+
+# ---------------------------------------------------------------- figures
+
+
+def test_plot_losses_returns_a_figure_of_both_losses():
+    steps, loss_d, loss_g = np.arange(0, 50, 10), np.linspace(1.4, 1.2, 5), np.linspace(0.7, 0.9, 5)
+    figure = plots.plot_losses(steps, loss_d, loss_g)
+    assert isinstance(figure, Figure)
+    (ax,) = figure.axes
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert set(lines) == {"Discriminator", "Generator"}
+    np.testing.assert_array_equal(lines["Discriminator"].get_ydata(), loss_d)
+    np.testing.assert_array_equal(lines["Generator"].get_ydata(), loss_g)
+    assert ax.get_xlabel() == "Iteration" and ax.get_ylabel() == "Loss"
+
+
+def test_plot_losses_in_portuguese():
+    ax = plots.plot_losses(np.arange(3), np.ones(3), np.ones(3), lang="pt").axes[0]
+    assert {line.get_label() for line in ax.get_lines()} == {"Rede discriminante", "Rede geradora"}
+    assert ax.get_xlabel() == "Epoca" and ax.get_ylabel() == "Perda"
+
+
+def test_plot_distribution_draws_three_curves_and_says_what_lies_outside():
+    real = np.random.default_rng(0).normal(4, 0.5, 10_000)
+    generated = np.concatenate([np.full(5000, -50.0), np.random.default_rng(1).normal(4, 0.5, 5000)])
+    decision = np.full(10_000, 0.5)
+    figure = plots.plot_distribution(XS, decision, real, generated)
+    assert isinstance(figure, Figure)
+    (ax,) = figure.axes
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert set(lines) == {"decision boundary", "real data", "generated data"}
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("Data values", "Probability density")
+    np.testing.assert_array_equal(lines["decision boundary"].get_ydata(), decision)
+    np.testing.assert_allclose(lines["generated data"].get_ydata(), plots.density(generated, -8, 8)[1])
+    assert ax.get_xlim() == (-8, 8)
+    texts = [t.get_text() for t in ax.texts]
+    assert "50.0% of generated samples lie outside [-8, 8]" in texts
+
+
+def test_plot_distribution_in_the_seeds_portuguese():
+    figure = plots.plot_distribution(XS, np.full(10_000, 0.5), np.zeros(10), np.zeros(10), lang="pt")
+    ax = figure.axes[0]
+    assert {line.get_label() for line in ax.get_lines()} == {"Fronteira discriminante", "Dados reais",
+                                                              "Dados sinteticos"}
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("Valores", "Densidade de probabilidade")
+    assert "0.0% das amostras sinteticas fora de [-8, 8]" in [t.get_text() for t in ax.texts]
+
+
+# ---------------------------------------------------------------- animation
+
+
+def animation_inputs(n_frames):
+    rng = np.random.default_rng(0)
+    steps = list(range(0, 10 * n_frames, 10))
+    decisions = [np.full(10_000, 0.2 + 0.1 * i) for i in range(n_frames)]
+    generated = [rng.normal(4 - i, 1.0, 10_000) for i in range(n_frames)]
+    return steps, decisions, generated, XS, rng.normal(4, 0.5, 10_000)
+
+
+def test_save_animation_writes_a_gif_with_one_frame_per_entry(tmp_path):
+    path = tmp_path / "training.gif"
+    plots.save_animation(path, *animation_inputs(5))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["training.gif"]  # no partial file left
+    with Image.open(path) as image:
+        assert image.format == "GIF"
+        assert image.n_frames == 5
+        assert image.size == (640, 400)
+
+
+def test_save_animation_writes_an_mp4(tmp_path):
+    path = tmp_path / "training.mp4"
+    plots.save_animation(path, *animation_inputs(3))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["training.mp4"]
+    data = path.read_bytes()
+    assert len(data) > 1000
+    assert data[4:8] == b"ftyp"  # an ISO base media file starts with its ftyp box
+
+
+class FailingAt(list):
+    """A list of frames whose entry `index` cannot be read: a failure half-way through writing."""
+
+    def __init__(self, items, index):
+        super().__init__(items)
+        self.index = index
+
+    def __getitem__(self, i):
+        if i == self.index:
+            raise RuntimeError("frame unavailable")
+        return super().__getitem__(i)
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".mp4"])
+def test_a_failed_animation_leaves_no_file(tmp_path, suffix):
+    steps, decisions, generated, xs, real = animation_inputs(4)
+    with pytest.raises(RuntimeError, match="frame unavailable"):
+        plots.save_animation(tmp_path / f"training{suffix}", steps, FailingAt(decisions, 2), generated, xs, real)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_mp4_writer_does_not_fork_the_jax_process(tmp_path):
+    import jax
+
+    jax.devices()  # JAX's fork warning is armed once its backend is up, as it is after training
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plots.save_animation(tmp_path / "training.mp4", *animation_inputs(2))
+    assert [str(w.message) for w in caught if "fork" in str(w.message)] == []
