@@ -118,8 +118,7 @@ def save_animation(
     # Only the changing artists are drawn per frame, over a saved background (blitting: ~10x faster).
     (line_decision,) = ax.plot(xs, decisions[0], color=COLORS["decision"], animated=True)
     (line_generated,) = ax.plot(centres, centres * 0, color=COLORS["generated"], animated=True)
-    frame_text = ax.text(0.02, 0.95, "", transform=ax.transAxes, va="top", animated=True)
-    outside_text = ax.text(0.02, 0.88, "", transform=ax.transAxes, va="top", fontsize=8, animated=True)
+    caption = ax.text(0.02, 0.95, "", transform=ax.transAxes, va="top", fontsize=9, linespacing=1.6, animated=True)
     ax.legend(
         [line_decision, ax.lines[0], line_generated],
         [words["decision"], words["real"], words["generated"]],
@@ -131,11 +130,10 @@ def save_animation(
     def render(i: int) -> np.ndarray:
         line_decision.set_ydata(decisions[i])
         line_generated.set_ydata(density(generated[i], -x_range, x_range)[1])
-        frame_text.set_text(f"{words['frame']}: {i + 1}/{len(steps)}  ({words['iteration'].lower()} {steps[i]})")
-        fraction = outside_fraction(generated[i], *view)
-        outside_text.set_text(words["outside"].format(fraction=fraction, low=view[0], high=view[1]))
+        outside = words["outside"].format(fraction=outside_fraction(generated[i], *view), low=view[0], high=view[1])
+        caption.set_text(f"{words['frame']}: {i + 1}/{len(steps)}  ({words['iteration'].lower()} {steps[i]})\n{outside}")
         canvas.restore_region(background)
-        for artist in (line_decision, line_generated, frame_text, outside_text):
+        for artist in (line_decision, line_generated, caption):
             ax.draw_artist(artist)
         return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()  # (height, width, 3)
 
@@ -156,7 +154,7 @@ def _write_gif(path: Path, frames, fps: int) -> None:
         image = Image.fromarray(frame)
         # One palette from the first frame keeps colours steady and quantising fast.
         palette = palette or image.quantize(colors=64)
-        images.append(image.quantize(palette=palette))
+        images.append(image.quantize(palette=palette, dither=Image.Dither.NONE))  # flat colours: no dithering
     images[0].save(path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
 
 

@@ -16,7 +16,6 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import jax
 import numpy as np
 
 from tinygan import plots
@@ -129,7 +128,7 @@ def draw_pictures(result: TrainResult, folder: Path, *, animation: Path | None, 
     config, history = result.config, result.history
     x_range = config.data.noise_range
     xs = np.linspace(-x_range, x_range, len(result.frames[-1].decision))
-    real = np.asarray(result.game.target.sample(jax.random.key(config.train.seed + 1), REAL_SAMPLES))
+    real = result.game.target.distribution().rvs(REAL_SAMPLES, random_state=np.random.default_rng(config.train.seed))
     final = result.frames[-1]
     written = []
     for name, figure in (
