@@ -63,6 +63,13 @@ def test_plot_losses_returns_a_figure_of_both_losses():
     assert ax.get_xlabel() == "Iteration" and ax.get_ylabel() == "Loss"
 
 
+def test_plot_losses_draws_the_equilibrium_when_given():
+    ax = plots.plot_losses(np.arange(3), np.ones(3), np.ones(3), equilibrium=(1.25, -0.5)).axes[0]
+    dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--" and len(line.get_ydata())]
+    assert sorted(float(line.get_ydata()[0]) for line in dashed) == [-0.5, 1.25]
+    assert "equilibrium (D = 1/2)" in [text.get_text() for text in ax.get_legend().get_texts()]
+
+
 def test_plot_losses_in_portuguese():
     ax = plots.plot_losses(np.arange(3), np.ones(3), np.ones(3), lang="pt").axes[0]
     assert {line.get_label() for line in ax.get_lines()} == {"Rede discriminante", "Rede geradora"}

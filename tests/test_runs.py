@@ -85,3 +85,13 @@ def test_save_run_without_pictures(seed_result, tmp_path):
     written = tinygan.save_run(seed_result, tmp_path / "run", pictures=False)
     assert [p.name for p in written] == ["config.json", "history.csv", "metrics.json"]
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json", "history.csv", "metrics.json"]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("modified", (2 * np.log(2), np.log(2))), ("minimax", (2 * np.log(2), -np.log(2)))],
+)
+def test_equilibrium_losses_are_the_losses_at_d_one_half(name, expected):
+    from tinygan.objectives import OBJECTIVES
+
+    np.testing.assert_allclose(runs.equilibrium_losses(OBJECTIVES[name]), expected, rtol=1e-6)

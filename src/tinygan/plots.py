@@ -42,13 +42,29 @@ def outside_fraction(samples: np.ndarray, low: float, high: float) -> float:
     return float(1.0 - np.mean((x >= low) & (x <= high))) if x.size else 0.0
 
 
-def plot_losses(steps: np.ndarray, loss_d: np.ndarray, loss_g: np.ndarray, *, lang: str = "en") -> Figure:
-    """The discriminator's and the generator's loss at every log point."""
+def plot_losses(
+    steps: np.ndarray,
+    loss_d: np.ndarray,
+    loss_g: np.ndarray,
+    *,
+    equilibrium: tuple[float, float] | None = None,
+    lang: str = "en",
+) -> Figure:
+    """The discriminator's and the generator's loss at every log point.
+
+    `equilibrium`: the two losses when D(x) = 1/2 everywhere (for the seed's
+    losses 2 ln 2 and ln 2), drawn as dashed lines: where a game that reached
+    its equilibrium would sit.
+    """
     words = LABELS[lang]
     figure = Figure(figsize=(6.4, 4), dpi=100, layout="constrained")
     ax = figure.add_subplot()
     ax.plot(steps, loss_d, label=words["discriminator"], color=COLORS["decision"])
     ax.plot(steps, loss_g, label=words["generator"], color=COLORS["generated"])
+    if equilibrium is not None:
+        for value, color in zip(equilibrium, (COLORS["decision"], COLORS["generated"])):
+            ax.axhline(value, color=color, linestyle="--", linewidth=0.8, alpha=0.6)
+        ax.plot([], [], color="gray", linestyle="--", linewidth=0.8, label=words["equilibrium"])
     ax.set(title=words["losses_title"], xlabel=words["iteration"], ylabel=words["loss"])
     ax.legend()
     return figure

@@ -123,6 +123,12 @@ def start_run(folder: str | os.PathLike, result_config) -> Path:
     return folder
 
 
+def equilibrium_losses(objective) -> tuple[float, float]:
+    """Both losses at D(x) = 1/2 for every input, i.e. at logits 0."""
+    zero = np.zeros(1, np.float32)
+    return float(objective.discriminator_loss(zero, zero)), float(objective.generator_loss(zero))
+
+
 def draw_pictures(result: TrainResult, folder: Path, *, animation: Path | None, lang: str) -> list[Path]:
     """losses.png, distribution.png and the animation (training.gif unless `animation` names a path)."""
     config, history = result.config, result.history
@@ -132,7 +138,8 @@ def draw_pictures(result: TrainResult, folder: Path, *, animation: Path | None, 
     final = result.frames[-1]
     written = []
     for name, figure in (
-        ("losses.png", plots.plot_losses(history["step"], history["loss_d"], history["loss_g"], lang=lang)),
+        ("losses.png", plots.plot_losses(history["step"], history["loss_d"], history["loss_g"],
+                                         equilibrium=equilibrium_losses(result.game.objective), lang=lang)),
         ("distribution.png", plots.plot_distribution(xs, final.decision, real, final.generated, x_range=x_range, lang=lang)),
     ):
         buffer = io.BytesIO()
