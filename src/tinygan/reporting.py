@@ -58,6 +58,6 @@ def summary(result: TrainResult, folder: Path, written: list[Path], *, lang: str
             f"W1 {m['w1']:.4f}  KS {m['ks']:.4f}  ({m['samples']:,} samples, {m['iterations']:,} iterations)",
             f"time: compile {seconds['compile']:.2f} s, pre-training {seconds['pretrain']:.2f} s, "
             f"training {seconds['train']:.2f} s, metrics {seconds['metrics']:.2f} s",
-            f"{words['files']}: {folder}{'/' if not str(folder).endswith('/') else ''} ({names})",
+            f"{words['files']}: {folder}/ ({names})",
         ]
     )

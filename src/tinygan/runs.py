@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from tinygan import plots
+from tinygan.config import Config
 from tinygan.trainer import HISTORY_COLUMNS, TrainResult
 
 REAL_SAMPLES = 10_000  # real samples behind the pictures' real density, as the seed draws
@@ -115,11 +116,11 @@ def history_csv(history: dict[str, np.ndarray]) -> str:
     return buffer.getvalue()
 
 
-def start_run(folder: str | os.PathLike, result_config) -> Path:
+def start_run(folder: str | os.PathLike, config: Config) -> Path:
     """Create the folder and write config.json, so a run is recognisable from its first second."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    write_atomic(folder / "config.json", to_json(result_config.resolved().to_dict()))
+    write_atomic(folder / "config.json", to_json(config.resolved().to_dict()))
     return folder
 
 
