@@ -7,7 +7,8 @@ an `init(key)` that draws parameters and an `apply(params, x)`.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp

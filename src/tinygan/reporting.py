@@ -52,12 +52,12 @@ def summary(result: TrainResult, folder: Path, written: list[Path], *, lang: str
     m, seconds = result.metrics, result.metrics["seconds"]
     status = "" if result.status == "finished" else f" [{words['interrupted']}]"
     names = ", ".join(p.name if p.parent == folder else str(p) for p in written)
-    return "\n".join(
-        [
-            f"{words['summary']}{status}: mean {m['mean']:.4f}  std {m['std']:.4f}  "
-            f"W1 {m['w1']:.4f}  KS {m['ks']:.4f}  ({m['samples']:,} samples, {m['iterations']:,} iterations)",
-            f"time: compile {seconds['compile']:.2f} s, pre-training {seconds['pretrain']:.2f} s, "
-            f"training {seconds['train']:.2f} s, metrics {seconds['metrics']:.2f} s",
-            f"{words['files']}: {folder}/ ({names})",
-        ]
+    metrics_line = (
+        f"{words['summary']}{status}: mean {m['mean']:.4f}  std {m['std']:.4f}  "
+        f"W1 {m['w1']:.4f}  KS {m['ks']:.4f}  ({m['samples']:,} samples, {m['iterations']:,} iterations)"
     )
+    time_line = (
+        f"time: compile {seconds['compile']:.2f} s, pre-training {seconds['pretrain']:.2f} s, "
+        f"training {seconds['train']:.2f} s, metrics {seconds['metrics']:.2f} s"
+    )
+    return "\n".join([metrics_line, time_line, f"{words['files']}: {folder}/ ({names})"])
