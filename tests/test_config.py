@@ -113,7 +113,8 @@ INVALID = [
     ({"batch_size": 0}, "train.batch_size: must be >= 1, got 0"),
     ({"log_every": 0}, "train.log_every: must be >= 1, got 0"),
     ({"seed": -1}, "train.seed: must be >= 0, got -1"),
-    ({"objective": "wasserstein"}, "train.objective: must be one of minimax, modified, got 'wasserstein'"),
+    ({"objective": "hinge"},
+     "train.objective: must be one of least_squares, minimax, modified, wasserstein, wasserstein_hinge, got 'hinge'"),
     ({"batch_size": 1, "minibatch": True},
      "train.batch_size: must be >= 2 with minibatch discrimination, got 1"),
 ]

@@ -1,21 +1,24 @@
 """Every GAN loss against hand-computed values, jitted and not, with its gradients (TF-GAN style).
 
 One shared test body runs every loss with its own expected numbers. The
-expected numbers come from the sigmoid's log/exp formulas in float64 NumPy,
-not from the code under test.
+expected numbers come from each loss's formula in float64 NumPy, not from the
+code under test; a second set are TF-GAN's own published test values.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import tinygan
 from tinygan import objectives
+from tinygan.config import ConfigError
 
 
 def sigmoid(x):
@@ -73,8 +76,49 @@ def minimax_generator_case(fake):
                 (-sigmoid(fake) / fake.size,))
 
 
+def f64(logits):
+    return np.asarray(logits, np.float64)
+
+
+def constant_case(loss, args, value, grads):
+    """A loss whose gradient is the same for every logit: `grads` holds one number per argument."""
+    args = tuple(f64(a) for a in args)
+    return Case(loss, args, float(value), tuple(np.full_like(a, g / a.size) for a, g in zip(args, grads)))
+
+
+def wasserstein_discriminator_case(real, fake):
+    real, fake = f64(real), f64(fake)  # E[D(G(z))] - E[D(x)]
+    return constant_case(objectives.wasserstein_discriminator_loss, (real, fake), np.mean(fake) - np.mean(real),
+                         (-1.0, 1.0))
+
+
+def critic_generator_case(loss, fake):
+    fake = f64(fake)  # -E[D(G(z))], for both the Wasserstein and the hinge generator
+    return constant_case(loss, (fake,), -np.mean(fake), (-1.0,))
+
+
+def hinge_discriminator_case(real, fake):
+    real, fake = f64(real), f64(fake)  # E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))]
+    value = np.mean(np.maximum(0.0, 1.0 - real)) + np.mean(np.maximum(0.0, 1.0 + fake))
+    grads = (-1.0 * (real < 1.0) / real.size, 1.0 * (fake > -1.0) / fake.size)  # no logit sits on a kink (1 or -1)
+    return Case(objectives.wasserstein_hinge_discriminator_loss, (real, fake), float(value), grads)
+
+
+def least_squares_discriminator_case(real, fake):
+    real, fake = f64(real), f64(fake)  # E[(D(x) - 1)^2] / 2 + E[D(G(z))^2] / 2
+    value = 0.5 * np.mean((real - 1.0) ** 2) + 0.5 * np.mean(fake**2)
+    return Case(objectives.least_squares_discriminator_loss, (real, fake), float(value),
+                ((real - 1.0) / real.size, fake / fake.size))
+
+
+def least_squares_generator_case(fake):
+    fake = f64(fake)  # E[(D(G(z)) - 1)^2] / 2
+    return Case(objectives.least_squares_generator_loss, (fake,), float(0.5 * np.mean((fake - 1.0) ** 2)),
+                ((fake - 1.0) / fake.size,))
+
+
 REAL = [-3.0, -0.5, 0.0, 1.5, 4.0]
-FAKE = [2.5, -1.0, 0.25, -4.0, 0.0, 1.0]
+FAKE = [2.5, -1.5, 0.25, -4.0, 0.0, 1.0]
 SATURATED_REAL = [100.0, -100.0, 1e4, -1e4]
 SATURATED_FAKE = [-1e4, 1e4, -100.0, 100.0]
 
@@ -91,6 +135,20 @@ CASES["modified_generator"] = modified_generator_case(FAKE)
 CASES["modified_generator_saturated"] = modified_generator_case(SATURATED_FAKE)
 CASES["minimax_generator"] = minimax_generator_case(FAKE)
 CASES["minimax_generator_saturated"] = minimax_generator_case(SATURATED_FAKE)
+for suffix, real, fake in [("", REAL, FAKE), ("_saturated", SATURATED_REAL, SATURATED_FAKE)]:
+    CASES[f"wasserstein_discriminator{suffix}"] = wasserstein_discriminator_case(real, fake)
+    CASES[f"wasserstein_generator{suffix}"] = critic_generator_case(objectives.wasserstein_generator_loss, fake)
+    CASES[f"wasserstein_hinge_discriminator{suffix}"] = hinge_discriminator_case(real, fake)
+    CASES[f"wasserstein_hinge_generator{suffix}"] = critic_generator_case(
+        objectives.wasserstein_hinge_generator_loss, fake)
+    CASES[f"least_squares_discriminator{suffix}"] = least_squares_discriminator_case(real, fake)
+    CASES[f"least_squares_generator{suffix}"] = least_squares_generator_case(fake)
+
+
+def test_every_loss_has_cases():
+    losses = {loss for o in objectives.OBJECTIVES.values() for loss in (o.discriminator_loss, o.generator_loss)}
+    tested = {getattr(case.loss, "func", case.loss) for case in CASES.values()}
+    assert tested == losses
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
@@ -124,12 +182,111 @@ def test_expected_numbers_at_a_glance():
     np.testing.assert_allclose(smoothed, 2 * np.log(2), rtol=1e-6)
 
 
+# TF-GAN's published test values: tensorflow/gan, tensorflow_gan/python/losses/losses_impl_test.py
+# (`_LossesTest.init_constants` and each `*LossTest.setUp`), checked there to 5 decimal places.
+# Conventions to mind: its minimax and modified discriminator losses default to label_smoothing=0.25
+# (ours to 0), so the smoothing is passed explicitly; weights default to 1 and the reduction
+# SUM_BY_NONZERO_WEIGHTS is then the plain mean, as here. Its minimax generator loss is
+# -minimax_discriminator_loss(ones, fake), which carries the real term at logits 1: a constant
+# -log sigmoid(1) = -softplus(-1) added to ours, E[log(1 - D(G(z)))].
+TF_GAN_REAL = [-5.0, 1.4, 12.5, 2.7]
+TF_GAN_FAKE = [10.0, 4.4, -5.5, 3.6]
+TF_GAN_EXPECTED = {  # name: (discriminator loss, generator loss, TF-GAN's label smoothing, offset of its G loss)
+    "least_squares": (41.73375, 17.69625, None, 0.0),
+    "modified": (6.19637, 1.38582, 0.25, 0.0),
+    "minimax": (6.19637, -4.82408, 0.25, -np.log1p(np.exp(-1.0))),
+    "wasserstein": (0.22500, -3.12500, None, 0.0),
+    "wasserstein_hinge": (6.7500, -3.12500, None, 0.0),
+}
+
+
+@pytest.mark.parametrize("name", TF_GAN_EXPECTED)
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+def test_tf_gan_published_values(name, jit):
+    expected_d, expected_g, smoothing, offset = TF_GAN_EXPECTED[name]
+    objective = objectives.OBJECTIVES[name]
+    d_loss = objective.discriminator_loss
+    if smoothing is not None:
+        d_loss = functools.partial(d_loss, label_smoothing=smoothing)
+    d_loss, g_loss = (jax.jit(d_loss), jax.jit(objective.generator_loss)) if jit else (d_loss, objective.generator_loss)
+    real, fake = jnp.asarray(TF_GAN_REAL), jnp.asarray(TF_GAN_FAKE)
+    # TF-GAN prints 5 decimals: a correct value is within 5e-6 of them, and float32 adds less than 1e-5 here.
+    np.testing.assert_allclose(d_loss(real, fake), expected_d, rtol=0, atol=1.5e-5)
+    np.testing.assert_allclose(g_loss(fake) + offset, expected_g, rtol=0, atol=1.5e-5)
+
+
 def test_objectives_registry_pairs_the_losses():
-    assert set(objectives.OBJECTIVES) == {"minimax", "modified"}
-    assert objectives.OBJECTIVES["modified"] == (
-        objectives.modified_discriminator_loss, objectives.modified_generator_loss)
-    assert objectives.OBJECTIVES["minimax"] == (
-        objectives.minimax_discriminator_loss, objectives.minimax_generator_loss)
+    assert list(objectives.OBJECTIVES) == ["minimax", "modified", "wasserstein", "wasserstein_hinge", "least_squares"]
+    for name, objective in objectives.OBJECTIVES.items():
+        assert objective.discriminator_loss is getattr(objectives, f"{name}_discriminator_loss")
+        assert objective.generator_loss is getattr(objectives, f"{name}_generator_loss")
+        assert objective.discriminator_loss.__doc__ and objective.generator_loss.__doc__
+
+
+def test_only_the_cross_entropy_objectives_smooth_labels():
+    smoothing = {name for name, objective in objectives.OBJECTIVES.items() if objective.smooths_labels}
+    assert smoothing == {"minimax", "modified"}
+
+
+def test_expected_numbers_of_the_critic_objectives_at_a_glance():
+    """A critic that cannot tell real from fake (logits 0), and one off by a margin, worked on paper."""
+    zero, one = jnp.zeros(3), jnp.ones(3)
+    table = {  # name: D loss and G loss at logits 0 everywhere; D loss at real 1, fake -1; G loss at fake 1
+        "wasserstein": (0.0, 0.0, -2.0, -1.0),
+        "wasserstein_hinge": (2.0, 0.0, 0.0, -1.0),  # both hinges exactly at their margin
+        "least_squares": (0.5, 0.5, 0.5, 0.0),  # (1 - 1)^2 / 2 + (-1)^2 / 2; G on target
+    }
+    for name, (d_zero, g_zero, d_margin, g_one) in table.items():
+        objective = objectives.OBJECTIVES[name]
+        np.testing.assert_allclose(objective.discriminator_loss(zero, zero), d_zero, atol=1e-7, err_msg=name)
+        np.testing.assert_allclose(objective.generator_loss(zero), g_zero, atol=1e-7, err_msg=name)
+        np.testing.assert_allclose(objective.discriminator_loss(one, -one), d_margin, atol=1e-7, err_msg=name)
+        np.testing.assert_allclose(objective.generator_loss(one), g_one, atol=1e-7, err_msg=name)
+
+
+# ---------------------------------------------------------------- the objectives in training and in the config
+
+
+# Every objective, and every penalty on some objective, in as few runs as that takes (each costs seconds).
+SHORT_RUNS = {
+    "minimax+label_smoothing": {"objective": "minimax", "label_smoothing": 0.2},
+    "modified+r1": {"objective": "modified", "r1": 1.0},
+    "wasserstein+gradient_penalty": {"objective": "wasserstein", "gradient_penalty": 10.0},
+    "wasserstein_hinge+minibatch+both_penalties": {
+        "objective": "wasserstein_hinge", "minibatch": True, "gradient_penalty": 1.0, "r1": 1.0},
+    "least_squares": {"objective": "least_squares"},
+}
+
+
+def test_the_short_runs_cover_every_objective_and_penalty():
+    assert {run["objective"] for run in SHORT_RUNS.values()} == set(objectives.OBJECTIVES)
+    for setting in ("label_smoothing", "gradient_penalty", "r1"):
+        assert any(run.get(setting) for run in SHORT_RUNS.values()), setting
+
+
+@pytest.mark.parametrize("overrides", SHORT_RUNS.values(), ids=SHORT_RUNS.keys())
+def test_every_objective_and_penalty_trains_with_finite_losses(overrides):
+    config = tinygan.config_from_preset("seed", num_steps=20, pretrain_steps=5, log_every=5, **overrides)
+    result = tinygan.train(config, frames=False)
+    assert result.status == "finished"
+    assert result.history["loss_d"].shape == result.history["loss_g"].shape == (4,)
+    assert np.all(np.isfinite(result.history["loss_d"])) and np.all(np.isfinite(result.history["loss_g"]))
+    assert np.isfinite(result.metrics["w1"])
+
+
+@pytest.mark.parametrize("name", list(objectives.OBJECTIVES))
+def test_the_objective_flag_picks_the_objective(name):
+    from tinygan import cli
+
+    args = cli.build_parser().parse_args(["train", "--objective", name])
+    assert cli.config_from_args(args).train.objective == name
+
+
+def test_an_unknown_objective_is_a_config_error_naming_the_field():
+    with pytest.raises(ConfigError) as error:
+        tinygan.config_from_preset("seed", objective="hinge")
+    assert str(error.value) == (
+        "train.objective: must be one of least_squares, minimax, modified, wasserstein, wasserstein_hinge, got 'hinge'")
 
 
 def test_the_seed_loss_is_the_modified_objective():

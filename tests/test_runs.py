@@ -89,9 +89,20 @@ def test_save_run_without_pictures(seed_result, tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("modified", (2 * np.log(2), np.log(2))), ("minimax", (2 * np.log(2), -np.log(2)))],
+    [
+        ("modified", (2 * np.log(2), np.log(2))),
+        ("minimax", (2 * np.log(2), -np.log(2))),
+        ("least_squares", (0.25, 0.125)),  # outputs 1/2: (1/2)(1/4) + (1/2)(1/4), and (1/2)(1/4)
+    ],
 )
 def test_equilibrium_losses_are_the_losses_at_d_one_half(name, expected):
     from tinygan.objectives import OBJECTIVES
 
     np.testing.assert_allclose(runs.equilibrium_losses(OBJECTIVES[name]), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["wasserstein", "wasserstein_hinge"])
+def test_a_critic_has_no_equilibrium_line(name):
+    from tinygan.objectives import OBJECTIVES
+
+    assert runs.equilibrium_losses(OBJECTIVES[name]) is None

@@ -12,6 +12,7 @@ import ast
 import dataclasses
 import functools
 import inspect
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,7 +130,13 @@ class TrainConfig:
     seed: int = 42
     """Random seed: the same seed gives a bit-identical run."""
     objective: str = "modified"
-    """GAN objective: modified (the seed's non-saturating loss) or minimax."""
+    """GAN objective: modified (the seed's), minimax, wasserstein, wasserstein_hinge or least_squares."""
+    label_smoothing: float = 0.0
+    """Move the real labels from 1 toward 1/2 by this fraction, in [0, 1) (minimax and modified only)."""
+    gradient_penalty: float = 0.0
+    """Weight of the WGAN-GP gradient penalty E[(||grad D(x_hat)|| - 1)^2] on random interpolates (0: off)."""
+    r1: float = 0.0
+    """Weight gamma of the R1 penalty gamma/2 E[||grad D(x)||^2] on real samples (0: off)."""
 
     def __post_init__(self):
         from tinygan.objectives import OBJECTIVES
@@ -141,6 +148,15 @@ class TrainConfig:
         if self.seed >= 2**32:  # a JAX key holds 32 bits of seed: larger ones would alias smaller ones
             raise ConfigError(f"train.seed: must be < 2**32, got {self.seed}")
         _require("train", "objective", self.objective, str, choices=OBJECTIVES)
+        _require("train", "label_smoothing", self.label_smoothing, float, minimum=0)
+        if self.label_smoothing >= 1:
+            raise ConfigError(f"train.label_smoothing: must be < 1, got {self.label_smoothing!r}")
+        if self.label_smoothing and not OBJECTIVES[self.objective].smooths_labels:
+            smoothing = ", ".join(name for name, objective in OBJECTIVES.items() if objective.smooths_labels)
+            raise ConfigError(f"train.label_smoothing: only the cross-entropy objectives ({smoothing}) smooth labels, "
+                              f"got {self.label_smoothing!r} with objective {self.objective!r}")
+        _require("train", "gradient_penalty", self.gradient_penalty, float, minimum=0)
+        _require("train", "r1", self.r1, float, minimum=0)
 
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig, "train": TrainConfig}
@@ -235,7 +251,7 @@ def field_docs(cls: type) -> dict[str, str]:
     tree = ast.parse(inspect.getsource(cls))
     body = tree.body[0].body
     docs = {}
-    for statement, following in zip(body, body[1:]):
+    for statement, following in itertools.pairwise(body):
         if (
             isinstance(statement, ast.AnnAssign)
             and isinstance(following, ast.Expr)

@@ -17,7 +17,7 @@ import optax
 from tinygan.config import Config
 from tinygan.data import make_noise, make_target
 from tinygan.networks import Network, Params, make_discriminator, make_generator
-from tinygan.objectives import OBJECTIVES, Objective
+from tinygan.objectives import OBJECTIVES, Objective, gradient_penalty, r1_penalty
 
 GRID_POINTS = 10_000  # points on the x and z grids the seed draws its pictures from
 
@@ -32,6 +32,9 @@ class Game(NamedTuple):
     objective: Objective
     optimizer: optax.GradientTransformation
     batch_size: int
+    label_smoothing: float = 0.0
+    gradient_penalty: float = 0.0  # weight of each penalty; 0 leaves it out of the compiled program
+    r1: float = 0.0
 
 
 class TrainState(NamedTuple):
@@ -50,6 +53,7 @@ class Batch(NamedTuple):
     real: jax.Array  # (batch, data_dim)
     noise_d: jax.Array  # (batch, noise_dim): the generator's input for the D step
     noise_g: jax.Array  # (batch, noise_dim): a fresh draw for the G step
+    penalty_key: jax.Array | None = None  # the gradient penalty's interpolation key; None when it is off
 
 
 class StepMetrics(NamedTuple):
@@ -82,6 +86,9 @@ def make_game(config: Config) -> Game:
         objective=OBJECTIVES[config.train.objective],
         optimizer=make_optimizer(config),
         batch_size=config.train.batch_size,
+        label_smoothing=config.train.label_smoothing,
+        gradient_penalty=config.train.gradient_penalty,
+        r1=config.train.r1,
     )
 
 
@@ -134,15 +141,35 @@ def setup(game: Game, key: jax.Array, pretrain_steps: int) -> tuple[TrainState, 
 def draw_batch(game: Game, key: jax.Array) -> Batch:
     key_real, key_d, key_g = jax.random.split(key, 3)
     size = game.batch_size
-    return Batch(game.target.sample(key_real, size), game.noise.sample(key_d, size), game.noise.sample(key_g, size))
+    # The penalty's key is the last of a split into 4, which differs from the three above whichever threefry
+    # mode JAX runs (fold_in(key, 3) would be key_real with jax_threefry_partitionable off). Drawn only when
+    # used, so the other streams, and runs without the penalty, stay exactly as they were.
+    penalty_key = jax.random.split(key, 4)[3] if game.gradient_penalty else None
+    return Batch(
+        game.target.sample(key_real, size), game.noise.sample(key_d, size), game.noise.sample(key_g, size), penalty_key
+    )
+
+
+def discriminator_loss(game: Game, critic, batch: Batch, fake: jax.Array) -> jax.Array:
+    """The objective's D loss, plus each penalty times its weight; a zero weight leaves the term out entirely."""
+    smoothing = {"label_smoothing": game.label_smoothing} if game.label_smoothing else {}
+    loss = game.objective.discriminator_loss(critic(batch.real), critic(fake), **smoothing)
+    if game.gradient_penalty:
+        loss = loss + game.gradient_penalty * gradient_penalty(critic, batch.real, fake, key=batch.penalty_key)
+    if game.r1:
+        loss = loss + game.r1 * r1_penalty(critic, batch.real)
+    return loss
 
 
 def update(game: Game, state: TrainState, batch: Batch) -> tuple[TrainState, StepMetrics]:
-    """One iteration on a drawn batch: a discriminator step, then a generator step against the new D."""
+    """One iteration on a drawn batch: a discriminator step, then a generator step against the new D.
+
+    loss_d is everything D descends on: the objective's loss plus the weighted penalties.
+    """
     D, G, objective, optimizer = game.discriminator.apply, game.generator.apply, game.objective, game.optimizer
 
     fake = G(state.generator, batch.noise_d)
-    loss_d, grads = jax.value_and_grad(lambda d: objective.discriminator_loss(D(d, batch.real), D(d, fake)))(
+    loss_d, grads = jax.value_and_grad(lambda d: discriminator_loss(game, lambda x: D(d, x), batch, fake))(
         state.discriminator
     )
     updates, discriminator_opt = optimizer.update(grads, state.discriminator_opt, state.discriminator)

@@ -124,10 +124,15 @@ def start_run(folder: str | os.PathLike, config: Config) -> Path:
     return folder
 
 
-def equilibrium_losses(objective) -> tuple[float, float]:
-    """Both losses at D(x) = 1/2 for every input, i.e. at logits 0."""
-    zero = np.zeros(1, np.float32)
-    return float(objective.discriminator_loss(zero, zero)), float(objective.generator_loss(zero))
+def equilibrium_losses(objective) -> tuple[float, float] | None:
+    """Both losses when D is indifferent on every input (D = 1/2); None for a critic, which has no such point.
+
+    Without the penalties: they vanish at an equilibrium only on average.
+    """
+    if objective.indifferent is None:
+        return None
+    output = np.full(1, objective.indifferent, np.float32)
+    return float(objective.discriminator_loss(output, output)), float(objective.generator_loss(output))
 
 
 def draw_pictures(result: TrainResult, folder: Path, *, animation: Path | None, lang: str) -> list[Path]:
