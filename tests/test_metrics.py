@@ -1,4 +1,7 @@
-"""Wasserstein-1 and Kolmogorov-Smirnov distances to the target: exact hand cases and SciPy."""
+"""The metrics: 1-D distances to the target, two-sample distances, mode measures, grid divergences.
+
+Exact hand cases and SciPy wherever a value is known; every assertion is two-sided.
+"""
 
 import numpy as np
 import pytest
@@ -96,3 +99,179 @@ def test_distances_of_a_diverged_generator_give_no_warning():
     assert d["w1"] == np.inf
     assert np.isnan(d["mean"]) and np.isnan(d["std"])
     assert d["ks"] == pytest.approx(0.25, rel=1e-12)  # F_n jumps 1/4 at -inf, 1/2 at 4 (F(4) = 1/2), 1/4 at +inf
+
+
+# ---------------------------------------------------------------- sliced Wasserstein
+
+
+@pytest.mark.parametrize("n, m", [(400, 400), (300, 177)])
+def test_sliced_wasserstein_in_1d_is_the_exact_w1(n, m):
+    rng = np.random.default_rng(n + m)
+    x, y = rng.normal(0.0, 1.0, n), rng.normal(1.0, 2.0, m)
+    exact = scipy.stats.wasserstein_distance(x, y)
+    assert metrics.sliced_wasserstein(x, y, num_projections=7) == pytest.approx(exact, rel=1e-12)
+    assert metrics.sliced_wasserstein(x.reshape(-1, 1), y[:, None]) == pytest.approx(exact, rel=1e-12)
+
+
+def test_sliced_wasserstein_of_a_shift_in_2d_is_two_over_pi_of_the_shift():
+    # Each projection of a shift by v is the same law shifted by <u, v>: W1 = |<u, v>|, whose mean over
+    # the unit circle is 2|v|/pi. Unnormalised Gaussian directions would give sqrt(2/pi)|v| (25% more).
+    x = np.random.default_rng(3).normal(size=(500, 2))
+    v = np.array([0.3, -0.4])  # |v| = 0.5
+    sw = metrics.sliced_wasserstein(x, x + v, num_projections=4000, seed=1)
+    assert sw == pytest.approx(2 * 0.5 / np.pi, rel=0.03)  # ~2.6 standard errors of the estimate
+
+
+def test_sliced_wasserstein_is_deterministic_for_a_seed_zero_on_itself_and_symmetric():
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(200, 3)), rng.normal(0.5, 1.0, size=(150, 3))
+    first = metrics.sliced_wasserstein(x, y, num_projections=50, seed=7)
+    assert metrics.sliced_wasserstein(x, y, num_projections=50, seed=7) == first
+    assert metrics.sliced_wasserstein(x, y, num_projections=50, seed=8) != pytest.approx(first, rel=1e-6)
+    assert metrics.sliced_wasserstein(y, x, num_projections=50, seed=7) == pytest.approx(first, rel=1e-12)
+    assert metrics.sliced_wasserstein(x, x[::-1], seed=7) == pytest.approx(0.0, abs=1e-12)
+    assert 0.1 < first < 0.6  # a shift of 0.5 in each of 3 coordinates: E|<u, v>| = 0.5 sqrt(3) / 2 ~ 0.43
+
+
+# ---------------------------------------------------------------- energy distance
+
+
+@pytest.mark.parametrize("n, m", [(400, 400), (300, 177), (1, 5)])
+def test_energy_distance_in_1d_is_scipys(n, m):
+    rng = np.random.default_rng(n * m)
+    x, y = rng.normal(0.0, 1.0, n), rng.normal(0.7, 2.0, m)
+    expected = scipy.stats.energy_distance(x, y)  # the square root of 2E|X-Y| - E|X-X'| - E|Y-Y'|
+    assert metrics.energy_distance(x, y) == pytest.approx(expected, rel=1e-9)
+    assert metrics.energy_distance(x[:, None], y) == pytest.approx(expected, rel=1e-9)
+
+
+def test_energy_distance_on_a_hand_case_in_2d():
+    x = np.array([[0.0, 0.0], [1.0, 0.0]])
+    y = np.array([[0.0, 1.0]])
+    # E|X-Y| = (1 + sqrt 2) / 2; E|X-X'| = (0 + 1 + 1 + 0) / 4 = 1/2; E|Y-Y'| = 0.
+    expected = np.sqrt(2 * (1 + np.sqrt(2)) / 2 - 0.5 - 0.0)
+    assert metrics.energy_distance(x, y) == pytest.approx(expected, rel=1e-12)
+    assert metrics.energy_distance(np.zeros((1, 2)), np.array([[3.0, 4.0]])) == pytest.approx(np.sqrt(10), rel=1e-12)
+
+
+def test_energy_distance_is_zero_on_itself_and_symmetric():
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(300, 2)), rng.normal(size=(200, 2)) + [1.0, 0.0]
+    assert metrics.energy_distance(x, x) == 0.0
+    assert metrics.energy_distance(x, y) == pytest.approx(metrics.energy_distance(y, x), rel=1e-12)
+    assert 0.5 < metrics.energy_distance(x, y) < 1.5
+
+
+def test_pairwise_sums_in_blocks_equal_the_whole_matrix():
+    rng = np.random.default_rng(6)
+    a, b = rng.normal(size=(103, 3)), rng.normal(size=(41, 3))
+    whole = np.mean(np.linalg.norm(a[:, None, :] - b[None, :, :], axis=-1))
+    for max_block in (1, 40, 41, 100, 1 << 22):  # one row at a time, ..., everything at once
+        assert metrics._mean_pairwise_distance(a, b, max_block=max_block) == pytest.approx(whole, rel=1e-12)
+
+
+# ---------------------------------------------------------------- VEEGAN's and PacGAN's mode measures
+
+RING = 2.0 * np.stack([np.cos(np.arange(8) * np.pi / 4), np.sin(np.arange(8) * np.pi / 4)], axis=1)  # (8, 2)
+
+
+def test_mode_metrics_on_hand_placed_points():
+    samples = np.concatenate(
+        [
+            np.repeat(RING[[0]], 5, axis=0),  # 5 exactly on mode 0
+            RING[[1, 1]] + [[0.05, 0.0], [0.0, -0.05]],  # 2 at 2.5 stds of mode 1
+            RING[[3]],  # 1 on mode 3
+            RING[[2]] + [[0.0, 0.07]],  # 3.5 stds from mode 2: low quality
+            [[0.0, 0.0], [10.0, 10.0]],  # far from every mode
+        ]
+    )
+    result = metrics.mode_metrics(samples, RING, 0.02)
+    assert list(result) == ["modes_captured", "high_quality", "reverse_kl"]
+    assert result["modes_captured"] == 3 and isinstance(result["modes_captured"], int)
+    assert result["high_quality"] == pytest.approx(100 * 8 / 11, rel=1e-12)  # a percentage, as in PacGAN
+    # q = (5, 2, 1) / 8 on modes 0, 1, 3 against 1/8 each: sum q ln(8 q).
+    assert result["reverse_kl"] == pytest.approx(5 / 8 * np.log(5) + 2 / 8 * np.log(2), rel=1e-12)
+
+
+def test_mode_metrics_with_weights_and_stds_per_mode():
+    samples = np.repeat(RING[[0, 1]], [3, 1], axis=0)
+    weights = np.array([4, 1, 1, 1, 1, 1, 1, 2])  # normalised to / 12
+    result = metrics.mode_metrics(samples, RING, np.full(8, 0.02), weights)
+    assert result["reverse_kl"] == pytest.approx(3 / 4 * np.log(3 / 4 / (4 / 12)) + 1 / 4 * np.log(1 / 4 / (1 / 12)))
+    assert result["modes_captured"] == 2 and result["high_quality"] == 100.0
+
+
+def test_the_nearest_mode_is_nearest_in_its_own_stds():
+    # Euclid puts 0.4 nearer to 0 (4 stds: low quality); in stds it is nearer to 1 (1.2 stds: high quality).
+    result = metrics.mode_metrics(np.array([0.4]), np.array([[0.0], [1.0]]), np.array([0.1, 0.5]))
+    assert result["modes_captured"] == 1 and result["high_quality"] == 100.0
+    assert result["reverse_kl"] == pytest.approx(np.log(2), rel=1e-12)  # all mass on one of two modes
+
+
+def test_three_stds_exactly_is_not_high_quality():
+    at_three = RING[[0]] + [[0.75, 0.0]]  # 0.75 / 0.25 = 3 exactly
+    assert metrics.mode_metrics(at_three, RING, 0.25)["high_quality"] == 0.0
+    assert metrics.mode_metrics(at_three - [[1e-9, 0.0]], RING, 0.25)["high_quality"] == 100.0
+
+
+def test_mode_metrics_without_a_high_quality_sample_and_with_runaway_samples():
+    samples = np.array([[np.nan, 0.0], [np.inf, -np.inf], [50.0, 50.0]])
+    result = metrics.mode_metrics(samples, RING, 0.02)  # warnings are errors in this suite
+    assert result["modes_captured"] == 0 and result["high_quality"] == 0.0
+    assert np.isnan(result["reverse_kl"])
+
+
+def test_samples_of_the_target_itself():
+    rng = np.random.default_rng(8)
+    n = 20_000
+    samples = RING[rng.integers(0, 8, n)] + rng.normal(0.0, 0.02, (n, 2))
+    result = metrics.mode_metrics(samples, RING, 0.02)
+    assert result["modes_captured"] == 8
+    # |x - mu| / std is chi with 2 degrees of freedom: P(< 3) = 1 - exp(-9/2) = 98.89%; 4 standard errors.
+    assert result["high_quality"] == pytest.approx(100 * (1 - np.exp(-4.5)), abs=0.3)
+    assert 0.0 < result["reverse_kl"] < 2e-3  # only sampling noise: about (k - 1) / 2n = 1.8e-4
+
+
+# ---------------------------------------------------------------- GAN Lab's grid divergences
+
+
+def test_gan_lab_divergences_are_zero_for_identical_inputs():
+    x = np.random.default_rng(9).uniform(size=(450, 2))
+    assert metrics.gan_lab_divergences(x, x) == {"kl": 0.0, "js": 0.0}
+
+
+def test_gan_lab_divergences_on_a_two_by_two_grid_by_hand():
+    real = np.array([[0.1, 0.2], [0.3, 0.4]])  # both in cell (0, 0): p = (1, 0, 0, 0)
+    generated = np.array([[0.2, 0.1], [0.9, 0.6]])  # q = (1/2, 0, 0, 1/2); m = (3/4, 0, 0, 1/4)
+    e = 1e-4
+    kl = (1 + e) * np.log2((1 + e) / (0.5 + e)) + e * np.log2(e / (0.5 + e))
+    js = 0.5 * (
+        (1 + e) * np.log2((1 + e) / (0.75 + e))
+        + e * np.log2(e / (0.25 + e))
+        + (0.5 + e) * np.log2((0.5 + e) / (0.75 + e))
+        + (0.5 + e) * np.log2((0.5 + e) / (0.25 + e))
+    )
+    result = metrics.gan_lab_divergences(generated, real, num_cells=2)
+    assert result["kl"] == pytest.approx(kl, rel=1e-12)
+    assert result["js"] == pytest.approx(js, rel=1e-12)
+    # The same picture on [-4, 4)^2; a generated point off the grid keeps its share of n but lands nowhere.
+    moved = metrics.gan_lab_divergences(generated * 8 - 4, real * 8 - 4, num_cells=2, low=-4.0, high=4.0)
+    assert moved["kl"] == pytest.approx(kl, rel=1e-12) and moved["js"] == pytest.approx(js, rel=1e-12)
+    off_grid = metrics.gan_lab_divergences(np.array([[0.2, 0.1], [1.0, 0.5]]), real, num_cells=2)
+    # q = (1/2, 0, 0, 0): the mass is not renormalised, and cell (1, 1) now adds e log2(e / e) = 0.
+    assert off_grid["kl"] == pytest.approx((1 + e) * np.log2((1 + e) / (0.5 + e)), rel=1e-12)
+
+
+def test_gan_lab_divergences_against_a_density():
+    # Density 2x on the unit square: cell masses 1/8 in the column x < 1/2 and 3/8 in the other, matched
+    # exactly by 1 + 1 + 3 + 3 samples; with the axes swapped they would not match.
+    generated = np.array([[0.25, 0.25], [0.25, 0.75]] + [[0.75, 0.25], [0.75, 0.75]] * 3)
+    result = metrics.gan_lab_divergences(generated, lambda points: 2 * points[:, 0], num_cells=2)
+    assert result == {"kl": 0.0, "js": 0.0}
+    swapped = metrics.gan_lab_divergences(generated[:, ::-1], lambda points: 2 * points[:, 0], num_cells=2)
+    assert swapped["kl"] > 0.1 and swapped["js"] > 0.01
+
+
+def test_gan_lab_divergences_want_2d_samples():
+    with pytest.raises(ValueError, match="2-D"):
+        metrics.gan_lab_divergences(np.zeros(5), np.zeros(5))

@@ -18,7 +18,16 @@ if "xla_cpu_enable_concurrency_optimized_scheduler" not in os.environ.get("XLA_F
     ).strip()
 
 from tinygan.config import PRESETS, Config, ConfigError, config_from_preset, replace
-from tinygan.metrics import distances, ks_statistic, wasserstein_1d
+from tinygan.metrics import (
+    distances,
+    energy_distance,
+    gan_lab_divergences,
+    ks_statistic,
+    mode_metrics,
+    sliced_wasserstein,
+    wasserstein_1d,
+)
+from tinygan.objectives import OBJECTIVES, gradient_penalty, r1_penalty
 from tinygan.plots import plot_distribution, plot_losses, save_animation
 from tinygan.runs import save_run
 from tinygan.trainer import TrainResult, train
@@ -26,18 +35,25 @@ from tinygan.trainer import TrainResult, train
 __version__ = "0.1.0"
 
 __all__ = [
+    "OBJECTIVES",
     "PRESETS",
     "Config",
     "ConfigError",
     "TrainResult",
     "config_from_preset",
     "distances",
+    "energy_distance",
+    "gan_lab_divergences",
+    "gradient_penalty",
     "ks_statistic",
+    "mode_metrics",
     "plot_distribution",
     "plot_losses",
+    "r1_penalty",
     "replace",
     "save_animation",
     "save_run",
+    "sliced_wasserstein",
     "train",
     "wasserstein_1d",
 ]
