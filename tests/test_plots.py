@@ -161,3 +161,32 @@ def test_mp4_writer_does_not_fork_the_jax_process(tmp_path):
         warnings.simplefilter("always")
         plots.save_animation(tmp_path / "training.mp4", *animation_inputs(2))
     assert [str(w.message) for w in caught if "fork" in str(w.message)] == []
+
+
+def test_plot_samples_2d_draws_heat_map_samples_and_arrows():
+    rng = np.random.default_rng(0)
+    real = rng.normal(0, 1, (200, 2))
+    generated = np.concatenate([rng.uniform(-1, 1, (150, 2)), np.full((50, 2), 40.0)])  # a quarter far away
+    decision = np.linspace(0, 1, 30 * 20).reshape(20, 30)
+    positions, directions = generated[:10], np.ones((10, 2))
+    figure = plots.plot_samples_2d(real, generated, extent=(-3, 3, -2, 2), decision=decision,
+                                   arrows=(positions, directions))
+    assert isinstance(figure, Figure)
+    ax = figure.axes[0]
+    (image,) = ax.get_images()
+    np.testing.assert_array_equal(image.get_array(), decision)
+    assert image.get_extent() == [-3, 3, -2, 2]
+    real_points, generated_points = ax.collections[:2]
+    np.testing.assert_array_equal(real_points.get_offsets(), real)
+    np.testing.assert_array_equal(generated_points.get_offsets(), generated)
+    (quiver,) = [c for c in ax.collections if c.__class__.__name__ == "Quiver"]
+    assert quiver.N == 10
+    texts = [t.get_text() for t in ax.texts]
+    assert "25.0% of generated samples lie outside the picture" in texts
+
+
+def test_plot_samples_2d_without_heat_map_or_arrows():
+    points = np.zeros((5, 2))
+    ax = plots.plot_samples_2d(points, points, extent=(-1, 1, -1, 1), lang="pt").axes[0]
+    assert ax.get_images() == [] and ax.get_title() == "Rede Adversarial Generativa 2D"
+    assert "0.0% das amostras sinteticas fora da figura" in [t.get_text() for t in ax.texts]

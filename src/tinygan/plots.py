@@ -103,6 +103,49 @@ def plot_distribution(
     return figure
 
 
+def plot_samples_2d(
+    real: np.ndarray,
+    generated: np.ndarray,
+    *,
+    extent: tuple[float, float, float, float],
+    decision: np.ndarray | None = None,
+    arrows: tuple[np.ndarray, np.ndarray] | None = None,
+    lang: str = "en",
+    title: str | None = None,
+) -> Figure:
+    """A 2-D target as GAN Lab draws it: samples over the discriminator's heat map, with G's gradient arrows.
+
+    `extent` is (x_min, x_max, y_min, y_max); `decision` is D(x) in [0, 1] on
+    a grid spanning it, shape (rows for y, columns for x), drawn green where
+    D says real and purple where it says fake. `arrows` is (positions,
+    directions), both (m, 2): where a subset of generated samples would move
+    (minus the gradient of G's loss), scaled to the picture. The share of
+    generated samples outside `extent` is written on the picture.
+    """
+    words = LABELS[lang]
+    figure = Figure(figsize=(5.6, 5.6), dpi=100, layout="constrained")
+    ax = figure.add_subplot()
+    if decision is not None:
+        image = ax.imshow(decision, origin="lower", extent=extent, cmap="PRGn", vmin=0, vmax=1, alpha=0.6,
+                          interpolation="bilinear", aspect="auto")
+        figure.colorbar(image, ax=ax, shrink=0.8, label=words["decision"])
+    # The heat map's own hues, darker: real in green, generated in purple, as GAN Lab shows them.
+    ax.scatter(*np.asarray(real).T, s=5, color="#00441b", label=words["real"], alpha=0.7, linewidths=0)
+    ax.scatter(*np.asarray(generated).T, s=5, color="#40004b", label=words["generated"], alpha=0.7, linewidths=0)
+    if arrows is not None:
+        positions, directions = (np.asarray(a) for a in arrows)
+        ax.quiver(*positions.T, *directions.T, color="#444444", angles="xy", width=0.003)
+    x_min, x_max, y_min, y_max = extent
+    g = np.asarray(generated, np.float64)
+    inside = (g[:, 0] >= x_min) & (g[:, 0] <= x_max) & (g[:, 1] >= y_min) & (g[:, 1] <= y_max)
+    outside = float(1.0 - inside.mean()) if len(g) else 0.0
+    ax.set(xlim=(x_min, x_max), ylim=(y_min, y_max), aspect="equal")
+    ax.set_title(title or words["title_2d"])
+    ax.text(0.02, 0.98, words["outside_2d"].format(fraction=outside), transform=ax.transAxes, va="top", fontsize=8)
+    ax.legend(loc="lower right", markerscale=3)
+    return figure
+
+
 def save_animation(
     path: str | os.PathLike,
     steps: Sequence[int],
