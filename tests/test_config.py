@@ -86,12 +86,12 @@ def test_unknown_setting(key):
 
 
 INVALID = [
-    ({"target": "laplace"}, "data.target: must be one of gaussian, got 'laplace'"),
+    ({"target": "laplace"}, "data.target: must be gaussian, mixture, scipy:NAME or file:PATH, got 'laplace'"),
     ({"mean": "4"}, "data.mean: must be a finite number, got '4'"),
     ({"mean": float("inf")}, "data.mean: must be a finite number, got inf"),
     ({"std": 0.0}, "data.std: must be > 0, got 0.0"),
     ({"std": -0.5}, "data.std: must be > 0, got -0.5"),
-    ({"noise": "normal"}, "data.noise: must be one of stratified, got 'normal'"),
+    ({"noise": "normal"}, "data.noise: must be one of gaussian, stratified, uniform, got 'normal'"),
     ({"noise_range": 0}, "data.noise_range: must be > 0, got 0"),
     ({"noise_jitter": -0.01}, "data.noise_jitter: must be >= 0, got -0.01"),
     ({"hidden_size": 0}, "model.hidden_size: must be >= 1, got 0"),

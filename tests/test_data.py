@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from tinygan.config import DataConfig
-from tinygan.data import make_noise, make_target
+from tinygan.config import ConfigError, DataConfig
+from tinygan.data import make_target
+from tinygan.noise import make_noise
 
 
 def test_gaussian_target_samples_and_density():
@@ -39,3 +40,31 @@ def test_noise_settings_are_used(noise_range, jitter):
     z = np.asarray(noise.sample(jax.random.key(2), 1000))[:, 0]
     assert z.min() >= -noise_range and z.max() < noise_range + jitter + 1e-5
     assert z.min() < -noise_range + jitter + 1e-5 and z.max() >= noise_range - 1e-5
+
+
+@pytest.mark.parametrize("kind, dim", [("uniform", 1), ("uniform", 3), ("gaussian", 1), ("gaussian", 2)])
+def test_random_noises(kind, dim):
+    noise = make_noise(DataConfig(noise=kind, noise_dim=dim, noise_range=3.0))
+    assert noise.dim == dim
+    z = np.asarray(noise.sample(jax.random.key(0), 100_000))
+    assert z.shape == (100_000, dim)
+    np.testing.assert_allclose(z.mean(axis=0), 0, atol=0.03)
+    np.testing.assert_allclose(z.std(axis=0), 3.0 / np.sqrt(3), rtol=0.01)  # both have U[-3, 3)'s variance
+    if kind == "uniform":
+        assert z.min() >= -3 and z.max() < 3
+    grid = np.asarray(noise.grid(1000))
+    assert grid.shape == (1000, dim)
+    np.testing.assert_array_equal(grid, np.asarray(noise.grid(1000)))  # deterministic
+    law = scipy.stats.uniform(-3, 6) if kind == "uniform" else scipy.stats.norm(0, np.sqrt(3))
+    for axis in range(dim):  # every coordinate holds the law's quantiles at (i + 1/2) / n
+        np.testing.assert_allclose(np.sort(grid[:, axis]), law.ppf((np.arange(1000) + 0.5) / 1000), rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(grid[:, 0], np.sort(grid[:, 0]))
+    if dim > 1:
+        assert abs(np.corrcoef(grid[:, 0], grid[:, 1])[0, 1]) < 0.1
+
+
+def test_noise_dim_is_checked():
+    with pytest.raises(ConfigError, match=r"^data.noise_dim: the stratified noise is 1-D, got 2$"):
+        DataConfig(noise_dim=2)
+    with pytest.raises(ConfigError, match=r"^data.noise_dim: must be >= 1, got 0$"):
+        DataConfig(noise="uniform", noise_dim=0)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tinygan
-from tinygan import engine
+from tinygan import engine, optimizers
 
 
 def assert_trees_equal(a, b):
@@ -262,7 +262,7 @@ def test_draw_batch_takes_a_fresh_noise_draw_for_the_g_step(game_start):
 
 @pytest.mark.parametrize("minibatch, rate", [(False, 0.03), (True, 0.005)])
 def test_learning_rate_decays_by_0_95_every_150_steps(minibatch, rate):
-    optimizer = engine.make_optimizer(tinygan.config_from_preset("seed", minibatch=minibatch))
+    optimizer = optimizers.make_optimizer(tinygan.config_from_preset("seed", minibatch=minibatch))
     params = {"w": jnp.zeros(())}
     state = optimizer.init(params)
     steps = []

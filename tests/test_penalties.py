@@ -179,7 +179,7 @@ def test_d_descends_on_the_smoothed_loss_plus_the_weighted_penalties(penalised):
     expected_loss, grads = jax.jit(jax.value_and_grad(by_hand))(state.discriminator)
     after, metrics = jax.jit(functools.partial(engine.update, game))(state, batch)
     np.testing.assert_allclose(metrics.loss_d, expected_loss, rtol=1e-6)
-    updates, _ = game.optimizer.update(grads, state.discriminator_opt, state.discriminator)
+    updates, _ = game.discriminator_optimizer.update(grads, state.discriminator_opt, state.discriminator)
     expected_d = optax.apply_updates(state.discriminator, updates)
     for actual, expected in zip(jax.tree.leaves(after.discriminator), jax.tree.leaves(expected_d), strict=True):
         np.testing.assert_allclose(actual, expected, rtol=1e-6, atol=1e-7)

@@ -47,27 +47,51 @@ class DataConfig:
     """What the generator learns to imitate, and the noise it starts from."""
 
     target: str = "gaussian"
-    """Target distribution (gaussian)."""
+    """Target: gaussian, mixture, scipy:NAME (a continuous scipy.stats law) or file:PATH (samples, .csv or .npy)."""
     mean: float = 4.0
     """Mean of the Gaussian target."""
     std: float = 0.5
     """Standard deviation of the Gaussian target."""
+    mixture_means: str = "-2, 2"
+    """Means of the mixture target's Gaussian components, separated by commas (--mixture-means=-2,2)."""
+    mixture_stds: str = "0.5"
+    """Standard deviations of the mixture's components: one per mean, or one shared by all."""
+    mixture_weights: str = ""
+    """Weights of the mixture's components, one per mean, normalised to sum 1 (empty: equal weights)."""
+    target_params: str = ""
+    """Parameters of a scipy target as name=number pairs, e.g. "a=2, scale=0.5" (never run as code)."""
+    columns: str = ""
+    """Columns of a file target: 0-based indices or header names, separated by commas (empty: all)."""
     noise: str = "stratified"
-    """Generator input: stratified (the seed's linspace over the range plus a small uniform jitter)."""
+    """Generator input: stratified (the seed's linspace plus a jitter), uniform or gaussian (see noise_range)."""
+    noise_dim: int = 1
+    """Width of the generator's input for uniform and gaussian noise (stratified noise is 1-D)."""
     noise_range: float = 8.0
-    """Half-width of the noise range: z covers [-noise_range, noise_range]; also the x range of the pictures."""
+    """Half-width r of the noise (uniform: U[-r, r), gaussian: N(0, r^2/3)); also the x range of the pictures."""
     noise_jitter: float = 0.01
     """Width of the uniform jitter added to each stratified noise point."""
 
     def __post_init__(self):
-        from tinygan.data import NOISES, TARGETS  # the registries own the names
+        from tinygan.data import TARGETS, make_target  # the registries own the names
+        from tinygan.noise import NOISES, make_noise
 
-        _require("data", "target", self.target, str, choices=TARGETS)
+        _require("data", "target", self.target, str)
+        kind, colon, argument = self.target.partition(":")
+        if kind not in TARGETS or (colon and not argument.strip()) or (kind in ("scipy", "file")) != bool(colon):
+            raise ConfigError(f"data.target: must be gaussian, mixture, scipy:NAME or file:PATH, got {self.target!r}")
         _require("data", "mean", self.mean, float)
         _require("data", "std", self.std, float, above=0)
+        for name in ("mixture_means", "mixture_stds", "mixture_weights", "target_params", "columns"):
+            _require("data", name, getattr(self, name), str)
+        if self.target_params.strip() and kind != "scipy":
+            raise ConfigError(f"data.target_params: only scipy targets take parameters, got target {self.target!r}")
+        if self.columns.strip() and kind != "file":
+            raise ConfigError(f"data.columns: only file targets have columns, got target {self.target!r}")
         _require("data", "noise", self.noise, str, choices=NOISES)
+        _require("data", "noise_dim", self.noise_dim, int, minimum=1)
         _require("data", "noise_range", self.noise_range, float, above=0)
         _require("data", "noise_jitter", self.noise_jitter, float, minimum=0)
+        make_target(self), make_noise(self)  # the kind's own checks; a file target's data loads here, once
 
 
 @dataclass(frozen=True)
@@ -98,22 +122,45 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """Plain gradient descent with the seed's staircase decay, one optimizer per network."""
+    """One optimizer per network (and a fresh one like D's for pre-training), each with its learning-rate schedule."""
 
+    optimizer: str = "sgd"
+    """Optimizer of each network and of D's pre-training: sgd (the seed's), adam or rmsprop."""
     learning_rate: float | None = None
     """Learning rate of every optimizer; unset: the seed's 0.005 with minibatch discrimination, 0.03 without."""
+    generator_learning_rate: float | None = None
+    """The generator's learning rate (0 freezes it); unset: learning_rate."""
+    discriminator_learning_rate: float | None = None
+    """The discriminator's learning rate, pre-training included (0 freezes it); unset: learning_rate."""
+    schedule: str = "staircase"
+    """Learning-rate schedule over an optimizer's own steps: constant, staircase (the seed's) or cosine (to 0)."""
     decay_rate: float = 0.95
-    """Factor applied to the learning rate every decay_steps of an optimizer's own steps."""
+    """Factor applied to the learning rate every decay_steps of an optimizer's own steps (staircase only)."""
     decay_steps: int = 150
-    """Steps between learning-rate decays (staircase)."""
+    """Steps between learning-rate decays (staircase only)."""
+    adam_beta1: float = 0.9
+    """Adam's decay rate of the gradient's mean, in [0, 1) (PacGAN: 0.8; WGAN-GP: 0.5)."""
+    adam_beta2: float = 0.999
+    """Adam's decay rate of the squared gradient's mean, in [0, 1) (WGAN-GP: 0.9)."""
     pretrain_steps: int = 1000
     """Steps of discriminator pre-training on the target's density before the game (0: none)."""
 
     def __post_init__(self):
+        from tinygan.optimizers import OPTIMIZERS, SCHEDULES  # the registries own the names
+
+        _require("optim", "optimizer", self.optimizer, str, choices=OPTIMIZERS)
         if self.learning_rate is not None:
             _require("optim", "learning_rate", self.learning_rate, float, above=0)
+        for name in ("generator_learning_rate", "discriminator_learning_rate"):
+            if getattr(self, name) is not None:
+                _require("optim", name, getattr(self, name), float, minimum=0)
+        _require("optim", "schedule", self.schedule, str, choices=SCHEDULES)
         _require("optim", "decay_rate", self.decay_rate, float, above=0)
         _require("optim", "decay_steps", self.decay_steps, int, minimum=1)
+        for name in ("adam_beta1", "adam_beta2"):
+            _require("optim", name, getattr(self, name), float, minimum=0)
+            if getattr(self, name) >= 1:
+                raise ConfigError(f"optim.{name}: must be < 1, got {getattr(self, name)!r}")
         _require("optim", "pretrain_steps", self.pretrain_steps, int, minimum=0)
 
 
@@ -122,7 +169,7 @@ class TrainConfig:
     """The game: how long, how big a batch, how often to look."""
 
     num_steps: int = 1200
-    """Training iterations (one discriminator step, then one generator step)."""
+    """Training iterations (n_critic discriminator steps, then one generator step)."""
     batch_size: int = 12
     """Samples per batch, real and generated alike."""
     log_every: int = 10
@@ -137,6 +184,12 @@ class TrainConfig:
     """Weight of the WGAN-GP gradient penalty E[(||grad D(x_hat)|| - 1)^2] on random interpolates (0: off)."""
     r1: float = 0.0
     """Weight gamma of the R1 penalty gamma/2 E[||grad D(x)||^2] on real samples (0: off)."""
+    n_critic: int = 1
+    """Discriminator steps per generator step, each on its own real batch and noise (WGAN: 5)."""
+    unroll_steps: int = 0
+    """Look-ahead D steps the generator's loss is taken through (Metz et al. 2016, unrolled GAN; 0: off)."""
+    generator_ema: float = 0.0
+    """Decay of a moving average of G's weights, in [0, 1), that probes, metrics and samples read (0: off)."""
 
     def __post_init__(self):
         from tinygan.objectives import OBJECTIVES
@@ -157,6 +210,11 @@ class TrainConfig:
                               f"got {self.label_smoothing!r} with objective {self.objective!r}")
         _require("train", "gradient_penalty", self.gradient_penalty, float, minimum=0)
         _require("train", "r1", self.r1, float, minimum=0)
+        _require("train", "n_critic", self.n_critic, int, minimum=1)
+        _require("train", "unroll_steps", self.unroll_steps, int, minimum=0)
+        _require("train", "generator_ema", self.generator_ema, float, minimum=0)
+        if self.generator_ema >= 1:
+            raise ConfigError(f"train.generator_ema: must be < 1, got {self.generator_ema!r}")
 
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig, "train": TrainConfig}

@@ -8,6 +8,7 @@ history and the animation.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -15,9 +16,11 @@ import jax.numpy as jnp
 import optax
 
 from tinygan.config import Config
-from tinygan.data import make_noise, make_target
+from tinygan.data import make_target
 from tinygan.networks import Network, Params, make_discriminator, make_generator
+from tinygan.noise import make_noise
 from tinygan.objectives import OBJECTIVES, Objective, gradient_penalty, r1_penalty
+from tinygan.optimizers import learning_rates, make_optimizer
 
 GRID_POINTS = 10_000  # points on the x and z grids the seed draws its pictures from
 
@@ -30,30 +33,45 @@ class Game(NamedTuple):
     generator: Network
     discriminator: Network
     objective: Objective
-    optimizer: optax.GradientTransformation
+    generator_optimizer: optax.GradientTransformation
+    discriminator_optimizer: optax.GradientTransformation
+    pretrain_optimizer: optax.GradientTransformation  # like D's, with a schedule over the pre-training's steps
     batch_size: int
     label_smoothing: float = 0.0
     gradient_penalty: float = 0.0  # weight of each penalty; 0 leaves it out of the compiled program
     r1: float = 0.0
+    n_critic: int = 1  # D steps per iteration
+    unroll_steps: int = 0  # look-ahead D steps behind G's loss; 0 leaves them out of the compiled program
+    generator_ema: float = 0.0  # decay of the EMA of G's weights; 0: no EMA in the state
 
 
 class TrainState(NamedTuple):
-    """Both networks, both optimizer states and the iterations done: nothing hidden."""
+    """Both networks, both optimizer states, the iterations done and G's EMA if any: nothing hidden."""
 
     generator: Params
     discriminator: Params
     generator_opt: optax.OptState
     discriminator_opt: optax.OptState
     step: jax.Array  # int32 scalar
+    generator_ema: Params | None = None  # moving average of G's weights; None when train.generator_ema is 0
+
+
+class DiscriminatorBatch(NamedTuple):
+    """The randomness of one D step."""
+
+    real: jax.Array  # (batch, data_dim)
+    noise: jax.Array  # (batch, noise_dim): the generator's input
+    penalty_key: jax.Array | None = None  # the gradient penalty's interpolation key; None when it is off
 
 
 class Batch(NamedTuple):
     """The randomness of one iteration, drawn before it runs."""
 
     real: jax.Array  # (batch, data_dim)
-    noise_d: jax.Array  # (batch, noise_dim): the generator's input for the D step
+    noise_d: jax.Array  # (batch, noise_dim): the generator's input for the (first) D step
     noise_g: jax.Array  # (batch, noise_dim): a fresh draw for the G step
     penalty_key: jax.Array | None = None  # the gradient penalty's interpolation key; None when it is off
+    extra_d_steps: DiscriminatorBatch | None = None  # D steps 2..n_critic, stacked (n_critic - 1, ...); else None
 
 
 class StepMetrics(NamedTuple):
@@ -68,27 +86,27 @@ class Probe(NamedTuple):
     decision: jax.Array | None  # (GRID_POINTS,) probabilities; None when not asked for
 
 
-def make_optimizer(config: Config) -> optax.GradientTransformation:
-    """Plain gradient descent, the rate times decay_rate every decay_steps of its own steps (staircase)."""
-    schedule = optax.exponential_decay(
-        config.learning_rate, config.optim.decay_steps, config.optim.decay_rate, staircase=True
-    )
-    return optax.sgd(schedule)
-
-
 def make_game(config: Config) -> Game:
     target, noise = make_target(config.data), make_noise(config.data)
+    generator_rate, discriminator_rate = learning_rates(config)
+    critic_steps = config.train.num_steps * config.train.n_critic
     return Game(
         target=target,
         noise=noise,
         generator=make_generator(config.model, noise.dim, target.dim),
         discriminator=make_discriminator(config.model, target.dim),
         objective=OBJECTIVES[config.train.objective],
-        optimizer=make_optimizer(config),
+        # D's optimizer takes n_critic steps per iteration; pre-training's is a fresh one like D's.
+        generator_optimizer=make_optimizer(config, generator_rate),
+        discriminator_optimizer=make_optimizer(config, discriminator_rate, critic_steps),
+        pretrain_optimizer=make_optimizer(config, discriminator_rate, config.optim.pretrain_steps),
         batch_size=config.train.batch_size,
         label_smoothing=config.train.label_smoothing,
         gradient_penalty=config.train.gradient_penalty,
         r1=config.train.r1,
+        n_critic=config.train.n_critic,
+        unroll_steps=config.train.unroll_steps,
+        generator_ema=config.train.generator_ema,
     )
 
 
@@ -98,9 +116,10 @@ def init_state(game: Game, key: jax.Array) -> TrainState:
     return TrainState(
         generator=generator,
         discriminator=discriminator,
-        generator_opt=game.optimizer.init(generator),
-        discriminator_opt=game.optimizer.init(discriminator),
+        generator_opt=game.generator_optimizer.init(generator),
+        discriminator_opt=game.discriminator_optimizer.init(discriminator),
         step=jnp.zeros((), jnp.int32),
+        generator_ema=generator if game.generator_ema else None,  # the average starts at the drawn weights
     )
 
 
@@ -108,8 +127,9 @@ def pretrain(game: Game, params: Params, key: jax.Array, num_steps: int) -> tupl
     """The seed's pre-training: fit sigmoid(D(d)) to the target's density by squared error.
 
     d = (U[0, 1) - 0.5) * 10, a fresh batch each step, with an optimizer of its
-    own. Returns the trained parameters (which the game's D starts from) and
-    the loss of every step, shape (num_steps,).
+    own (`game.pretrain_optimizer`: D's kind and rate). Returns the trained
+    parameters (which the game's D starts from) and the loss of every step,
+    shape (num_steps,).
     """
 
     def loss(params, d):
@@ -120,10 +140,10 @@ def pretrain(game: Game, params: Params, key: jax.Array, num_steps: int) -> tupl
         params, opt_state = carry
         d = (jax.random.uniform(jax.random.fold_in(key, index), (game.batch_size, 1)) - 0.5) * 10.0
         value, grads = jax.value_and_grad(loss)(params, d)
-        updates, opt_state = game.optimizer.update(grads, opt_state, params)
+        updates, opt_state = game.pretrain_optimizer.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), value
 
-    (params, _), losses = jax.lax.scan(step, (params, game.optimizer.init(params)), jnp.arange(num_steps))
+    (params, _), losses = jax.lax.scan(step, (params, game.pretrain_optimizer.init(params)), jnp.arange(num_steps))
     return params, losses
 
 
@@ -145,12 +165,28 @@ def draw_batch(game: Game, key: jax.Array) -> Batch:
     # mode JAX runs (fold_in(key, 3) would be key_real with jax_threefry_partitionable off). Drawn only when
     # used, so the other streams, and runs without the penalty, stay exactly as they were.
     penalty_key = jax.random.split(key, 4)[3] if game.gradient_penalty else None
+    # D steps 2..n_critic draw from the last key of a split into 5, split once per extra step: the same
+    # argument makes it none of the keys above, so n_critic = 1 leaves every stream exactly as it was.
+    extra = None
+    if game.n_critic > 1:
+        keys = jax.random.split(jax.random.split(key, 5)[4], game.n_critic - 1)
+        extra = jax.vmap(functools.partial(draw_discriminator_batch, game))(keys)
     return Batch(
-        game.target.sample(key_real, size), game.noise.sample(key_d, size), game.noise.sample(key_g, size), penalty_key
+        game.target.sample(key_real, size), game.noise.sample(key_d, size), game.noise.sample(key_g, size), penalty_key,
+        extra,
     )
 
 
-def discriminator_loss(game: Game, critic, batch: Batch, fake: jax.Array) -> jax.Array:
+def draw_discriminator_batch(game: Game, key: jax.Array) -> DiscriminatorBatch:
+    """The draws of one extra D step: a real batch, the generator's input and, when used, the penalty's key."""
+    key_real, key_noise, key_penalty = jax.random.split(key, 3)
+    penalty_key = key_penalty if game.gradient_penalty else None
+    return DiscriminatorBatch(
+        game.target.sample(key_real, game.batch_size), game.noise.sample(key_noise, game.batch_size), penalty_key
+    )
+
+
+def discriminator_loss(game: Game, critic, batch: Batch | DiscriminatorBatch, fake: jax.Array) -> jax.Array:
     """The objective's D loss, plus each penalty times its weight; a zero weight leaves the term out entirely."""
     smoothing = {"label_smoothing": game.label_smoothing} if game.label_smoothing else {}
     loss = game.objective.discriminator_loss(critic(batch.real), critic(fake), **smoothing)
@@ -161,27 +197,81 @@ def discriminator_loss(game: Game, critic, batch: Batch, fake: jax.Array) -> jax
     return loss
 
 
-def update(game: Game, state: TrainState, batch: Batch) -> tuple[TrainState, StepMetrics]:
-    """One iteration on a drawn batch: a discriminator step, then a generator step against the new D.
+def discriminator_step(game: Game, generator: Params, discriminator: Params, opt_state, batch: DiscriminatorBatch):
+    """One D step against G(generator): returns D's new parameters and optimizer state, and the loss it descended."""
+    fake = game.generator.apply(generator, batch.noise)
+    loss, grads = jax.value_and_grad(
+        lambda d: discriminator_loss(game, functools.partial(game.discriminator.apply, d), batch, fake)
+    )(discriminator)
+    updates, opt_state = game.discriminator_optimizer.update(grads, opt_state, discriminator)
+    return optax.apply_updates(discriminator, updates), opt_state, loss
 
-    loss_d is everything D descends on: the objective's loss plus the weighted penalties.
+
+def unrolled_discriminator(game: Game, generator: Params, discriminator: Params, opt_state, batch) -> Params:
+    """D after `game.unroll_steps` look-ahead steps on `batch` against G(generator): the D that G's loss reads.
+
+    Metz et al. 2016, "Unrolled Generative Adversarial Networks": G descends on
+    f(theta_G, U^k(theta_G, theta_D)), its loss against D after k more D steps,
+    differentiated through those steps, so G sees how D would answer its move.
+    The look-ahead is thrown away: D's own update is the normal one.
     """
-    D, G, objective, optimizer = game.discriminator.apply, game.generator.apply, game.objective, game.optimizer
 
-    fake = G(state.generator, batch.noise_d)
-    loss_d, grads = jax.value_and_grad(lambda d: discriminator_loss(game, lambda x: D(d, x), batch, fake))(
-        state.discriminator
-    )
-    updates, discriminator_opt = optimizer.update(grads, state.discriminator_opt, state.discriminator)
-    discriminator = optax.apply_updates(state.discriminator, updates)
+    def look_ahead(carry, _):
+        discriminator, opt_state, _ = discriminator_step(game, generator, *carry, batch)
+        return (discriminator, opt_state), None
 
-    loss_g, grads = jax.value_and_grad(lambda g: objective.generator_loss(D(discriminator, G(g, batch.noise_g))))(
-        state.generator
+    if not game.unroll_steps:
+        return discriminator
+    (discriminator, _), _ = jax.lax.scan(look_ahead, (discriminator, opt_state), length=game.unroll_steps)
+    return discriminator
+
+
+def moving_average(decay: float, average: Params | None, params: Params) -> Params | None:
+    """decay * average + (1 - decay) * params, leaf by leaf; None (no average kept) stays None.
+
+    The EMA of G's weights (Yazici et al. 2019, "The Unusual Effectiveness of Averaging in GAN Training").
+    """
+    if average is None:
+        return None
+    return jax.tree.map(lambda a, p: decay * a + (1 - decay) * p, average, params)
+
+
+def update(game: Game, state: TrainState, batch: Batch) -> tuple[TrainState, StepMetrics]:
+    """One iteration on a drawn batch: n_critic discriminator steps, then a generator step against the new D.
+
+    D's first step reads (real, noise_d, penalty_key), the others `batch.extra_d_steps`, each its own draws.
+    loss_d is the last D step's: everything it descends on, the objective's loss plus the weighted penalties.
+    With unroll_steps, G's loss reads D after that many look-ahead steps on the first D step's draws
+    (`unrolled_discriminator`). With generator_ema, the average follows G after its step.
+    """
+    first = DiscriminatorBatch(batch.real, batch.noise_d, batch.penalty_key)
+    discriminator, discriminator_opt, loss_d = discriminator_step(
+        game, state.generator, state.discriminator, state.discriminator_opt, first
     )
-    updates, generator_opt = optimizer.update(grads, state.generator_opt, state.generator)
+    if batch.extra_d_steps is not None:
+
+        def d_step(carry, draws):
+            discriminator, opt_state, loss = discriminator_step(game, state.generator, *carry, draws)
+            return (discriminator, opt_state), loss
+
+        (discriminator, discriminator_opt), losses = jax.lax.scan(
+            d_step, (discriminator, discriminator_opt), batch.extra_d_steps
+        )
+        loss_d = losses[-1]
+
+    def generator_loss(g):
+        looked_ahead = unrolled_discriminator(game, g, discriminator, discriminator_opt, first)  # D itself when k = 0
+        fake = game.generator.apply(g, batch.noise_g)
+        return game.objective.generator_loss(game.discriminator.apply(looked_ahead, fake))
+
+    loss_g, grads = jax.value_and_grad(generator_loss)(state.generator)
+    updates, generator_opt = game.generator_optimizer.update(grads, state.generator_opt, state.generator)
     generator = optax.apply_updates(state.generator, updates)
 
-    new_state = TrainState(generator, discriminator, generator_opt, discriminator_opt, state.step + 1)
+    new_state = TrainState(
+        generator, discriminator, generator_opt, discriminator_opt, state.step + 1,
+        moving_average(game.generator_ema, state.generator_ema, generator),
+    )
     return new_state, StepMetrics(loss_d, loss_g)
 
 
@@ -211,9 +301,14 @@ def decision_boundary(game: Game, params: Params, xs: jax.Array) -> jax.Array:
     return jax.nn.sigmoid(jnp.concatenate([head, tail]))
 
 
+def evaluated_generator(state: TrainState) -> Params:
+    """The generator that probes, metrics and samples read: the EMA of G's weights when kept, else G's own."""
+    return state.generator if state.generator_ema is None else state.generator_ema
+
+
 def probe(game: Game, state: TrainState, x_range: float, with_decision: bool = True) -> Probe:
-    """Look at the networks: G on the noise grid and, if asked, D on [-x_range, x_range]."""
-    generated = game.generator.apply(state.generator, game.noise.grid(GRID_POINTS))
+    """Look at the networks: G (its EMA when kept) on the noise grid and, if asked, D on [-x_range, x_range]."""
+    generated = game.generator.apply(evaluated_generator(state), game.noise.grid(GRID_POINTS))
     if not with_decision:
         return Probe(generated, None)
     xs = jnp.linspace(-x_range, x_range, GRID_POINTS)[:, None]

@@ -56,8 +56,8 @@ class TrainResult:
         return engine.make_game(self.config)
 
     def sample(self, n: int, *, key: jax.Array) -> np.ndarray:
-        """n samples of the trained generator, shape (n, data_dim)."""
-        return np.asarray(_sample(self.game, self.state.generator, key, n))
+        """n samples of the trained generator (its weights' EMA with train.generator_ema), shape (n, data_dim)."""
+        return np.asarray(_sample(self.game, engine.evaluated_generator(self.state), key, n))
 
     def discriminate(self, x: np.ndarray) -> np.ndarray:
         """D(x) in [0, 1] for x of shape (n, data_dim), fed in training-sized batches."""
@@ -76,8 +76,8 @@ def _decide(game, params, x):
 
 @functools.partial(jax.jit, static_argnums=(0, 3, 4))
 def _final_look(game, state, key, x_range, n):
-    """The final frame (with D's boundary) and n fresh samples for the final metrics."""
-    return engine.probe(game, state, x_range), _sample(game, state.generator, key, n)
+    """The final frame (with D's boundary) and n fresh samples for the final metrics, both from G's EMA when kept."""
+    return engine.probe(game, state, x_range), _sample(game, engine.evaluated_generator(state), key, n)
 
 
 @contextlib.contextmanager
@@ -117,6 +117,9 @@ def train(
     `progress(iterations_done, new_rows)` is called after every compiled chunk
     with the history rows it produced (dicts keyed by HISTORY_COLUMNS).
     `frames=False` skips D's picture at log points; the final frame is always kept.
+    With train.generator_ema, what is measured and drawn (the history's
+    distances, the frames, the final metrics, `TrainResult.sample`) reads the
+    EMA of G's weights; training itself moves G's own weights.
     """
     with _interrupt_between_chunks() as stop_requested:
         return _train(config, progress, frames, stop_requested)

@@ -1,0 +1,235 @@
+"""Targets beyond the seed's Gaussian: mixtures, scipy.stats laws and samples from files."""
+
+import jax
+import numpy as np
+import pytest
+import scipy.stats
+
+import tinygan
+from tinygan.config import ConfigError, DataConfig
+from tinygan.data import MixtureLaw, make_target, parse_scipy_law
+from tinygan.datafiles import DataError, load_table
+
+
+def sample(target, n=100_000, seed=0) -> np.ndarray:
+    return np.asarray(target.sample(jax.random.key(seed), n))
+
+
+# ---------------------------------------------------------------- moments and modes
+
+
+@pytest.mark.parametrize("config", [
+    DataConfig(),
+    DataConfig(target="mixture", mixture_means="-2, 3", mixture_stds="0.5, 1", mixture_weights="1, 3"),
+    DataConfig(target="scipy:gamma", target_params="a=2, scale=0.5"),
+    DataConfig(target="scipy:beta", target_params="a=2, b=3"),
+], ids=["gaussian", "mixture", "gamma", "beta"])
+def test_samples_have_the_law_s_moments(config):
+    target = make_target(config)
+    x, law = sample(target), target.distribution()
+    assert x.shape == (100_000, 1)
+    assert abs(x.mean() - law.mean()) < 5 * law.std() / np.sqrt(len(x))
+    assert abs(x.std() - law.std()) < 0.01 * law.std()
+    assert scipy.stats.kstest(x[:, 0], law.cdf).statistic < 0.01
+
+
+def test_modes():
+    gaussian = make_target(DataConfig(mean=1.5, std=0.25)).modes
+    np.testing.assert_array_equal(gaussian.means, [[1.5]])
+    assert list(gaussian.stds) == [0.25] and list(gaussian.weights) == [1.0]
+    mixture = make_target(DataConfig(target="mixture", mixture_means="-2, 3", mixture_stds="0.5", mixture_weights="1, 3"))
+    np.testing.assert_array_equal(mixture.modes.means, [[-2.0], [3.0]])
+    np.testing.assert_array_equal(mixture.modes.stds, [0.5, 0.5])
+    np.testing.assert_allclose(mixture.modes.weights, [0.25, 0.75])
+    x = sample(mixture)[:, 0]
+    assert abs(np.mean(x < 0.5) - 0.25) < 0.01
+    assert make_target(DataConfig(target="scipy:gamma", target_params="a=2")).modes is None
+
+
+@pytest.mark.parametrize("config", [
+    DataConfig(target="mixture", mixture_means="-2, 3", mixture_stds="0.5, 1", mixture_weights="1, 3"),
+    DataConfig(target="scipy:gamma", target_params="a=2, scale=0.5"),
+], ids=["mixture", "gamma"])
+def test_density_matches_the_law(config):
+    target = make_target(config)
+    xs = np.linspace(0.2, 4.0, 50, dtype=np.float32)[:, None]
+    density = np.asarray(target.density(xs))
+    assert density.shape == (50, 1)
+    np.testing.assert_allclose(density[:, 0], target.distribution().pdf(xs[:, 0]), rtol=2e-3, atol=1e-4)
+
+
+# ---------------------------------------------------------------- the mixture's law
+
+
+def test_mixture_cdf_and_ppf_round_trip():
+    law = MixtureLaw(np.array([0.2, 0.5, 0.3]), np.array([-3.0, 0.0, 5.0]), np.array([0.3, 1.0, 2.0]))
+    u = np.array([1e-9, 1e-4, 0.01, 0.2, 0.5, 0.77, 0.99, 1 - 1e-9])
+    np.testing.assert_allclose(law.cdf(law.ppf(u)), u, rtol=1e-9, atol=1e-15)
+    xs = np.linspace(-5, 10, 31)
+    np.testing.assert_allclose(law.ppf(law.cdf(xs)), xs, atol=1e-8)
+    assert list(law.ppf([0.0, 1.0])) == [-np.inf, np.inf]
+    assert np.isnan(law.ppf(1.5))
+
+
+def test_one_component_mixture_is_scipy_s_normal():
+    law, normal = MixtureLaw(np.array([1.0]), np.array([4.0]), np.array([0.5])), scipy.stats.norm(4, 0.5)
+    u = np.linspace(0.001, 0.999, 101)
+    np.testing.assert_allclose(law.ppf(u), normal.ppf(u), rtol=1e-10, atol=1e-9)
+    xs = np.linspace(2, 6, 41)
+    np.testing.assert_allclose(law.cdf(xs), normal.cdf(xs), rtol=1e-12)
+    np.testing.assert_allclose(law.pdf(xs), normal.pdf(xs), rtol=1e-12)
+    assert (law.mean(), law.std()) == pytest.approx((4.0, 0.5))
+    x = law.rvs(100_000, random_state=np.random.default_rng(0))
+    assert abs(x.mean() - 4) < 0.01 and abs(x.std() - 0.5) < 0.01
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"mixture_means": ""}, "data.mixture_means: needs at least one mean"),
+    ({"mixture_means": "1, x"}, "data.mixture_means: 'x' is not a number"),
+    ({"mixture_means": "1, inf"}, "data.mixture_means: must be finite numbers, got 'inf'"),
+    ({"mixture_stds": "1, 2, 3"}, "data.mixture_stds: needs 2 values (one per mean), got 3"),
+    ({"mixture_stds": "0"}, "data.mixture_stds: must be > 0"),
+    ({"mixture_weights": "1"}, "data.mixture_weights: needs 2 values (one per mean), got 1"),
+    ({"mixture_weights": "1, -1"}, "data.mixture_weights: must be >= 0 with a positive sum"),
+])
+def test_bad_mixtures_are_refused(overrides, message):
+    with pytest.raises(ConfigError, match="^" + message.replace("(", r"\(").replace(")", r"\)")):
+        DataConfig(target="mixture", **overrides)
+
+
+# ---------------------------------------------------------------- scipy laws by name
+
+
+@pytest.mark.parametrize("name, params, expected", [
+    ("gamma", "a=2, scale=0.5", scipy.stats.gamma(a=2, scale=0.5)),
+    ("lognorm", " s = 0.5 ,loc=-1 ", scipy.stats.lognorm(s=0.5, loc=-1)),
+    ("norm", "", scipy.stats.norm()),
+    ("t", "df=3e0", scipy.stats.t(df=3)),
+])
+def test_scipy_parser_accepts(name, params, expected):
+    law = parse_scipy_law(name, params)
+    assert law.dist.name == expected.dist.name and law.kwds == expected.kwds
+
+
+@pytest.mark.parametrize("target, params, message", [
+    ("scipy:nonesuch", "", "data.target: 'nonesuch' is not a continuous distribution of scipy.stats"),
+    ("scipy:poisson", "mu=2", "data.target: 'poisson' is not a continuous distribution of scipy.stats"),
+    ("scipy:__import__('os')", "", "data.target: \"__import__('os')\" is not a continuous distribution"),
+    ("scipy:stats", "", "data.target: 'stats' is not a continuous distribution"),
+    ("scipy:gamma", "a=__import__('os')", "data.target_params: \"__import__('os')\" is not a number"),
+    ("scipy:gamma", "a=2; b=3", "data.target_params: '2; b=3' is not a number"),
+    ("scipy:gamma", "a", "data.target_params: expected name=number pairs"),
+    ("scipy:gamma", "a=", "data.target_params: a has no value"),
+    ("scipy:gamma", "a=1, a=2", "data.target_params: a is given twice"),
+    ("scipy:gamma", "a=nan", "data.target_params: must be finite numbers"),
+    ("scipy:gamma", "a=1e999", "data.target_params: must be finite numbers"),
+    ("scipy:gamma", "b=2", "data.target_params: wrong parameters for scipy.stats.gamma"),
+    ("scipy:gamma", "a=-1", "data.target_params: invalid values for scipy.stats.gamma"),
+    ("scipy:", "", "data.target: must be gaussian, mixture, scipy:NAME or file:PATH"),
+    ("gaussian", "a=1", "data.target_params: only scipy targets take parameters"),
+])
+def test_scipy_parser_refuses(target, params, message):
+    with pytest.raises(ConfigError) as error:
+        DataConfig(target=target, target_params=params)
+    assert str(error.value).startswith(message)
+
+
+# ---------------------------------------------------------------- files of samples
+
+
+def write(tmp_path, text: str, name: str = "data.csv") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_csv_with_a_header_and_columns_by_name_or_index(tmp_path):
+    path = write(tmp_path, "x,y,z\n1,2,3\n4,5,6\n\n7,8,9\n")
+    np.testing.assert_array_equal(load_table(path), [[1, 2, 3], [4, 5, 6], [7, 8, 9]])
+    np.testing.assert_array_equal(load_table(path, "z, 0"), [[3, 1], [6, 4], [9, 7]])
+    np.testing.assert_array_equal(load_table(path, "y"), [[2], [5], [8]])
+
+
+def test_csv_without_a_header(tmp_path):
+    path = write(tmp_path, "1.5,-2\n3e-1,4\n")
+    np.testing.assert_array_equal(load_table(path), [[1.5, -2], [0.3, 4]])
+
+
+def test_npy_files(tmp_path):
+    np.save(tmp_path / "one.npy", np.array([1.0, 2.0, 3.0]))
+    np.save(tmp_path / "two.npy", np.arange(12.0).reshape(4, 3))
+    np.testing.assert_array_equal(load_table(str(tmp_path / "one.npy")), [[1], [2], [3]])
+    np.testing.assert_array_equal(load_table(str(tmp_path / "two.npy"), "2"), [[2], [5], [8], [11]])
+    np.save(tmp_path / "bad.npy", np.array([1.0, np.inf, 3.0, np.nan]))
+    with pytest.raises(DataError, match=r"non-finite values at rows 1, 3$"):
+        load_table(str(tmp_path / "bad.npy"))
+
+
+@pytest.mark.parametrize("text, columns, message", [
+    ("", "", "holds no data rows"),
+    ("x,y\n", "", "holds no data rows"),
+    ("1,2\n3\n", "", "line 2 has 1 cells, expected 2"),
+    ("x,y\n1,2\n3,oops\n", "", "line 3, column 1: 'oops' is not a number"),
+    ("1,2\nnan,3\n4,5\n6,inf\n", "", "missing or non-finite values at lines 2, 4"),
+    ("1,2\n,3\n4,NA\n", "", "missing or non-finite values at lines 2, 3"),
+    ("".join(f"{i},nan\n" for i in range(8)), "", "missing or non-finite values at lines 1, 2, 3, 4, 5 and 3 more"),
+    ("1,2\n3,4\n", "2", "data.columns: "),
+    ("x,y\n1,2\n", "w", "data.columns: no column 'w'"),
+    ("1,2\n", "y", "data.columns: no column 'y'"),
+])
+def test_bad_files_are_refused_in_one_line(tmp_path, text, columns, message):
+    path = write(tmp_path, text)
+    with pytest.raises(DataError) as error:
+        load_table(path, columns)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_file_target_config(tmp_path):
+    path = write(tmp_path, "label,value\n" + "".join(f"a,{v}\n" for v in np.random.default_rng(0).normal(2, 1, 500)))
+    target = make_target(DataConfig(target=f"file:{path}", columns="value"))
+    law = target.distribution()
+    data = load_table(path, "1")[:, 0]
+    assert law.mean() == pytest.approx(data.mean()) and target.modes is None
+    np.testing.assert_array_equal(law.cdf([data.min(), data.max()]), [1 / 500, 1.0])
+    assert law.ppf(0.5) == np.sort(data)[249]
+    x = sample(target, 2000)
+    assert np.isin(x[:, 0], data.astype(np.float32)).all()
+    xs = np.linspace(-1, 5, 13)
+    np.testing.assert_allclose(target.density(xs[:, None].astype(np.float32))[:, 0],
+                               scipy.stats.gaussian_kde(data)(xs), rtol=1e-4, atol=1e-6)
+    with pytest.raises(ConfigError, match="multi-dimensional targets are not supported yet"):
+        DataConfig(target="file:" + write(tmp_path, "1,2\n3,4\n5,7\n", "two.csv"))
+    with pytest.raises(ConfigError, match="^data.target: no file"):
+        DataConfig(target=f"file:{tmp_path / 'missing.csv'}")
+    with pytest.raises(ConfigError, match="^data.columns: only file targets"):
+        DataConfig(columns="0")
+
+
+def test_cli_reports_a_bad_file_before_writing_anything(tmp_path, capsys):
+    from tinygan.cli import main
+
+    path = write(tmp_path, "1\n2\nx\n")
+    assert main(["train", "--target", f"file:{path}", "--out", str(tmp_path / "run"), "--no-plots"]) == 2
+    assert "line 3, column 0: 'x' is not a number" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+# ---------------------------------------------------------------- short training runs
+
+
+@pytest.mark.parametrize("overrides", [
+    {"target": "mixture"},
+    {"target": "scipy:gamma", "target_params": "a=2, scale=0.5"},
+    {"noise": "uniform"},
+    {"noise": "gaussian", "noise_dim": 3},
+], ids=["mixture", "scipy", "uniform-noise", "gaussian-noise-3d"])
+def test_short_training_runs(overrides):
+    result = tinygan.train(tinygan.config_from_preset("seed", num_steps=20, pretrain_steps=5, **overrides))
+    assert result.status == "finished"
+    assert all(np.isfinite(result.metrics[k]) for k in ("mean", "std", "w1", "ks"))
+
+
+def test_short_training_run_on_a_file(tmp_path):
+    path = write(tmp_path, "x\n" + "".join(f"{v}\n" for v in np.random.default_rng(1).gamma(2, 1, 300)))
+    result = tinygan.train(tinygan.config_from_preset("seed", num_steps=20, pretrain_steps=5, target=f"file:{path}"))
+    assert result.status == "finished" and np.isfinite(result.metrics["w1"])
