@@ -110,14 +110,40 @@ class ModelConfig:
     """Standard deviation of every linear layer's initial weights (biases start at 0)."""
     minibatch_init_std: float = 0.02
     """Standard deviation of the minibatch-discrimination projection's initial weights."""
+    minibatch_include_self: bool = True
+    """Count each sample's distance to itself in its minibatch features (the seed's); false: only the others."""
+    generator_activation: str = "softplus"
+    """Activation after each of the generator's hidden layers: tanh, relu, leaky_relu, softplus, elu or sigmoid."""
+    discriminator_activation: str = "tanh"
+    """Activation after each of the discriminator's hidden layers and its plain third block (same choices)."""
+    generator_layers: int = 1
+    """Hidden layers of the generator."""
+    discriminator_layers: int = 2
+    """Hidden layers of the discriminator before its third block."""
+    generator_width: int = 0
+    """Width of the generator's hidden layers (0: hidden_size)."""
+    discriminator_width: int = 0
+    """Width of the discriminator's hidden layers (0: 2 * hidden_size)."""
+    pack: int = 1
+    """PacGAN: samples the discriminator judges together, concatenated (Lin et al. 2018); divides batch_size."""
 
     def __post_init__(self):
+        from tinygan.networks import ACTIVATIONS  # the registry owns the names
+
         _require("model", "hidden_size", self.hidden_size, int, minimum=1)
         _require("model", "minibatch", self.minibatch, bool)
         _require("model", "minibatch_kernels", self.minibatch_kernels, int, minimum=1)
         _require("model", "minibatch_dims", self.minibatch_dims, int, minimum=1)
         _require("model", "init_std", self.init_std, float, minimum=0)
         _require("model", "minibatch_init_std", self.minibatch_init_std, float, minimum=0)
+        _require("model", "minibatch_include_self", self.minibatch_include_self, bool)
+        _require("model", "generator_activation", self.generator_activation, str, choices=ACTIVATIONS)
+        _require("model", "discriminator_activation", self.discriminator_activation, str, choices=ACTIVATIONS)
+        _require("model", "generator_layers", self.generator_layers, int, minimum=1)
+        _require("model", "discriminator_layers", self.discriminator_layers, int, minimum=1)
+        _require("model", "generator_width", self.generator_width, int, minimum=0)
+        _require("model", "discriminator_width", self.discriminator_width, int, minimum=0)
+        _require("model", "pack", self.pack, int, minimum=1)
 
 
 @dataclass(frozen=True)
@@ -190,9 +216,22 @@ class TrainConfig:
     """Look-ahead D steps the generator's loss is taken through (Metz et al. 2016, unrolled GAN; 0: off)."""
     generator_ema: float = 0.0
     """Decay of a moving average of G's weights, in [0, 1), that probes, metrics and samples read (0: off)."""
+    stop_when: str = ""
+    """Stop at the first log point where METRIC<NUMBER or METRIC>NUMBER holds (metric: loss_d, loss_g, mean, std, w1, ks; e.g. "w1<0.02"), or "plateau" (see plateau_metric); empty: never stop early."""
+    plateau_metric: str = "w1"
+    """History column that --stop-when plateau watches, lower is better (loss_d, loss_g, mean, std, w1 or ks)."""
+    plateau_window: int = 20
+    """--stop-when plateau stops after this many log points in a row without an improvement of plateau_metric."""
+    plateau_tolerance: float = 0.0
+    """Least absolute decrease below the best value so far that counts as an improvement (plateau_metric's units)."""
+    keep_best: bool = False
+    """End with the state of the log point with the lowest best_metric instead of the last state."""
+    best_metric: str = "w1"
+    """History column that --keep-best minimises, lower is better (loss_d, loss_g, mean, std, w1 or ks)."""
 
     def __post_init__(self):
         from tinygan.objectives import OBJECTIVES
+        from tinygan.trainer import STOP_METRICS, parse_stop_rule
 
         _require("train", "num_steps", self.num_steps, int, minimum=1)
         _require("train", "batch_size", self.batch_size, int, minimum=1)
@@ -215,6 +254,16 @@ class TrainConfig:
         _require("train", "generator_ema", self.generator_ema, float, minimum=0)
         if self.generator_ema >= 1:
             raise ConfigError(f"train.generator_ema: must be < 1, got {self.generator_ema!r}")
+        _require("train", "stop_when", self.stop_when, str)
+        try:
+            parse_stop_rule(self.stop_when)
+        except ValueError as error:
+            raise ConfigError(f"train.stop_when: {error}") from None
+        _require("train", "plateau_metric", self.plateau_metric, str, choices=STOP_METRICS)
+        _require("train", "plateau_window", self.plateau_window, int, minimum=1)
+        _require("train", "plateau_tolerance", self.plateau_tolerance, float, minimum=0)
+        _require("train", "keep_best", self.keep_best, bool)
+        _require("train", "best_metric", self.best_metric, str, choices=STOP_METRICS)
 
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig, "train": TrainConfig}
@@ -235,6 +284,10 @@ class Config:
         if self.model.minibatch and self.train.batch_size < 2:
             raise ConfigError(
                 f"train.batch_size: must be >= 2 with minibatch discrimination, got {self.train.batch_size}"
+            )
+        if self.train.batch_size % self.model.pack:  # ModelConfig cannot see the batch: checked here
+            raise ConfigError(
+                f"model.pack: must divide train.batch_size ({self.train.batch_size}), got {self.model.pack}"
             )
 
     @property

@@ -17,7 +17,7 @@ import optax
 
 from tinygan.config import Config
 from tinygan.data import make_target
-from tinygan.networks import Network, Params, make_discriminator, make_generator
+from tinygan.networks import Network, Params, make_discriminator, make_generator, per_point
 from tinygan.noise import make_noise
 from tinygan.objectives import OBJECTIVES, Objective, gradient_penalty, r1_penalty
 from tinygan.optimizers import learning_rates, make_optimizer
@@ -134,7 +134,8 @@ def pretrain(game: Game, params: Params, key: jax.Array, num_steps: int) -> tupl
 
     def loss(params, d):
         labels = game.target.density(d)[:, 0]  # (batch,)
-        return jnp.mean((jax.nn.sigmoid(game.discriminator.apply(params, d)) - labels) ** 2)
+        logits = per_point(game.discriminator)(params, d)  # a packed D sees copies of each d
+        return jnp.mean((jax.nn.sigmoid(logits) - labels) ** 2)
 
     def step(carry, index):
         params, opt_state = carry
@@ -291,13 +292,16 @@ def decision_boundary(game: Game, params: Params, xs: jax.Array) -> jax.Array:
     With minibatch discrimination D's output depends on the rest of the batch,
     so points are fed as training feeds them. The last, partial batch is the
     final full batch of xs (overlapping), so no point is left unevaluated.
+    A packed D (PacGAN) is asked about `pack` copies of each point, in batches
+    of batch_size / pack points: the number of packed rows training feeds it.
     """
     n = xs.shape[0]
-    size = min(game.batch_size, n)
+    decide = per_point(game.discriminator)
+    size = min(game.batch_size // game.discriminator.pack, n)
     full = n // size * size
     chunks = xs[:full].reshape(-1, size, xs.shape[1])  # (chunks, size, dim)
-    head = jax.vmap(game.discriminator.apply, (None, 0))(params, chunks).reshape(-1)
-    tail = game.discriminator.apply(params, xs[n - size :])[size - (n - full) :]
+    head = jax.vmap(decide, (None, 0))(params, chunks).reshape(-1)
+    tail = decide(params, xs[n - size :])[size - (n - full) :]
     return jax.nn.sigmoid(jnp.concatenate([head, tail]))
 
 
@@ -324,24 +328,27 @@ def run_chunk(
     log_every: int,
     x_range: float,
     with_decision: bool = True,
+    with_starts: bool = False,
 ):
     """`intervals` log intervals of `log_every` iterations each, as one compiled scan.
 
     Each interval first probes the state it starts from, then runs its
     iterations. Returns the new state, the probes (stacked, one per interval)
     and the losses of each interval's first iteration, the one its log line
-    reports.
+    reports; with `with_starts`, also the state each interval starts from
+    (stacked, leading axis `intervals`): the state its history row describes.
     """
 
     def interval(state, _):
         seen = probe(game, state, x_range, with_decision)
         keys = jax.vmap(step_key, (None, 0))(run_key, state.step + jnp.arange(log_every))
         batches = jax.vmap(lambda key: draw_batch(game, key))(keys)  # all draws at once: cheaper than per step
+        start = state if with_starts else None
         state, metrics = jax.lax.scan(lambda state, batch: update(game, state, batch), state, batches)
-        return state, (seen, jax.tree.map(lambda m: m[0], metrics))
+        return state, (seen, jax.tree.map(lambda m: m[0], metrics), start)
 
-    state, (probes, metrics) = jax.lax.scan(interval, state, None, length=intervals)
-    return state, probes, metrics
+    state, (probes, metrics, starts) = jax.lax.scan(interval, state, None, length=intervals)
+    return (state, probes, metrics, starts) if with_starts else (state, probes, metrics)
 
 
 def plan_chunks(num_steps: int, log_every: int, chunk_iterations: int) -> list[tuple[int, int]]:

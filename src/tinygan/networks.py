@@ -2,7 +2,9 @@
 
 Networks know nothing about GANs: a generator maps noise to samples, a
 discriminator maps samples to one logit each. `make_*` returns a `Network`:
-an `init(key)` that draws parameters and an `apply(params, x)`.
+an `init(key)` that draws parameters and an `apply(params, x)`. Depth, width
+and activation of each are config choices; the defaults build exactly the
+seed's networks, with the same parameter pytrees and the same random draws.
 """
 
 from __future__ import annotations
@@ -21,6 +23,17 @@ Params = Any  # a pytree of arrays
 class Network(NamedTuple):
     init: Callable[[jax.Array], Params]
     apply: Callable[[Params, jax.Array], jax.Array]
+    pack: int = 1  # samples per logit: a packed discriminator maps (batch, dim) to (batch / pack,)
+
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "tanh": jnp.tanh,  # the seed's discriminator
+    "relu": jax.nn.relu,
+    "leaky_relu": jax.nn.leaky_relu,  # slope 0.01 below 0
+    "softplus": jax.nn.softplus,  # the seed's generator
+    "elu": jax.nn.elu,
+    "sigmoid": jax.nn.sigmoid,
+}
 
 
 def init_linear(key: jax.Array, in_dim: int, out_dim: int, std: float) -> Params:
@@ -46,66 +59,132 @@ def linear(params: Params, x: jax.Array) -> jax.Array:
     return (x[..., :, None] * w.reshape(lead + w.shape)).sum(-2) + b.reshape(lead + b.shape)
 
 
-def minibatch_features(params: Params, h: jax.Array, num_kernels: int, kernel_dims: int) -> jax.Array:
+def minibatch_features(
+    params: Params, h: jax.Array, num_kernels: int, kernel_dims: int, include_self: bool = True
+) -> jax.Array:
     """Minibatch discrimination (Salimans et al. 2016, "Improved Techniques for Training GANs").
 
     M = h T reshaped to (batch, kernels, dims); c_ij,k = exp(-||M_i,k - M_j,k||_1);
-    o_i,k = sum_j c_ij,k over the whole batch, the sample itself included (c_ii,k = 1).
+    o_i,k = sum_j c_ij,k over the whole batch, the sample itself included (c_ii,k = 1, the
+    seed's choice), or over j != i without `include_self` (the same sum minus exactly 1).
     Computed with the batch axes last, so the exponentials run over contiguous memory.
     """
     m = linear(params, h).reshape(h.shape[0], num_kernels, kernel_dims).transpose(1, 2, 0)  # (kernels, dims, batch)
     distance = jnp.abs(m[..., :, None] - m[..., None, :]).sum(1)  # (kernels, batch, batch)
-    return jnp.exp(-distance).sum(-1).T  # (batch, kernels)
+    features = jnp.exp(-distance).sum(-1).T  # (batch, kernels)
+    return features if include_self else features - 1.0  # c_ii,k = exp(0) = 1 exactly
+
+
+def init_stack(keys: list[jax.Array], widths: list[int], std: float) -> list[Params]:
+    """Linear layers widths[0] -> widths[1] -> ..., one key each."""
+    return [init_linear(key, a, b, std) for key, a, b in zip(keys, widths[:-1], widths[1:], strict=True)]
+
+
+def apply_stack(layers: list[Params], activation: Callable, h: jax.Array) -> jax.Array:
+    """activation(Linear(.)) through each layer in turn."""
+    for layer in layers:
+        h = activation(linear(layer, h))
+    return h
 
 
 def make_generator(config: ModelConfig, noise_dim: int = 1, data_dim: int = 1) -> Network:
-    """Linear(noise, h) -> softplus -> Linear(h, data): the seed's generator."""
-    h = config.hidden_size
+    """Linear(noise, w) -> act -> [Linear(w, w) -> act] x (layers - 1) -> Linear(w, data).
+
+    The seed's: one hidden layer, w = h, softplus. Parameters: "hidden" (the first layer),
+    "deeper" (a list, only when layers > 1), "output".
+    """
+    width = config.generator_width or config.hidden_size
+    activation = ACTIVATIONS[config.generator_activation]
+    layers = config.generator_layers
 
     def init(key):
-        k0, k1 = jax.random.split(key)
-        return {
-            "hidden": init_linear(k0, noise_dim, h, config.init_std),
-            "output": init_linear(k1, h, data_dim, config.init_std),
-        }
+        keys = jax.random.split(key, layers + 1)  # the seed's split(key) for one layer
+        params = {"hidden": init_linear(keys[0], noise_dim, width, config.init_std)}
+        if layers > 1:
+            params["deeper"] = init_stack(list(keys[2:]), [width] * layers, config.init_std)
+        params["output"] = init_linear(keys[1], width, data_dim, config.init_std)
+        return params
 
     def apply(params, z):  # (batch, noise_dim) -> (batch, data_dim)
-        return linear(params["output"], jax.nn.softplus(linear(params["hidden"], z)))
+        h = activation(linear(params["hidden"], z))  # (batch, w)
+        h = apply_stack(params.get("deeper", []), activation, h)  # (batch, w)
+        return linear(params["output"], h)
 
     return Network(init, apply)
 
 
 def make_discriminator(config: ModelConfig, data_dim: int = 1) -> Network:
-    """Linear(data, 2h) -> tanh -> Linear(2h, 2h) -> tanh -> third block -> Linear(., 1).
+    """Linear(data, w) -> act -> [Linear(w, w) -> act] x (layers - 1) -> third block -> Linear(., 1).
 
-    The third block is Linear(2h, 2h) -> tanh, or with `config.minibatch` the
-    minibatch features concatenated to its input. Returns logits of shape (batch,).
+    The seed's: two layers before the third block, w = 2h, tanh. The third block is
+    Linear(w, w) -> act, or with `config.minibatch` the minibatch features concatenated
+    to its input. Parameters: "input", "hidden" (layers >= 2), "deeper" (a list, layers > 2),
+    "block", "output". Returns logits of shape (batch,), or (batch / pack,) when packing
+    (`packed`: D sees `config.pack` samples concatenated).
     """
-    width = 2 * config.hidden_size
+    width = config.discriminator_width or 2 * config.hidden_size
+    activation = ACTIVATIONS[config.discriminator_activation]
+    layers = config.discriminator_layers
     kernels, dims = config.minibatch_kernels, config.minibatch_dims
+    in_dim = data_dim * config.pack
 
     if config.minibatch:
         block_init = lambda key: init_linear(key, width, kernels * dims, config.minibatch_init_std)
-        block_apply = lambda p, h: jnp.concatenate([h, minibatch_features(p, h, kernels, dims)], -1)
+        block_apply = lambda p, h: jnp.concatenate(
+            [h, minibatch_features(p, h, kernels, dims, config.minibatch_include_self)], -1
+        )
         block_width = width + kernels
     else:
         block_init = lambda key: init_linear(key, width, width, config.init_std)
-        block_apply = lambda p, h: jnp.tanh(linear(p, h))
+        block_apply = lambda p, h: activation(linear(p, h))
         block_width = width
 
     def init(key):
-        k0, k1, k2, k3 = jax.random.split(key, 4)
-        return {
-            "input": init_linear(k0, data_dim, width, config.init_std),
-            "hidden": init_linear(k1, width, width, config.init_std),
-            "block": block_init(k2),
-            "output": init_linear(k3, block_width, 1, config.init_std),
-        }
+        keys = jax.random.split(key, layers + 2)  # the seed's split(key, 4) for two layers
+        k_input, k_block, k_output = keys[0], keys[layers], keys[layers + 1]
+        params = {"input": init_linear(k_input, in_dim, width, config.init_std)}
+        if layers >= 2:
+            params["hidden"] = init_linear(keys[1], width, width, config.init_std)
+        if layers > 2:
+            params["deeper"] = init_stack(list(keys[2:layers]), [width] * (layers - 1), config.init_std)
+        params["block"] = block_init(k_block)
+        params["output"] = init_linear(k_output, block_width, 1, config.init_std)
+        return params
 
-    def apply(params, x):  # (batch, data_dim) -> (batch,)
-        h = jnp.tanh(linear(params["input"], x))  # (batch, 2h)
-        h = jnp.tanh(linear(params["hidden"], h))  # (batch, 2h)
+    def apply(params, x):  # (batch, in_dim) -> (batch,)
+        h = activation(linear(params["input"], x))  # (batch, w)
+        if "hidden" in params:
+            h = activation(linear(params["hidden"], h))  # (batch, w)
+        h = apply_stack(params.get("deeper", []), activation, h)  # (batch, w)
         h = block_apply(params["block"], h)  # (batch, block_width)
         return linear(params["output"], h)[:, 0]
 
-    return Network(init, apply)
+    return packed(Network(init, apply), config.pack)
+
+
+def packed(network: Network, pack: int) -> Network:
+    """PacGAN (Lin et al. 2018, "PacGAN: The power of two samples in generative adversarial networks").
+
+    The discriminator judges `pack` samples at once: (batch, dim) is reshaped to
+    (batch / pack, pack * dim), consecutive rows side by side, so it returns
+    batch / pack logits and the losses are means over those. `network` must take
+    pack * dim inputs. pack = 1 returns `network` itself.
+    """
+    if pack == 1:
+        return network
+
+    def apply(params, x):  # (batch, dim) -> (batch / pack,)
+        return network.apply(params, x.reshape(x.shape[0] // pack, pack * x.shape[1]))
+
+    return Network(network.init, apply, pack)
+
+
+def per_point(network: Network) -> Callable[[Params, jax.Array], jax.Array]:
+    """An apply giving one logit per row of x, packed or not.
+
+    A packed discriminator is asked about `pack` copies of each point, (x, x, ..., x):
+    what the decision-boundary picture and the seed's density pre-training read.
+    """
+    if network.pack == 1:
+        return network.apply
+    return lambda params, x: network.apply(params, jnp.repeat(x, network.pack, axis=0))

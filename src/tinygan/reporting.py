@@ -50,7 +50,7 @@ class TrainingProgress:
 def summary(result: TrainResult, folder: Path, written: list[Path], *, lang: str = "en") -> str:
     words = LABELS[lang]
     m, seconds = result.metrics, result.metrics["seconds"]
-    status = "" if result.status == "finished" else f" [{words['interrupted']}]"
+    status = f" [{words['interrupted']}]" if result.status == "interrupted" else ""
     names = ", ".join(p.name if p.parent == folder else str(p) for p in written)
     metrics_line = (
         f"{words['summary']}{status}: mean {m['mean']:.4f}  std {m['std']:.4f}  "
@@ -60,4 +60,10 @@ def summary(result: TrainResult, folder: Path, written: list[Path], *, lang: str
         f"time: compile {seconds['compile']:.2f} s, pre-training {seconds['pretrain']:.2f} s, "
         f"training {seconds['train']:.2f} s, metrics {seconds['metrics']:.2f} s"
     )
-    return "\n".join([metrics_line, time_line, f"{words['files']}: {folder}/ ({names})"])
+    lines = [metrics_line]
+    if "stop_reason" in m:
+        lines.append(f"stopped: {m['stop_reason']}")
+    if m.get("best_step") is not None:
+        lines.append(f"kept the best state: step {m['best_step']:,}, {result.config.train.best_metric} "
+                     f"{m['best_metric']:.4f}")
+    return "\n".join([*lines, time_line, f"{words['files']}: {folder}/ ({names})"])

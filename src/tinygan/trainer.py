@@ -3,6 +3,8 @@
 Python runs only between compiled chunks: it turns each chunk's probes into
 history rows and animation frames and reports progress. Ctrl-C between or
 during chunks ends training early with a valid result (status "interrupted").
+A stopping rule (train.stop_when) is checked on each chunk's rows in order and
+ends the run exactly at the first log point where it holds (status "stopped").
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import re
 import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -28,6 +32,37 @@ FINAL_SAMPLES = 100_000  # samples behind the final metrics
 MAX_FRAMES = 500  # animation frames kept at most; longer runs keep every k-th log point
 CHUNK_ITERATIONS = 256  # iterations per compiled chunk, about: whole log intervals
 HISTORY_COLUMNS = ("step", "loss_d", "loss_g", "mean", "std", "w1", "ks")
+STOP_METRICS = HISTORY_COLUMNS[1:]  # what a stopping rule, a plateau or keep-best may read
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_THRESHOLD_RULE = re.compile(rf"\s*(\w+)\s*([<>])\s*({_NUMBER})\s*")
+
+
+class StopRule(NamedTuple):
+    """A parsed train.stop_when: `metric < threshold` (below), `metric > threshold`, or a plateau."""
+
+    kind: str  # "<", ">" or "plateau"
+    metric: str = ""  # a STOP_METRICS column; "" for a plateau, which reads train.plateau_metric
+    threshold: float = math.nan
+
+
+def parse_stop_rule(text: str) -> StopRule | None:
+    """`"w1<0.02"` -> StopRule("<", "w1", 0.02); `"plateau"` -> StopRule("plateau"); `""` -> None.
+
+    A regular expression, never eval; raises ValueError saying what was expected.
+    """
+    if not text.strip():
+        return None
+    if text.strip() == "plateau":
+        return StopRule("plateau")
+    match = _THRESHOLD_RULE.fullmatch(text)
+    if match is None:
+        raise ValueError(f"expected METRIC<NUMBER, METRIC>NUMBER or plateau, got {text!r}")
+    metric, kind, threshold = match.groups()
+    if metric not in STOP_METRICS:
+        raise ValueError(f"unknown metric {metric!r} in {text!r} (known: {', '.join(STOP_METRICS)})")
+    if not math.isfinite(float(threshold)):
+        raise ValueError(f"the threshold must be finite, got {text!r}")
+    return StopRule(kind, metric, float(threshold))
 
 
 @dataclass(frozen=True)
@@ -48,7 +83,7 @@ class TrainResult:
     history: dict[str, np.ndarray]  # HISTORY_COLUMNS, one entry per log point
     frames: list[Frame]
     metrics: dict
-    status: str  # "finished" or "interrupted"
+    status: str  # "finished", "stopped" (train.stop_when held) or "interrupted"
     pretrain_losses: np.ndarray = field(repr=False)
 
     @functools.cached_property
@@ -143,11 +178,12 @@ def _train(config: Config, progress, with_frames: bool, stop_requested: threadin
     start = time.perf_counter()
     state, pretrain_losses = jax.block_until_ready(setup_fn(key_setup))
     seconds["pretrain"] = time.perf_counter() - start
+    watch = _Watch(config)
     chunk_fns = {}
     for shape in dict.fromkeys(plan):
         chunk_fns[shape], compile_seconds = _timed_compile(
             functools.partial(engine.run_chunk, game, intervals=shape[0], log_every=shape[1], x_range=x_range,
-                              with_decision=with_frames),
+                              with_decision=with_frames, with_starts=watch.needs_starts),
             state,
             key_train,
         )
@@ -161,7 +197,7 @@ def _train(config: Config, progress, with_frames: bool, stop_requested: threadin
         if stop_requested.is_set():
             break
         first = int(state.step)
-        state, probes, losses = chunk_fns[intervals, length](state, key_train)
+        state, probes, losses, *starts = chunk_fns[intervals, length](state, key_train)  # starts: [] or [stacked]
         probes, losses = jax.device_get((probes, losses))
         metrics_start = time.perf_counter()
         rows = []
@@ -172,20 +208,33 @@ def _train(config: Config, progress, with_frames: bool, stop_requested: threadin
             rows.append(row)
             for name in HISTORY_COLUMNS:
                 history[name].append(row[name])
+            stop = watch.see(row, lambda i=i: jax.tree.map(lambda leaf: leaf[i], starts[0]))
+            if stop:  # the run ends at this row's state: the row's own frame is the final one below
+                state = watch.start_state
+                break
             if with_frames and (step // log_every) % frame_every == 0:
                 kept_frames.append(Frame(step, probes.decision[i], probes.generated[i, :, 0]))
         seconds["metrics"] += time.perf_counter() - metrics_start
         if progress is not None:
             progress(int(state.step), rows)
+        if watch.stopped_at is not None:
+            break
     seconds["train"] = time.perf_counter() - start - seconds["metrics"]
+    trained = int(state.step)  # iterations played before the run ended
+    if watch.best_state is not None:
+        state = watch.best_state
 
     # The final state: one more frame, and the metrics from FINAL_SAMPLES fresh samples.
     start = time.perf_counter()
     final, samples = jax.device_get(_final_look(game, state, key_eval, x_range, FINAL_SAMPLES))
     kept_frames.append(Frame(int(state.step), final.decision, final.generated[:, 0]))
-    status = "interrupted" if int(state.step) < num_steps else "finished"
+    if watch.stopped_at is not None:
+        status = "stopped"
+    else:
+        status = "interrupted" if trained < num_steps else "finished"
     metrics = {"status": status, **distances(samples, target_law), "samples": FINAL_SAMPLES}
-    metrics["iterations"] = int(state.step)
+    metrics["iterations"] = int(state.step)  # behind the measured state: the best one's with keep_best
+    metrics.update(watch.record())
     seconds["metrics"] += time.perf_counter() - start
     seconds["total"] = time.perf_counter() - started
     metrics["seconds"] = seconds
@@ -199,3 +248,61 @@ def _train(config: Config, progress, with_frames: bool, stop_requested: threadin
         status=status,
         pretrain_losses=np.asarray(pretrain_losses),
     )
+
+
+class _Watch:
+    """The stopping rule and keep-best, fed the history rows in order; Python between chunks, no compiled part.
+
+    `see(row, start_state)` returns True when the run must end at this row; `start_state()` gives the state
+    the row describes (the state its log interval starts from), fetched only when needed.
+    A plateau is `plateau_window` rows in a row, after the best so far, none below it by more than
+    `plateau_tolerance`. NaN never meets a threshold, never improves and is never the best.
+    """
+
+    def __init__(self, config: Config):
+        train = config.train
+        self.rule = parse_stop_rule(train.stop_when)
+        self.keep_best, self.best_metric = train.keep_best, train.best_metric
+        self.plateau_metric, self.window, self.tolerance = train.plateau_metric, train.plateau_window, \
+            train.plateau_tolerance
+        self.needs_starts = self.rule is not None or self.keep_best
+        self.rows_seen = 0
+        self.plateau_best, self.plateau_index = math.inf, 0  # the best value, and the row it (or the start) was
+        self.best_value, self.best_step, self.best_state = math.inf, None, None
+        self.stopped_at, self.reason, self.start_state = None, "", None
+
+    def see(self, row: dict, start_state: Callable[[], engine.TrainState]) -> bool:
+        index, self.rows_seen = self.rows_seen, self.rows_seen + 1
+        if self.keep_best and row[self.best_metric] < self.best_value:
+            self.best_value, self.best_step, self.best_state = row[self.best_metric], row["step"], start_state()
+        reason = self._reason(index, row)
+        if reason is None:
+            return False
+        self.stopped_at, self.reason, self.start_state = row["step"], reason, start_state()
+        return True
+
+    def _reason(self, index: int, row: dict) -> str | None:
+        rule = self.rule
+        if rule is None:
+            return None
+        if rule.kind == "plateau":
+            value = row[self.plateau_metric]
+            if value < self.plateau_best - self.tolerance:
+                self.plateau_best, self.plateau_index = value, index
+            if index - self.plateau_index < self.window:
+                return None
+            return (f"plateau: {self.plateau_metric} did not improve by more than {self.tolerance:g} "
+                    f"in {self.window} log points (best {self.plateau_best:.6g}) at step {row['step']}")
+        value = row[rule.metric]
+        if not (value < rule.threshold if rule.kind == "<" else value > rule.threshold):
+            return None
+        return f"{rule.metric}{rule.kind}{rule.threshold!r} at step {row['step']}: {rule.metric} = {value:.6g}"
+
+    def record(self) -> dict:
+        """What metrics.json gains: stopped_at and stop_reason when the rule held; best_step and best_metric."""
+        record = {}
+        if self.stopped_at is not None:
+            record.update(stopped_at=self.stopped_at, stop_reason=self.reason)
+        if self.keep_best:
+            record.update(best_step=self.best_step, best_metric=self.best_value if self.best_step is not None else None)
+        return record
