@@ -6,17 +6,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import assert_trees_equal
 
 import tinygan
 from tinygan import engine, optimizers
-
-
-def assert_trees_equal(a, b):
-    """Bit-for-bit equality of two pytrees of arrays, same structure."""
-    assert jax.tree.structure(a) == jax.tree.structure(b)
-    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
-        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
-
 
 # ---------------------------------------------------------------- pre-training
 
@@ -96,7 +89,8 @@ def test_compiled_chunk_equals_step_by_step_loop(game_start, loop_30):
     game, state, key = game_start
     chunk = jax.jit(functools.partial(
         engine.run_chunk, game, intervals=3, log_every=10, x_range=8.0))
-    final, probes, losses = chunk(state, key)
+    final, probes, losses, starts = chunk(state, key)
+    assert starts is None  # interval-start states only when asked for
     loop_state, loop_metrics = loop_30
     assert int(final.step) == 30
     assert_trees_equal(final, loop_state)  # params, optimizer states and step, bit for bit
@@ -130,7 +124,7 @@ def test_chunks_of_any_shape_compose_to_the_same_run(game_start):
         chunk = jax.jit(functools.partial(
             engine.run_chunk, game, intervals=intervals, log_every=length, x_range=8.0, with_decision=False))
         state_before = state
-        state, probes, chunk_losses = chunk(state, key)
+        state, probes, chunk_losses, _ = chunk(state, key)
         losses += list(chunk_losses.loss_d)
         assert probes.decision is None  # with_decision=False skips D's picture
     assert int(state.step) == 25

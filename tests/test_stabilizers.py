@@ -9,17 +9,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from helpers import assert_trees_equal
 
 import tinygan
 from tinygan import cli, engine, optimizers
 from tinygan.config import OptimConfig
-
-
-def assert_trees_equal(a, b):
-    """Bit-for-bit equality of two pytrees of arrays, same structure."""
-    assert jax.tree.structure(a) == jax.tree.structure(b)
-    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
-        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
 def assert_trees_close(a, b, rtol=1e-5, atol=1e-6):

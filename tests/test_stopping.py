@@ -7,23 +7,14 @@ step 30, so a plateau of 3 log points ends at step 60. Each stopped run must equ
 exactly that many iterations.
 """
 
-import jax
 import numpy as np
 import pytest
+from helpers import trees_equal, without_timings
 
 import tinygan
 from tinygan import cli, reporting, trainer
 from tinygan.config import ConfigError
 from tinygan.trainer import StopRule, parse_stop_rule
-
-
-def trees_equal(a, b) -> bool:
-    return jax.tree.structure(a) == jax.tree.structure(b) and all(
-        np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
-
-
-def without_timings(metrics: dict) -> dict:
-    return {k: v for k, v in metrics.items() if k != "seconds"}
 
 
 @pytest.fixture(scope="module")

@@ -3,19 +3,11 @@
 import jax
 import numpy as np
 import pytest
+from helpers import trees_equal, without_timings
 
 import tinygan
 from tinygan import engine, trainer
 from tinygan.metrics import distances
-
-
-def trees_equal(a, b) -> bool:
-    return jax.tree.structure(a) == jax.tree.structure(b) and all(
-        np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
-
-
-def without_timings(metrics: dict) -> dict:
-    return {k: v for k, v in metrics.items() if k != "seconds"}
 
 
 @pytest.fixture(scope="module")

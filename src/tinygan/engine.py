@@ -335,8 +335,8 @@ def run_chunk(
     Each interval first probes the state it starts from, then runs its
     iterations. Returns the new state, the probes (stacked, one per interval)
     and the losses of each interval's first iteration, the one its log line
-    reports; with `with_starts`, also the state each interval starts from
-    (stacked, leading axis `intervals`): the state its history row describes.
+    reports, and the state each interval starts from (stacked, leading axis
+    `intervals`: the state its history row describes), None unless `with_starts`.
     """
 
     def interval(state, _):
@@ -348,7 +348,7 @@ def run_chunk(
         return state, (seen, jax.tree.map(lambda m: m[0], metrics), start)
 
     state, (probes, metrics, starts) = jax.lax.scan(interval, state, None, length=intervals)
-    return (state, probes, metrics, starts) if with_starts else (state, probes, metrics)
+    return state, probes, metrics, starts
 
 
 def plan_chunks(num_steps: int, log_every: int, chunk_iterations: int) -> list[tuple[int, int]]:

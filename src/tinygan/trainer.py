@@ -197,7 +197,7 @@ def _train(config: Config, progress, with_frames: bool, stop_requested: threadin
         if stop_requested.is_set():
             break
         first = int(state.step)
-        state, probes, losses, *starts = chunk_fns[intervals, length](state, key_train)  # starts: [] or [stacked]
+        state, probes, losses, starts = chunk_fns[intervals, length](state, key_train)
         probes, losses = jax.device_get((probes, losses))
         metrics_start = time.perf_counter()
         rows = []
@@ -208,7 +208,7 @@ def _train(config: Config, progress, with_frames: bool, stop_requested: threadin
             rows.append(row)
             for name in HISTORY_COLUMNS:
                 history[name].append(row[name])
-            stop = watch.see(row, lambda i=i: jax.tree.map(lambda leaf: leaf[i], starts[0]))
+            stop = watch.see(row, lambda i=i: jax.tree.map(lambda leaf: leaf[i], starts))
             if stop:  # the run ends at this row's state: the row's own frame is the final one below
                 state = watch.start_state
                 break

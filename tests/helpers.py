@@ -1,0 +1,22 @@
+"""Comparisons the test modules share: bit-for-bit pytrees, metrics without their timings."""
+
+import jax
+import numpy as np
+
+
+def trees_equal(a, b) -> bool:
+    """Whether two pytrees of arrays have the same structure and bit-identical leaves."""
+    return jax.tree.structure(a) == jax.tree.structure(b) and all(
+        np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+def assert_trees_equal(a, b):
+    """Bit-for-bit equality of two pytrees of arrays, same structure, naming the first leaf that differs."""
+    assert jax.tree.structure(a) == jax.tree.structure(b)
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def without_timings(metrics: dict) -> dict:
+    """A run's metrics less its wall-clock seconds, which differ between identical runs."""
+    return {k: v for k, v in metrics.items() if k != "seconds"}
