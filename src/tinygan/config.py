@@ -70,6 +70,8 @@ class DataConfig:
     """Half-width r of the noise (uniform: U[-r, r), gaussian: N(0, r^2/3)); also the x range of the pictures."""
     noise_jitter: float = 0.01
     """Width of the uniform jitter added to each stratified noise point."""
+    standardize: bool = False
+    """Train in standard units: D sees (x - mean) / scale and G's output is mapped back as mean + scale * G(z), with the target's own per-column mean and standard deviation."""
 
     def __post_init__(self):
         from tinygan.data import TARGETS, make_target  # the registries own the names
@@ -91,6 +93,7 @@ class DataConfig:
         _require("data", "noise_dim", self.noise_dim, int, minimum=1)
         _require("data", "noise_range", self.noise_range, float, above=0)
         _require("data", "noise_jitter", self.noise_jitter, float, minimum=0)
+        _require("data", "standardize", self.standardize, bool)
         make_target(self), make_noise(self)  # the kind's own checks; a file target's data loads here, once
 
 
@@ -113,7 +116,7 @@ class ModelConfig:
     minibatch_include_self: bool = True
     """Count each sample's distance to itself in its minibatch features (the seed's); false: only the others."""
     generator_activation: str = "softplus"
-    """Activation after each of the generator's hidden layers: tanh, relu, leaky_relu, softplus, elu or sigmoid."""
+    """Activation after each of the generator's hidden layers: tanh, relu, leaky_relu, softplus, elu, sigmoid or maxout."""
     discriminator_activation: str = "tanh"
     """Activation after each of the discriminator's hidden layers and its plain third block (same choices)."""
     generator_layers: int = 1
@@ -126,6 +129,10 @@ class ModelConfig:
     """Width of the discriminator's hidden layers (0: 2 * hidden_size)."""
     pack: int = 1
     """PacGAN: samples the discriminator judges together, concatenated (Lin et al. 2018); divides batch_size."""
+    maxout_pieces: int = 5
+    """Pieces of each maxout unit (Goodfellow et al. 2013): a unit is the largest of this many linear outputs."""
+    generator_batch_norm: bool = False
+    """Batch normalisation of each of G's hidden layers before its activation, by the statistics of the batch G is given (PacGAN's generator)."""
 
     def __post_init__(self):
         from tinygan.networks import ACTIVATIONS  # the registry owns the names
@@ -144,6 +151,8 @@ class ModelConfig:
         _require("model", "generator_width", self.generator_width, int, minimum=0)
         _require("model", "discriminator_width", self.discriminator_width, int, minimum=0)
         _require("model", "pack", self.pack, int, minimum=1)
+        _require("model", "maxout_pieces", self.maxout_pieces, int, minimum=1)
+        _require("model", "generator_batch_norm", self.generator_batch_norm, bool)
 
 
 @dataclass(frozen=True)
