@@ -3,12 +3,15 @@
 Networks know nothing about GANs: a generator maps noise to samples, a
 discriminator maps samples to one logit each. `make_*` returns a `Network`:
 an `init(key)` that draws parameters and an `apply(params, x)`. Depth, width
-and activation of each are config choices; the defaults build exactly the
-seed's networks, with the same parameter pytrees and the same random draws.
+and activation of each are config choices (maxout units, batch normalisation of
+G's hidden layers, standardized units through `standardized`); the defaults
+build exactly the seed's networks, with the same parameter pytrees and the same
+random draws.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -26,13 +29,47 @@ class Network(NamedTuple):
     pack: int = 1  # samples per logit: a packed discriminator maps (batch, dim) to (batch / pack,)
 
 
-ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
-    "tanh": jnp.tanh,  # the seed's discriminator
-    "relu": jax.nn.relu,
-    "leaky_relu": jax.nn.leaky_relu,  # slope 0.01 below 0
-    "softplus": jax.nn.softplus,  # the seed's generator
-    "elu": jax.nn.elu,
-    "sigmoid": jax.nn.sigmoid,
+class Activation(NamedTuple):
+    """A hidden layer's nonlinearity: a layer of width w computes w * expansion linear outputs,
+    and `function` maps them, (batch, w * expansion), to its w units, (batch, w)."""
+
+    function: Callable[[jax.Array], jax.Array]
+    expansion: int = 1  # linear outputs per unit: maxout's pieces, 1 for an elementwise function
+
+
+def maxout(h: jax.Array, pieces: int) -> jax.Array:
+    """Maxout (Goodfellow et al. 2013, "Maxout Networks"): h_j = max_k (x W + b)_{j * pieces + k}.
+
+    Unit j keeps the largest of its `pieces` linear outputs, the consecutive columns
+    j * pieces, ..., j * pieces + pieces - 1 of the layer: (batch, w * pieces) -> (batch, w).
+    The gradient goes to that one piece (the first, on a tie). Written as a gather at the
+    argmax, not `max`: max's gradient divides by the number of pieces equal to the result,
+    and under jit XLA may recompute the pieces with other rounding and find none (0 / 0).
+    """
+    grouped = h.reshape(*h.shape[:-1], h.shape[-1] // pieces, pieces)  # (batch, w, pieces)
+    winner = jnp.argmax(grouped, axis=-1, keepdims=True)  # (batch, w, 1)
+    return jnp.take_along_axis(grouped, winner, axis=-1)[..., 0]  # (batch, w)
+
+
+def elementwise(function: Callable[[jax.Array], jax.Array]) -> Callable[[int], Activation]:
+    """An activation applied to each linear output on its own: one output per unit, no pieces."""
+    return lambda pieces: Activation(function)
+
+
+def maxout_activation(pieces: int) -> Activation:
+    """Maxout units of `pieces` linear outputs each."""
+    return Activation(functools.partial(maxout, pieces=pieces), pieces)
+
+
+# Each name builds its Activation from model.maxout_pieces (only maxout reads it).
+ACTIVATIONS: dict[str, Callable[[int], Activation]] = {
+    "tanh": elementwise(jnp.tanh),  # the seed's discriminator
+    "relu": elementwise(jax.nn.relu),
+    "leaky_relu": elementwise(jax.nn.leaky_relu),  # slope 0.01 below 0
+    "softplus": elementwise(jax.nn.softplus),  # the seed's generator
+    "elu": elementwise(jax.nn.elu),
+    "sigmoid": elementwise(jax.nn.sigmoid),
+    "maxout": maxout_activation,  # PacGAN's discriminator: 3 x 200 units of 5 pieces
 }
 
 
@@ -75,39 +112,72 @@ def minibatch_features(
     return features if include_self else features - 1.0  # c_ii,k = exp(0) = 1 exactly
 
 
-def init_stack(keys: list[jax.Array], widths: list[int], std: float) -> list[Params]:
-    """Linear layers widths[0] -> widths[1] -> ..., one key each."""
-    return [init_linear(key, a, b, std) for key, a, b in zip(keys, widths[:-1], widths[1:], strict=True)]
+BATCH_NORM_EPSILON = 1e-5
 
 
-def apply_stack(layers: list[Params], activation: Callable, h: jax.Array) -> jax.Array:
-    """activation(Linear(.)) through each layer in turn."""
-    for layer in layers:
-        h = activation(linear(layer, h))
+def init_batch_norm(width: int) -> Params:
+    """gamma = 1 ("scale"), beta = 0 ("offset"): the identity on standardized features."""
+    return {"scale": jnp.ones(width), "offset": jnp.zeros(width)}
+
+
+def batch_norm(params: Params, h: jax.Array) -> jax.Array:
+    """Batch normalisation (Ioffe & Szegedy 2015, "Batch Normalization: Accelerating Deep
+    Network Training by Reducing Internal Covariate Shift").
+
+    (h - mean_batch) / sqrt(var_batch + 1e-5) * gamma + beta, per feature, with the mean and
+    (biased) variance of the batch given, always: no running averages, so parameters stay a
+    pure pytree with no hidden state, and a sample's output depends on the rest of its batch.
+    """
+    mean = h.mean(0, keepdims=True)  # (1, features)
+    variance = h.var(0, keepdims=True)  # (1, features)
+    normalized = (h - mean) / jnp.sqrt(variance + BATCH_NORM_EPSILON)  # (batch, features)
+    return normalized * params["scale"].reshape(1, -1) + params["offset"].reshape(1, -1)
+
+
+def init_stack(keys: list[jax.Array], in_dim: int, out_dim: int, std: float) -> list[Params]:
+    """Linear layers in_dim -> out_dim, one per key."""
+    return [init_linear(key, in_dim, out_dim, std) for key in keys]
+
+
+def apply_stack(layers: list[Params], activation: Callable, h: jax.Array, norms: list[Params] | None = None):
+    """activation(Linear(.)) through each layer in turn; with `norms`, activation(batch_norm(Linear(.)))."""
+    for index, layer in enumerate(layers):
+        h = linear(layer, h)  # (batch, w * expansion)
+        if norms is not None:
+            h = batch_norm(norms[index], h)
+        h = activation(h)  # (batch, w)
     return h
 
 
 def make_generator(config: ModelConfig, noise_dim: int = 1, data_dim: int = 1) -> Network:
-    """Linear(noise, w) -> act -> [Linear(w, w) -> act] x (layers - 1) -> Linear(w, data).
+    """Linear(noise, w) -> [norm] -> act -> [Linear(w, w) -> [norm] -> act] x (layers - 1) -> Linear(w, data).
 
-    The seed's: one hidden layer, w = h, softplus. Parameters: "hidden" (the first layer),
-    "deeper" (a list, only when layers > 1), "output".
+    The seed's: one hidden layer, w = h, softplus, no norm. A maxout activation makes each
+    hidden layer w * pieces wide before it. Parameters: "hidden" (the first layer), "deeper"
+    (a list, only when layers > 1), "output"; with `config.generator_batch_norm` also
+    "hidden_norm" and "deeper_norm" (a list), the batch norm after each hidden layer.
     """
     width = config.generator_width or config.hidden_size
-    activation = ACTIVATIONS[config.generator_activation]
+    activation = ACTIVATIONS[config.generator_activation](config.maxout_pieces)
+    columns = width * activation.expansion  # linear outputs of each hidden layer
     layers = config.generator_layers
 
     def init(key):
         keys = jax.random.split(key, layers + 1)  # the seed's split(key) for one layer
-        params = {"hidden": init_linear(keys[0], noise_dim, width, config.init_std)}
+        params = {"hidden": init_linear(keys[0], noise_dim, columns, config.init_std)}
         if layers > 1:
-            params["deeper"] = init_stack(list(keys[2:]), [width] * layers, config.init_std)
+            params["deeper"] = init_stack(list(keys[2:]), width, columns, config.init_std)
         params["output"] = init_linear(keys[1], width, data_dim, config.init_std)
+        if config.generator_batch_norm:
+            params["hidden_norm"] = init_batch_norm(columns)
+            if layers > 1:
+                params["deeper_norm"] = [init_batch_norm(columns) for _ in range(layers - 1)]
         return params
 
     def apply(params, z):  # (batch, noise_dim) -> (batch, data_dim)
-        h = activation(linear(params["hidden"], z))  # (batch, w)
-        h = apply_stack(params.get("deeper", []), activation, h)  # (batch, w)
+        hidden = [params["hidden"], *params.get("deeper", [])]
+        norms = [params["hidden_norm"], *params.get("deeper_norm", [])] if config.generator_batch_norm else None
+        h = apply_stack(hidden, activation.function, z, norms)  # (batch, w)
         return linear(params["output"], h)
 
     return Network(init, apply)
@@ -118,12 +188,14 @@ def make_discriminator(config: ModelConfig, data_dim: int = 1) -> Network:
 
     The seed's: two layers before the third block, w = 2h, tanh. The third block is
     Linear(w, w) -> act, or with `config.minibatch` the minibatch features concatenated
-    to its input. Parameters: "input", "hidden" (layers >= 2), "deeper" (a list, layers > 2),
-    "block", "output". Returns logits of shape (batch,), or (batch / pack,) when packing
-    (`packed`: D sees `config.pack` samples concatenated).
+    to its input. A maxout activation makes every layer followed by it (the plain third block
+    too, not the minibatch projection) w * pieces wide. Parameters: "input", "hidden"
+    (layers >= 2), "deeper" (a list, layers > 2), "block", "output". Returns logits of shape
+    (batch,), or (batch / pack,) when packing (`packed`: D sees `config.pack` samples concatenated).
     """
     width = config.discriminator_width or 2 * config.hidden_size
-    activation = ACTIVATIONS[config.discriminator_activation]
+    activation = ACTIVATIONS[config.discriminator_activation](config.maxout_pieces)
+    columns = width * activation.expansion  # linear outputs of each hidden layer
     layers = config.discriminator_layers
     kernels, dims = config.minibatch_kernels, config.minibatch_dims
     in_dim = data_dim * config.pack
@@ -135,27 +207,27 @@ def make_discriminator(config: ModelConfig, data_dim: int = 1) -> Network:
         )
         block_width = width + kernels
     else:
-        block_init = lambda key: init_linear(key, width, width, config.init_std)
-        block_apply = lambda p, h: activation(linear(p, h))
+        block_init = lambda key: init_linear(key, width, columns, config.init_std)
+        block_apply = lambda p, h: activation.function(linear(p, h))
         block_width = width
 
     def init(key):
         keys = jax.random.split(key, layers + 2)  # the seed's split(key, 4) for two layers
         k_input, k_block, k_output = keys[0], keys[layers], keys[layers + 1]
-        params = {"input": init_linear(k_input, in_dim, width, config.init_std)}
+        params = {"input": init_linear(k_input, in_dim, columns, config.init_std)}
         if layers >= 2:
-            params["hidden"] = init_linear(keys[1], width, width, config.init_std)
+            params["hidden"] = init_linear(keys[1], width, columns, config.init_std)
         if layers > 2:
-            params["deeper"] = init_stack(list(keys[2:layers]), [width] * (layers - 1), config.init_std)
+            params["deeper"] = init_stack(list(keys[2:layers]), width, columns, config.init_std)
         params["block"] = block_init(k_block)
         params["output"] = init_linear(k_output, block_width, 1, config.init_std)
         return params
 
     def apply(params, x):  # (batch, in_dim) -> (batch,)
-        h = activation(linear(params["input"], x))  # (batch, w)
+        h = activation.function(linear(params["input"], x))  # (batch, w)
         if "hidden" in params:
-            h = activation(linear(params["hidden"], h))  # (batch, w)
-        h = apply_stack(params.get("deeper", []), activation, h)  # (batch, w)
+            h = activation.function(linear(params["hidden"], h))  # (batch, w)
+        h = apply_stack(params.get("deeper", []), activation.function, h)  # (batch, w)
         h = block_apply(params["block"], h)  # (batch, block_width)
         return linear(params["output"], h)[:, 0]
 
@@ -188,3 +260,25 @@ def per_point(network: Network) -> Callable[[Params, jax.Array], jax.Array]:
     if network.pack == 1:
         return network.apply
     return lambda params, x: network.apply(params, jnp.repeat(x, network.pack, axis=0))
+
+
+def standardized(
+    generator: Network, discriminator: Network, mean: jax.Array, scale: jax.Array
+) -> tuple[Network, Network]:
+    """The two networks working in standard units: G'(z) = mean + scale * G(z), D'(x) = D((x - mean) / scale).
+
+    `mean` and `scale` (each (data_dim,), e.g. the target's per-column mean and standard
+    deviation) move data to and from the units the networks see, so the seed's unit-scale
+    initialisation suits a target far from 0 or of any spread. D standardizes each sample
+    before its own packing reshape. Parameters and `init` are unchanged.
+    """
+    mean = jnp.asarray(mean).reshape(1, -1)  # (1, data_dim): explicit broadcasting
+    scale = jnp.asarray(scale).reshape(1, -1)  # (1, data_dim)
+
+    def generate(params, z):  # (batch, noise_dim) -> (batch, data_dim)
+        return mean + scale * generator.apply(params, z)
+
+    def judge(params, x):  # (batch, data_dim) -> (batch / pack,)
+        return discriminator.apply(params, (x - mean) / scale)
+
+    return Network(generator.init, generate, generator.pack), Network(discriminator.init, judge, discriminator.pack)
