@@ -203,7 +203,7 @@ def test_anim_mp4_goes_to_the_given_path(tmp_path, monkeypatch, capsys):
     assert cli.main([*SHORT, "--anim", "out.mp4", "--out", "run"]) == 0
     summary = capsys.readouterr().out.splitlines()[-1]
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
-        "config.json", "distribution.png", "history.csv", "losses.png", "metrics.json"]  # no training.gif
+        "config.json", "distribution.png", "history.csv", "losses.png", "metrics.json", "metrics.png"]  # no training.gif
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4", "run"]  # no partial file
     data = (tmp_path / "out.mp4").read_bytes()
     assert len(data) > 1000 and data[4:8] == b"ftyp"

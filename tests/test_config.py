@@ -86,7 +86,7 @@ def test_unknown_setting(key):
 
 
 INVALID = [
-    ({"target": "laplace"}, "data.target: must be gaussian, mixture, scipy:NAME or file:PATH, got 'laplace'"),
+    ({"target": "laplace"}, "data.target: must be one of gaussian, mixture, scipy:..., ring, grid, spiral, swiss_roll, moons, file:..., got 'laplace'"),
     ({"mean": "4"}, "data.mean: must be a finite number, got '4'"),
     ({"mean": float("inf")}, "data.mean: must be a finite number, got inf"),
     ({"std": 0.0}, "data.std: must be > 0, got 0.0"),
@@ -169,7 +169,8 @@ def test_learning_rate_rule(preset, overrides, rate):
     assert resolved.optim.learning_rate == rate
     assert resolved.learning_rate == rate
     assert resolved.resolved() == resolved
-    assert dataclasses.replace(resolved, optim=config.optim) == config  # nothing else changed
+    assert dataclasses.replace(resolved, optim=config.optim, train=config.train) == config  # nothing else changed
+    assert (resolved.train.plateau_metric, resolved.train.best_metric) == ("w1", "w1")  # 1-D: the main distance
 
 
 def test_resolved_does_not_change_the_original():

@@ -20,7 +20,7 @@ from tinygan.trainer import MAX_FRAMES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOG_LINE = re.compile(r"^(\d+): (-?\d+\.\d{6})\t(-?\d+\.\d{6})$")
-PICTURES = ["distribution.png", "losses.png", "training.gif"]
+PICTURES = ["distribution.png", "losses.png", "metrics.png", "training.gif"]
 NUMBERS = ["config.json", "history.csv", "metrics.json"]
 
 

@@ -88,7 +88,7 @@ def loop_30(game_start):
 def test_compiled_chunk_equals_step_by_step_loop(game_start, loop_30):
     game, state, key = game_start
     chunk = jax.jit(functools.partial(
-        engine.run_chunk, game, intervals=3, log_every=10, x_range=8.0))
+        engine.run_chunk, game, intervals=3, log_every=10, view=((-8.0, 8.0),)))
     final, probes, losses, starts = chunk(state, key)
     assert starts is None  # interval-start states only when asked for
     loop_state, loop_metrics = loop_30
@@ -122,11 +122,11 @@ def test_chunks_of_any_shape_compose_to_the_same_run(game_start):
     losses = []
     for intervals, length in plan:
         chunk = jax.jit(functools.partial(
-            engine.run_chunk, game, intervals=intervals, log_every=length, x_range=8.0, with_decision=False))
+            engine.run_chunk, game, intervals=intervals, log_every=length, view=None))
         state_before = state
         state, probes, chunk_losses, _ = chunk(state, key)
         losses += list(chunk_losses.loss_d)
-        assert probes.decision is None  # with_decision=False skips D's picture
+        assert probes.decision is None  # no view: no picture of D
     assert int(state.step) == 25
     loop_state, loop_metrics = step_by_step(game, game_start[1], key, 25)
     assert_trees_equal(state, loop_state)
@@ -181,7 +181,7 @@ def test_decision_boundary_evaluates_every_point_with_minibatch_features(minibat
     game, params = minibatch_game
     xs = jnp.linspace(-8, 8, 10_000)[:, None]
     decision = engine.decision_boundary(game, params, xs)
-    D = lambda batch: jax.nn.sigmoid(game.discriminator.apply(params, batch))  # noqa: E731
+    D = lambda batch: jax.nn.sigmoid(game.discriminator.apply(params, batch))
     assert decision.shape == (10_000,)
     np.testing.assert_allclose(decision[:12], D(xs[:12]), rtol=1e-5)
     np.testing.assert_allclose(decision[9984:9996], D(xs[9984:9996]), rtol=1e-5)  # the last whole batch
@@ -203,7 +203,7 @@ def test_decision_boundary_with_whole_batches_only(minibatch_game):
     game, params = minibatch_game
     xs = jnp.linspace(-3, 3, 24)[:, None]
     decision = engine.decision_boundary(game, params, xs)
-    D = lambda batch: jax.nn.sigmoid(game.discriminator.apply(params, batch))  # noqa: E731
+    D = lambda batch: jax.nn.sigmoid(game.discriminator.apply(params, batch))
     assert decision.shape == (24,)
     np.testing.assert_allclose(decision, np.concatenate([D(xs[:12]), D(xs[12:])]), rtol=1e-5)
 

@@ -7,7 +7,7 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
-from tinygan import plots
+from tinygan import plots, plots_2d
 
 XS = np.linspace(-8, 8, 10_000)
 
@@ -169,7 +169,7 @@ def test_plot_samples_2d_draws_heat_map_samples_and_arrows():
     generated = np.concatenate([rng.uniform(-1, 1, (150, 2)), np.full((50, 2), 40.0)])  # a quarter far away
     decision = np.linspace(0, 1, 30 * 20).reshape(20, 30)
     positions, directions = generated[:10], np.ones((10, 2))
-    figure = plots.plot_samples_2d(real, generated, extent=(-3, 3, -2, 2), decision=decision,
+    figure = plots_2d.plot_samples_2d(real, generated, extent=(-3, 3, -2, 2), decision=decision,
                                    arrows=(positions, directions))
     assert isinstance(figure, Figure)
     ax = figure.axes[0]
@@ -187,6 +187,6 @@ def test_plot_samples_2d_draws_heat_map_samples_and_arrows():
 
 def test_plot_samples_2d_without_heat_map_or_arrows():
     points = np.zeros((5, 2))
-    ax = plots.plot_samples_2d(points, points, extent=(-1, 1, -1, 1), lang="pt").axes[0]
+    ax = plots_2d.plot_samples_2d(points, points, extent=(-1, 1, -1, 1), lang="pt").axes[0]
     assert ax.get_images() == [] and ax.get_title() == "Rede Adversarial Generativa 2D"
     assert "0.0% das amostras sinteticas fora da figura" in [t.get_text() for t in ax.texts]

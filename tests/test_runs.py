@@ -64,7 +64,8 @@ def saved(seed_result, tmp_path_factory):
 
 def test_save_run_writes_every_file(saved, seed_result):
     folder, written = saved
-    names = ["config.json", "history.csv", "losses.png", "distribution.png", "training.gif", "metrics.json"]
+    names = ["config.json", "history.csv", "losses.png", "metrics.png", "distribution.png", "training.gif",
+             "metrics.json"]
     assert written == [folder / name for name in names]
     assert sorted(p.name for p in folder.iterdir()) == sorted(names)  # nothing partial or hidden
     assert Config.from_dict(json.loads((folder / "config.json").read_text())) == seed_result.config

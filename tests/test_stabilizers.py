@@ -338,7 +338,7 @@ def test_probes_read_the_ema(start):
     _, state = start
     game = game_of(generator_ema=0.5)
     ema = jax.tree.map(lambda p: 2 * p, state.generator)
-    seen = engine.probe(game, state._replace(generator_ema=ema), 8.0, with_decision=False)
+    seen = engine.probe(game, state._replace(generator_ema=ema), None)
     grid = game.noise.grid(engine.GRID_POINTS)
     np.testing.assert_array_equal(seen.generated, game.generator.apply(ema, grid))
     assert not np.allclose(seen.generated, game.generator.apply(state.generator, grid))
@@ -365,7 +365,7 @@ def test_with_ema_the_result_samples_and_measures_the_ema_generator(ema_run):
     np.testing.assert_allclose(samples, game.generator.apply(state.generator_ema, noise), rtol=1e-6, atol=1e-6)
     assert not np.allclose(samples, game.generator.apply(state.generator, noise), rtol=1e-3)
     final_grid = game.generator.apply(state.generator_ema, game.noise.grid(engine.GRID_POINTS))[:, 0]
-    np.testing.assert_allclose(ema_run.frames[-1].generated, final_grid, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(ema_run.frames[-1].generated[:, 0], final_grid, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,11 @@ import pytest
 from helpers import trees_equal, without_timings
 
 import tinygan
-from tinygan import cli, reporting, trainer
+from tinygan import cli, reporting
 from tinygan.config import ConfigError
 from tinygan.trainer import StopRule, parse_stop_rule
+
+SEED_COLUMNS = ("step", "loss_d", "loss_g", "mean", "std", "w1", "ks")  # what a 1-D run records
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +73,11 @@ def test_parse_stop_rule(text, rule):
     ("w1<=3", "train.stop_when: expected METRIC<NUMBER, METRIC>NUMBER or plateau, got 'w1<=3'"),
     ("w1<", "train.stop_when: expected METRIC<NUMBER, METRIC>NUMBER or plateau, got 'w1<'"),
     ("w1<inf", "train.stop_when: expected METRIC<NUMBER, METRIC>NUMBER or plateau, got 'w1<inf'"),
-    ("__import__('os')<1", "train.stop_when: expected METRIC<NUMBER, METRIC>NUMBER or plateau, "
-                           "got \"__import__('os')<1\""),
+    ("__import__('os')<1", ("train.stop_when: expected METRIC<NUMBER, METRIC>NUMBER or plateau, "
+                            "got \"__import__('os')<1\"")),
     ("Plateau", "train.stop_when: expected METRIC<NUMBER, METRIC>NUMBER or plateau, got 'Plateau'"),
-    ("step>10", "train.stop_when: unknown metric 'step' in 'step>10' (known: loss_d, loss_g, mean, std, w1, ks)"),
-    ("fid<3", "train.stop_when: unknown metric 'fid' in 'fid<3' (known: loss_d, loss_g, mean, std, w1, ks)"),
+    ("step>10", "train.stop_when: unknown metric 'step' in 'step>10' (known: loss_d, loss_g, mean, std, w1, ks, sliced_w1, energy, modes_captured, high_quality, reverse_kl, kl, js)"),
+    ("fid<3", "train.stop_when: unknown metric 'fid' in 'fid<3' (known: loss_d, loss_g, mean, std, w1, ks, sliced_w1, energy, modes_captured, high_quality, reverse_kl, kl, js)"),
     ("w1<1e999", "train.stop_when: the threshold must be finite, got 'w1<1e999'"),
 ])
 def test_bad_rules_name_the_field(text, message):
@@ -85,11 +87,11 @@ def test_bad_rules_name_the_field(text, message):
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"plateau_metric": "step"}, "train.plateau_metric: must be one of ks, loss_d, loss_g, mean, std, w1, got 'step'"),
+    ({"plateau_metric": "step"}, "train.plateau_metric: must be one of energy, high_quality, js, kl, ks, loss_d, loss_g, mean, modes_captured, reverse_kl, sliced_w1, std, w1, got 'step'"),
     ({"plateau_window": 0}, "train.plateau_window: must be >= 1, got 0"),
     ({"plateau_tolerance": -0.1}, "train.plateau_tolerance: must be >= 0, got -0.1"),
     ({"keep_best": 1}, "train.keep_best: must be true or false, got 1"),
-    ({"best_metric": "fid"}, "train.best_metric: must be one of ks, loss_d, loss_g, mean, std, w1, got 'fid'"),
+    ({"best_metric": "fid"}, "train.best_metric: must be one of energy, high_quality, js, kl, ks, loss_d, loss_g, mean, modes_captured, reverse_kl, sliced_w1, std, w1, got 'fid'"),
 ])
 def test_bad_settings_name_the_field(overrides, message):
     with pytest.raises(ConfigError) as error:
@@ -101,7 +103,8 @@ def test_cli_parses_stop_when_and_keep_best():
     args = cli.build_parser().parse_args(["train", "--stop-when", "w1<0.5", "--keep-best", "--plateau-window", "5"])
     config = cli.config_from_args(args)
     assert config.train.stop_when == "w1<0.5" and config.train.keep_best is True
-    assert config.train.plateau_window == 5 and config.train.best_metric == "w1"
+    assert config.train.plateau_window == 5 and config.train.best_metric == ""
+    assert config.resolved().train.best_metric == "w1"  # empty: the target's main distance
     assert cli.main(["train", "--stop-when", "w1<<3", "--out", "unused"]) == cli.EXIT_USAGE
 
 
@@ -111,7 +114,7 @@ def test_cli_parses_stop_when_and_keep_best():
 def check_stopped_exactly(result, full, reference, step: int, reason: str):
     """History ends at the row of `step`, equal to the full run's rows; the state is a `step`-iteration run's."""
     rows = int(np.flatnonzero(full.history["step"] == step)[0]) + 1
-    for name in trainer.HISTORY_COLUMNS:
+    for name in SEED_COLUMNS:
         np.testing.assert_array_equal(result.history[name], full.history[name][:rows], err_msg=name)
     assert result.status == result.metrics["status"] == "stopped"
     assert result.metrics["iterations"] == result.metrics["stopped_at"] == int(result.state.step) == step
@@ -156,7 +159,7 @@ def test_keep_best_with_a_rule_never_met_runs_to_the_end(config, full, exactly):
     best = int(np.argmin(full.history["std"]))
     assert full.history["step"][best] == 30  # std's lowest row
     assert result.status == result.metrics["status"] == "finished" and "stopped_at" not in result.metrics
-    for name in trainer.HISTORY_COLUMNS:
+    for name in SEED_COLUMNS:
         np.testing.assert_array_equal(result.history[name], full.history[name], err_msg=name)
     assert result.metrics["best_step"] == 30 and result.metrics["best_metric"] == full.history["std"][best]
     assert result.metrics["iterations"] == 30 and trees_equal(result.state, exactly(30).state)
@@ -168,7 +171,7 @@ def test_options_off_leave_the_run_unchanged(seed_result, seed_config):
     assert without_timings(result.metrics) == without_timings(seed_result.metrics)
     assert set(result.metrics) == {"status", "mean", "std", "w1", "ks", "samples", "iterations", "seconds"}
     assert trees_equal(result.state, seed_result.state)
-    for name in trainer.HISTORY_COLUMNS:
+    for name in SEED_COLUMNS:
         np.testing.assert_array_equal(result.history[name], seed_result.history[name], err_msg=name)
 
 

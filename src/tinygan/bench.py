@@ -43,8 +43,7 @@ def loop_speeds(preset: str, steps: int) -> dict:
 
     # One log interval covering every step: the loop alone, one probe at its start.
     compiled = jax.jit(
-        functools.partial(engine.run_chunk, game, intervals=1, log_every=steps, x_range=config.data.noise_range,
-                          with_decision=False)
+        functools.partial(engine.run_chunk, game, intervals=1, log_every=steps, view=None)
     )
     jax.block_until_ready(compiled(state, key_train))
     compiled_its = steps / _best_time(lambda: compiled(state, key_train))

@@ -47,7 +47,7 @@ class DataConfig:
     """What the generator learns to imitate, and the noise it starts from."""
 
     target: str = "gaussian"
-    """Target: gaussian, mixture, scipy:NAME (a continuous scipy.stats law) or file:PATH (samples, .csv or .npy)."""
+    """Target: 1-D gaussian, mixture or scipy:NAME (a continuous scipy.stats law); 2-D ring, grid, spiral, swiss_roll or moons; or file:PATH (samples, .csv or .npy, any number of columns)."""
     mean: float = 4.0
     """Mean of the Gaussian target."""
     std: float = 0.5
@@ -59,7 +59,7 @@ class DataConfig:
     mixture_weights: str = ""
     """Weights of the mixture's components, one per mean, normalised to sum 1 (empty: equal weights)."""
     target_params: str = ""
-    """Parameters of a scipy target as name=number pairs, e.g. "a=2, scale=0.5" (never run as code)."""
+    """Parameters of the target as name=number pairs (never run as code): a scipy law's ("a=2, scale=0.5"); ring: modes, radius, std (8, 1, 0.01); grid: size, spacing, std (5, 2, 0.05); spiral, swiss_roll, moons: noise (0.05)."""
     columns: str = ""
     """Columns of a file target: 0-based indices or header names, separated by commas (empty: all)."""
     noise: str = "stratified"
@@ -74,19 +74,20 @@ class DataConfig:
     """Train in standard units: D sees (x - mean) / scale and G's output is mapped back as mean + scale * G(z), with the target's own per-column mean and standard deviation."""
 
     def __post_init__(self):
-        from tinygan.data import TARGETS, make_target  # the registries own the names
+        from tinygan.data import TAKES_PARAMS, TARGETS, make_target  # the registries own the names
         from tinygan.noise import NOISES, make_noise
 
         _require("data", "target", self.target, str)
         kind, colon, argument = self.target.partition(":")
         if kind not in TARGETS or (colon and not argument.strip()) or (kind in ("scipy", "file")) != bool(colon):
-            raise ConfigError(f"data.target: must be gaussian, mixture, scipy:NAME or file:PATH, got {self.target!r}")
+            known = ", ".join(f"{name}:..." if name in ("scipy", "file") else name for name in TARGETS)
+            raise ConfigError(f"data.target: must be one of {known}, got {self.target!r}")
         _require("data", "mean", self.mean, float)
         _require("data", "std", self.std, float, above=0)
         for name in ("mixture_means", "mixture_stds", "mixture_weights", "target_params", "columns"):
             _require("data", name, getattr(self, name), str)
-        if self.target_params.strip() and kind != "scipy":
-            raise ConfigError(f"data.target_params: only scipy targets take parameters, got target {self.target!r}")
+        if self.target_params.strip() and kind not in TAKES_PARAMS:
+            raise ConfigError(f"data.target_params: target {self.target!r} takes no parameters")
         if self.columns.strip() and kind != "file":
             raise ConfigError(f"data.columns: only file targets have columns, got target {self.target!r}")
         _require("data", "noise", self.noise, str, choices=NOISES)
@@ -109,8 +110,10 @@ class ModelConfig:
     """Number of minibatch-discrimination kernels."""
     minibatch_dims: int = 3
     """Dimension of each minibatch-discrimination kernel."""
+    init: str = "normal"
+    """Initial weights of the linear layers (biases start at 0): normal (N(0, init_std^2), the seed's), glorot (N(0, 2/(fan_in+fan_out))) or he (N(0, 2/fan_in))."""
     init_std: float = 1.0
-    """Standard deviation of every linear layer's initial weights (biases start at 0)."""
+    """Standard deviation of every linear layer's initial weights with init normal."""
     minibatch_init_std: float = 0.02
     """Standard deviation of the minibatch-discrimination projection's initial weights."""
     minibatch_include_self: bool = True
@@ -135,12 +138,13 @@ class ModelConfig:
     """Batch normalisation of each of G's hidden layers before its activation, by the statistics of the batch G is given (PacGAN's generator)."""
 
     def __post_init__(self):
-        from tinygan.networks import ACTIVATIONS  # the registry owns the names
+        from tinygan.networks import ACTIVATIONS, INITS  # the registries own the names
 
         _require("model", "hidden_size", self.hidden_size, int, minimum=1)
         _require("model", "minibatch", self.minibatch, bool)
         _require("model", "minibatch_kernels", self.minibatch_kernels, int, minimum=1)
         _require("model", "minibatch_dims", self.minibatch_dims, int, minimum=1)
+        _require("model", "init", self.init, str, choices=INITS)
         _require("model", "init_std", self.init_std, float, minimum=0)
         _require("model", "minibatch_init_std", self.minibatch_init_std, float, minimum=0)
         _require("model", "minibatch_include_self", self.minibatch_include_self, bool)
@@ -226,17 +230,17 @@ class TrainConfig:
     generator_ema: float = 0.0
     """Decay of a moving average of G's weights, in [0, 1), that probes, metrics and samples read (0: off)."""
     stop_when: str = ""
-    """Stop at the first log point where METRIC<NUMBER or METRIC>NUMBER holds (metric: loss_d, loss_g, mean, std, w1, ks; e.g. "w1<0.02"), or "plateau" (see plateau_metric); empty: never stop early."""
-    plateau_metric: str = "w1"
-    """History column that --stop-when plateau watches, lower is better (loss_d, loss_g, mean, std, w1 or ks)."""
+    """Stop at the first log point where METRIC<NUMBER or METRIC>NUMBER holds (METRIC: loss_d, loss_g or a metric the history records for the target; e.g. "w1<0.02"), or "plateau" (see plateau_metric); empty: never stop early."""
+    plateau_metric: str = ""
+    """History column that --stop-when plateau watches (empty: w1 for 1-D targets, sliced_w1 for others); lower is better, except modes_captured and high_quality."""
     plateau_window: int = 20
     """--stop-when plateau stops after this many log points in a row without an improvement of plateau_metric."""
     plateau_tolerance: float = 0.0
-    """Least absolute decrease below the best value so far that counts as an improvement (plateau_metric's units)."""
+    """Least change past the best value so far that counts as an improvement (plateau_metric's units)."""
     keep_best: bool = False
-    """End with the state of the log point with the lowest best_metric instead of the last state."""
-    best_metric: str = "w1"
-    """History column that --keep-best minimises, lower is better (loss_d, loss_g, mean, std, w1 or ks)."""
+    """End with the state of the log point with the best best_metric instead of the last state."""
+    best_metric: str = ""
+    """History column that --keep-best optimises (empty: w1 for 1-D targets, sliced_w1 for others); lower is better, except modes_captured and high_quality."""
 
     def __post_init__(self):
         from tinygan.objectives import OBJECTIVES
@@ -268,11 +272,11 @@ class TrainConfig:
             parse_stop_rule(self.stop_when)
         except ValueError as error:
             raise ConfigError(f"train.stop_when: {error}") from None
-        _require("train", "plateau_metric", self.plateau_metric, str, choices=STOP_METRICS)
+        for name in ("plateau_metric", "best_metric"):  # empty: the target's main distance (Config.main_metric)
+            _require("train", name, getattr(self, name), str, choices=STOP_METRICS if getattr(self, name) else None)
         _require("train", "plateau_window", self.plateau_window, int, minimum=1)
         _require("train", "plateau_tolerance", self.plateau_tolerance, float, minimum=0)
         _require("train", "keep_best", self.keep_best, bool)
-        _require("train", "best_metric", self.best_metric, str, choices=STOP_METRICS)
 
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig, "train": TrainConfig}
@@ -289,7 +293,15 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self):
+        from tinygan.trainer import parse_stop_rule
+
         _require("config", "preset", self.preset, str)
+        rule, recorded = parse_stop_rule(self.train.stop_when), self.recorded_metrics
+        for where, name in (("stop_when", rule.metric if rule else ""), ("plateau_metric", self.train.plateau_metric),
+                            ("best_metric", self.train.best_metric)):
+            if name and name not in recorded:
+                raise ConfigError(f"train.{where}: {name} is not recorded for target {self.data.target!r} "
+                                  f"(recorded: {', '.join(recorded)})")
         if self.model.minibatch and self.train.batch_size < 2:
             raise ConfigError(
                 f"train.batch_size: must be >= 2 with minibatch discrimination, got {self.train.batch_size}"
@@ -306,9 +318,23 @@ class Config:
             return self.optim.learning_rate
         return 0.005 if self.model.minibatch else 0.03
 
+    @property
+    def recorded_metrics(self) -> tuple[str, ...]:
+        """The history's columns a stopping rule or keep-best may read: both losses and the target's metrics."""
+        from tinygan.data import make_target
+        from tinygan.scoring import metric_columns
+
+        return ("loss_d", "loss_g") + metric_columns(make_target(self.data))
+
+    @property
+    def main_metric(self) -> str:
+        """The distance a plateau or keep-best reads unless told: w1 in 1-D, sliced_w1 in more dimensions."""
+        return "w1" if "w1" in self.recorded_metrics else "sliced_w1"
+
     def resolved(self) -> Config:
         """The same config with every automatic value written out."""
-        return replace(self, learning_rate=self.learning_rate)
+        return replace(self, learning_rate=self.learning_rate, plateau_metric=self.train.plateau_metric or
+                       self.main_metric, best_metric=self.train.best_metric or self.main_metric)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

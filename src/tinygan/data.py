@@ -1,13 +1,16 @@
 """Targets: what the generator imitates, in a registry keyed by the name the config uses.
 
-A target draws samples in JAX inside the compiled loop, gives its density in
-JAX for the discriminator's pre-training, hands metrics and pictures a law
-with `cdf`, `ppf` and `rvs` (a frozen `scipy.stats` law where one exists),
-and gives its modes (`Modes`) where it has them, else None.
+A target has a dimension `dim`, draws samples `(n, dim)` in JAX inside the
+compiled loop, gives its density `(n, dim) -> (n,)` in JAX for the
+discriminator's pre-training, gives its modes (`Modes`) where it has them,
+else None, and, in 1-D, hands metrics and pictures a law with `cdf`, `ppf`
+and `rvs` (a frozen `scipy.stats` law where one exists; None in more
+dimensions, where metrics compare samples with samples).
 
-Target kinds (`data.target`): `gaussian`, `mixture`, `scipy:NAME` (any
-continuous law of `scipy.stats`, parameters in `data.target_params`) and
-`file:PATH` (a CSV or .npy file of samples, read by `datafiles`). A target is
+Target kinds (`data.target`): 1-D `gaussian`, `mixture` and `scipy:NAME`
+(any continuous law of `scipy.stats`); 2-D `ring`, `grid`, `spiral`,
+`swiss_roll` and `moons`, shaped by `data.target_params`; and `file:PATH`
+(a CSV or .npy file of samples with any number of columns). A target is
 built, and its data loaded, once per `DataConfig` when the config is
 validated (`make_target` is cached), so a bad file fails before any training
 or any file is written. Noise lives in `noise.py`.
@@ -56,7 +59,7 @@ class Gaussian(NamedTuple):
         return self.mean + self.std * jax.random.normal(key, (n, 1))  # (n, 1)
 
     def density(self, x: jax.Array) -> jax.Array:
-        return jax.scipy.stats.norm.pdf(x, self.mean, self.std)
+        return jax.scipy.stats.norm.pdf(x[:, 0], self.mean, self.std)  # (n,)
 
     def distribution(self):
         """The same law as a frozen `scipy.stats` distribution, for metrics."""
@@ -68,30 +71,40 @@ class Gaussian(NamedTuple):
 
 
 class Mixture(NamedTuple):
-    """sum_k w_k N(mean_k, std_k^2) on the real line; the weights sum to 1."""
+    """sum_k w_k N(mean_k, std_k^2 I) in d dimensions; the weights sum to 1.
+
+    The 1-D `mixture` target, and in 2-D the `ring` and `grid` of PacGAN and WGAN-GP.
+    """
 
     weights: tuple[float, ...]
-    means: tuple[float, ...]
+    means: tuple[tuple[float, ...], ...]  # (k, d)
     stds: tuple[float, ...]
 
-    dim = 1
+    @property
+    def dim(self) -> int:
+        return len(self.means[0])
 
     def sample(self, key: jax.Array, n: int) -> jax.Array:
         key_component, key_normal = jax.random.split(key)
         k = jax.random.choice(key_component, len(self.weights), (n,), p=jnp.asarray(self.weights))  # (n,)
-        z = jax.random.normal(key_normal, (n,))
-        return (jnp.asarray(self.means)[k] + jnp.asarray(self.stds)[k] * z)[:, None]  # (n, 1)
+        z = jax.random.normal(key_normal, (n, self.dim))
+        return jnp.asarray(self.means)[k] + jnp.asarray(self.stds)[k][:, None] * z  # (n, d)
 
     def density(self, x: jax.Array) -> jax.Array:
-        means, stds, weights = (jnp.asarray(v)[None, :] for v in (self.means, self.stds, self.weights))  # (1, k)
-        return jnp.sum(weights * jax.scipy.stats.norm.pdf(x, means, stds), axis=1, keepdims=True)  # (n, 1)
+        """sum_k w_k prod_j N(x_j; mean_kj, std_k^2): (n, d) -> (n,)."""
+        means = jnp.asarray(self.means)[None]  # (1, k, d)
+        stds = jnp.asarray(self.stds)[None, :, None]  # (1, k, 1)
+        per_component = jnp.prod(jax.scipy.stats.norm.pdf(x[:, None, :], means, stds), axis=2)  # (n, k)
+        return jnp.sum(jnp.asarray(self.weights)[None] * per_component, axis=1)  # (n,)
 
-    def distribution(self) -> MixtureLaw:
-        return MixtureLaw(np.array(self.weights), np.array(self.means), np.array(self.stds))
+    def distribution(self) -> MixtureLaw | None:
+        if self.dim != 1:
+            return None
+        return MixtureLaw(np.array(self.weights), np.array(self.means)[:, 0], np.array(self.stds))
 
     @property
     def modes(self) -> Modes:
-        return Modes(np.array(self.means)[:, None], np.array(self.stds), np.array(self.weights))
+        return Modes(np.array(self.means), np.array(self.stds), np.array(self.weights))
 
 
 class MixtureLaw:
@@ -160,34 +173,49 @@ class PoolTarget:
         return jnp.asarray(self.pool)[jax.random.randint(key, (n,), 0, len(self.pool))]  # (n, 1)
 
     def density(self, x: jax.Array) -> jax.Array:
-        return jnp.interp(x, jnp.asarray(self.knots), jnp.asarray(self.values), left=0.0, right=0.0)
+        return jnp.interp(x[:, 0], jnp.asarray(self.knots), jnp.asarray(self.values), left=0.0, right=0.0)  # (n,)
 
     def distribution(self):
         return self.law
 
 
-@dataclass(frozen=True, eq=False)
-class FileTarget:
-    """Samples from a file: batches are random rows, the density a Gaussian KDE (Scott's bandwidth).
+KDE_CENTRES = 4_096  # rows of a data set, at most, behind a kernel density (pre-training only reads it)
 
-    KDE: p(x) = 1/m sum_i N(x; x_i, h^2), h = std(x, ddof=1) m^(-1/5) (Scott 1992, as `scipy.stats.gaussian_kde`).
+
+def kernel_density(centres: np.ndarray, x: jax.Array) -> jax.Array:
+    """Gaussian kernel density with Scott's bandwidth per column, at the points x (n, d) -> (n,).
+
+    p(x) = 1/m sum_i prod_j N(x_j; c_ij, h_j^2), h_j = std_j(c, ddof=1) m^(-1/(d + 4)) (Scott 1992; in 1-D
+    what `scipy.stats.gaussian_kde` uses). With more than KDE_CENTRES rows, every k-th row is a centre.
     """
+    centres = centres[:: -(-len(centres) // KDE_CENTRES)]  # (m, d)
+    bandwidth = np.std(centres, axis=0, ddof=1) * len(centres) ** (-1 / (centres.shape[1] + 4))  # (d,)
+    normals = jax.scipy.stats.norm.pdf(
+        x[:, None, :], jnp.asarray(centres, jnp.float32)[None], jnp.asarray(bandwidth, jnp.float32)[None, None]
+    )  # (n, m, d)
+    return jnp.mean(jnp.prod(normals, axis=2), axis=1)  # (n,)
 
-    data: np.ndarray  # (m, 1)
-    bandwidth: float
 
-    dim = 1
+@dataclass(frozen=True, eq=False)  # hashed by identity: a jit static argument, built once per config
+class FileTarget:
+    """Samples from a file, any number of columns: batches are random rows, the density a Gaussian KDE."""
+
+    data: np.ndarray  # (m, d)
+
     modes = None
 
+    @property
+    def dim(self) -> int:
+        return self.data.shape[1]
+
     def sample(self, key: jax.Array, n: int) -> jax.Array:
-        return jnp.asarray(self.data, jnp.float32)[jax.random.randint(key, (n,), 0, len(self.data))]  # (n, 1)
+        return jnp.asarray(self.data, jnp.float32)[jax.random.randint(key, (n,), 0, len(self.data))]  # (n, d)
 
     def density(self, x: jax.Array) -> jax.Array:
-        centres = jnp.asarray(self.data[:, 0], jnp.float32)[None, :]  # (1, m)
-        return jnp.mean(jax.scipy.stats.norm.pdf(x, centres, self.bandwidth), axis=1, keepdims=True)  # (n, 1)
+        return kernel_density(self.data, x)
 
-    def distribution(self) -> EmpiricalLaw:
-        return EmpiricalLaw(self.data[:, 0])
+    def distribution(self) -> EmpiricalLaw | None:
+        return EmpiricalLaw(self.data[:, 0]) if self.dim == 1 else None
 
 
 class EmpiricalLaw:
@@ -216,6 +244,62 @@ class EmpiricalLaw:
         return np.random.default_rng(random_state).choice(self.sorted, size)
 
 
+@dataclass(frozen=True, eq=False)
+class ShapeTarget:
+    """A 2-D shape drawn by a formula in JAX, `draw(key, n) -> (n, 2)`, blurred by N(0, noise^2 I).
+
+    It has no closed-form density: pre-training reads a Gaussian KDE of `reference`, a fixed draw.
+    """
+
+    draw: object  # (key, n) -> (n, 2) points on the shape, before the blur
+    noise: float
+    reference: np.ndarray  # (REFERENCE_POINTS, 2)
+
+    dim = 2
+    modes = None
+
+    def sample(self, key: jax.Array, n: int) -> jax.Array:
+        key_shape, key_noise = jax.random.split(key)
+        return self.draw(key_shape, n) + self.noise * jax.random.normal(key_noise, (n, 2))  # (n, 2)
+
+    def density(self, x: jax.Array) -> jax.Array:
+        return kernel_density(self.reference, x)
+
+    def distribution(self) -> None:
+        return None
+
+
+REFERENCE_POINTS = 2_000  # points of a shape behind its density
+
+
+def _on_columns(x: jax.Array, y: jax.Array) -> jax.Array:
+    return jnp.stack([x, y], axis=1)  # (n, 2)
+
+
+def draw_spiral(key: jax.Array, n: int) -> jax.Array:
+    """Two interleaved arms, r = t / 3 at angle t, t = 3 pi sqrt(u) (FFJORD's "2spirals"); arm 2 is arm 1 turned by pi."""
+    key_t, key_arm = jax.random.split(key)
+    t = 3 * jnp.pi * jnp.sqrt(jax.random.uniform(key_t, (n,)))  # (n,)
+    sign = jnp.where(jax.random.bernoulli(key_arm, 0.5, (n,)), 1.0, -1.0)
+    return sign[:, None] * _on_columns(-t * jnp.cos(t), t * jnp.sin(t)) / 3
+
+
+def draw_swiss_roll(key: jax.Array, n: int) -> jax.Array:
+    """scikit-learn's swiss roll seen from its side: (t cos t, t sin t) / 5 with t = 1.5 pi (1 + 2u)."""
+    t = 1.5 * jnp.pi * (1 + 2 * jax.random.uniform(key, (n,)))  # (n,)
+    return _on_columns(t * jnp.cos(t), t * jnp.sin(t)) / 5
+
+
+def draw_moons(key: jax.Array, n: int) -> jax.Array:
+    """scikit-learn's two moons, centred: (cos t, sin t) or (1 - cos t, 1/2 - sin t), t ~ U[0, pi), minus (1/2, 1/4)."""
+    key_t, key_moon = jax.random.split(key)
+    t = jnp.pi * jax.random.uniform(key_t, (n,))  # (n,)
+    upper = jax.random.bernoulli(key_moon, 0.5, (n,))
+    x = jnp.where(upper, jnp.cos(t), 1 - jnp.cos(t)) - 0.5
+    y = jnp.where(upper, jnp.sin(t), 0.5 - jnp.sin(t)) - 0.25
+    return _on_columns(x, y)
+
+
 # ---------------------------------------------------------------- building targets from the config
 
 
@@ -235,13 +319,10 @@ def parse_numbers(where: str, text: str) -> tuple[float, ...]:
     return tuple(numbers)
 
 
-def parse_scipy_law(name: str, params: str):
-    """A frozen continuous `scipy.stats` law from a name and 'key=number, ...' (never evaluated as code)."""
-    law = getattr(scipy.stats, name, None) if name.isidentifier() and not name.startswith("_") else None
-    if not isinstance(law, scipy.stats.rv_continuous):
-        raise ConfigError(f"data.target: {name!r} is not a continuous distribution of scipy.stats")
+def parse_params(text: str) -> dict[str, float]:
+    """'a=2, scale=0.5' -> {'a': 2.0, 'scale': 0.5}: names and numbers only, never evaluated as code."""
     values = {}
-    for piece in filter(str.strip, params.split(",")):
+    for piece in filter(str.strip, text.split(",")):
         key, equals, number = (part.strip() for part in piece.partition("="))
         if not (equals and key.isidentifier() and not key.startswith("_")):
             raise ConfigError(f"data.target_params: expected name=number pairs separated by commas, got {piece.strip()!r}")
@@ -250,6 +331,33 @@ def parse_scipy_law(name: str, params: str):
         values[key] = parse_numbers("data.target_params", number)[0] if number else None
         if values[key] is None:
             raise ConfigError(f"data.target_params: {key} has no value")
+    return values
+
+
+def shape_params(config: DataConfig, defaults: dict[str, float], whole: tuple[str, ...] = ()) -> dict:
+    """A built-in target's parameters: `defaults` overridden by data.target_params, each checked.
+
+    Every parameter must be > 0; those in `whole` must be whole numbers (returned as int).
+    """
+    given = parse_params(config.target_params)
+    for name in given:
+        if name not in defaults:
+            raise ConfigError(f"data.target_params: {config.target} takes {', '.join(defaults)}; got {name!r}")
+    values = {**defaults, **given}
+    for name, value in values.items():
+        if name in whole and value != int(value):
+            raise ConfigError(f"data.target_params: {name} must be a whole number, got {value!r}")
+        if value <= 0:
+            raise ConfigError(f"data.target_params: {name} must be > 0, got {value!r}")
+    return {name: int(value) if name in whole else value for name, value in values.items()}
+
+
+def parse_scipy_law(name: str, params: str):
+    """A frozen continuous `scipy.stats` law from a name and 'key=number, ...' (never evaluated as code)."""
+    law = getattr(scipy.stats, name, None) if name.isidentifier() and not name.startswith("_") else None
+    if not isinstance(law, scipy.stats.rv_continuous):
+        raise ConfigError(f"data.target: {name!r} is not a continuous distribution of scipy.stats")
+    values = parse_params(params)
     try:
         frozen = law(**values)
     except TypeError as error:
@@ -281,12 +389,9 @@ def scipy_target(config: DataConfig) -> PoolTarget:
 def file_target(config: DataConfig) -> FileTarget:
     path = config.target.partition(":")[2]
     data = load_table(path, config.columns)
-    if data.shape[1] != 1:
-        raise DataError(f"data.columns: {path} gives {data.shape[1]} columns, and multi-dimensional targets are not "
-                        "supported yet: pick one with --columns")
-    if np.ptp(data) == 0:
-        raise DataError(f"data.target: every value in {path} is the same; a target needs at least two distinct values")
-    return FileTarget(data, float(np.std(data, ddof=1) * len(data) ** (-1 / 5)))
+    if len(data) < 2 or np.any(np.ptp(data, axis=0) == 0):
+        raise DataError(f"data.target: a column of {path} holds a single value; every column needs two distinct values")
+    return FileTarget(data)
 
 
 def mixture_target(config: DataConfig) -> Mixture:
@@ -303,15 +408,64 @@ def mixture_target(config: DataConfig) -> Mixture:
         raise ConfigError(f"data.mixture_stds: must be > 0, got {config.mixture_stds!r}")
     if min(weights) < 0 or sum(weights) <= 0:
         raise ConfigError(f"data.mixture_weights: must be >= 0 with a positive sum, got {config.mixture_weights!r}")
-    return Mixture(tuple(w / sum(weights) for w in weights), means, stds)
+    return Mixture(tuple(w / sum(weights) for w in weights), tuple((m,) for m in means), stds)
+
+
+def ring_target(config: DataConfig) -> Mixture:
+    """`modes` equal Gaussians evenly spaced on a circle, the first at angle 0 (PacGAN: 8, radius 1, std 0.01)."""
+    p = shape_params(config, {"modes": 8, "radius": 1.0, "std": 0.01}, whole=("modes",))
+    angles = 2 * np.pi * np.arange(p["modes"]) / p["modes"]
+    means = tuple((p["radius"] * float(np.cos(a)), p["radius"] * float(np.sin(a))) for a in angles)
+    return Mixture((1 / p["modes"],) * p["modes"], means, (p["std"],) * p["modes"])
+
+
+def grid_target(config: DataConfig) -> Mixture:
+    """size x size equal Gaussians on a square grid centred on 0 (PacGAN: 5 x 5 at {-4, -2, 0, 2, 4}^2, std 0.05)."""
+    p = shape_params(config, {"size": 5, "spacing": 2.0, "std": 0.05}, whole=("size",))
+    ticks = [p["spacing"] * (i - (p["size"] - 1) / 2) for i in range(p["size"])]
+    means = tuple((x, y) for x in ticks for y in ticks)
+    return Mixture((1 / len(means),) * len(means), means, (p["std"],) * len(means))
+
+
+def shape_target(draw, noise: float):
+    def build(config: DataConfig) -> ShapeTarget:
+        blur = shape_params(config, {"noise": noise})["noise"]
+        target = ShapeTarget(draw, blur, np.zeros((0, 2)))
+        reference = jax.jit(target.sample, static_argnums=1)(jax.random.key(0), REFERENCE_POINTS)
+        return ShapeTarget(draw, blur, np.asarray(reference, np.float64))
+
+    return build
 
 
 TARGETS = {
     "gaussian": lambda config: Gaussian(config.mean, config.std),
     "mixture": mixture_target,
     "scipy": scipy_target,
+    "ring": ring_target,
+    "grid": grid_target,
+    "spiral": shape_target(draw_spiral, 0.05),
+    "swiss_roll": shape_target(draw_swiss_roll, 0.05),
+    "moons": shape_target(draw_moons, 0.05),
     "file": file_target,
 }
+TAKES_PARAMS = ("scipy", "ring", "grid", "spiral", "swiss_roll", "moons")  # kinds that read data.target_params
+
+
+MOMENT_SAMPLES = 100_000  # draws behind the moments of a target without a law
+
+
+def moments(target) -> tuple[np.ndarray, np.ndarray]:
+    """The target's per-column mean and standard deviation, each (dim,): `data.standardize`'s units.
+
+    Exact from the law in 1-D; in more dimensions from MOMENT_SAMPLES draws of a fixed key.
+    """
+    if target.dim == 1:
+        law = target.distribution()
+        return np.array([law.mean()], np.float32), np.array([law.std()], np.float32)
+    draws = np.asarray(jax.jit(target.sample, static_argnums=1)(jax.random.key(0), MOMENT_SAMPLES), np.float64)
+    return draws.mean(axis=0).astype(np.float32), draws.std(axis=0).astype(np.float32)
+
+
 @functools.lru_cache(maxsize=16)
 def make_target(config: DataConfig):
     """The target of `config.target`, `kind` or `kind:argument`; built (its file loaded) once per config."""

@@ -16,8 +16,8 @@ import jax.numpy as jnp
 import optax
 
 from tinygan.config import Config
-from tinygan.data import make_target
-from tinygan.networks import Network, Params, make_discriminator, make_generator, per_point
+from tinygan.data import make_target, moments
+from tinygan.networks import Network, Params, make_discriminator, make_generator, per_point, standardized
 from tinygan.noise import make_noise
 from tinygan.objectives import OBJECTIVES, Objective, gradient_penalty, r1_penalty
 from tinygan.optimizers import learning_rates, make_optimizer
@@ -80,21 +80,26 @@ class StepMetrics(NamedTuple):
 
 
 class Probe(NamedTuple):
-    """What a log point sees: G on the noise grid and D(x) on the x grid."""
+    """What a log point sees: G on the noise grid, D(x) on the picture's grid and, in 2-D, G's pull."""
 
     generated: jax.Array  # (GRID_POINTS, data_dim)
     decision: jax.Array | None  # (GRID_POINTS,) probabilities; None when not asked for
+    pull: jax.Array | None = None  # (ARROWS, 2): -grad of G's loss at generated[::GRID_POINTS // ARROWS]
 
 
 def make_game(config: Config) -> Game:
     target, noise = make_target(config.data), make_noise(config.data)
     generator_rate, discriminator_rate = learning_rates(config)
     critic_steps = config.train.num_steps * config.train.n_critic
+    generator = make_generator(config.model, noise.dim, target.dim)
+    discriminator = make_discriminator(config.model, target.dim)
+    if config.data.standardize:  # the networks work in the target's standard units
+        generator, discriminator = standardized(generator, discriminator, *moments(target))
     return Game(
         target=target,
         noise=noise,
-        generator=make_generator(config.model, noise.dim, target.dim),
-        discriminator=make_discriminator(config.model, target.dim),
+        generator=generator,
+        discriminator=discriminator,
         objective=OBJECTIVES[config.train.objective],
         # D's optimizer takes n_critic steps per iteration; pre-training's is a fresh one like D's.
         generator_optimizer=make_optimizer(config, generator_rate),
@@ -126,20 +131,20 @@ def init_state(game: Game, key: jax.Array) -> TrainState:
 def pretrain(game: Game, params: Params, key: jax.Array, num_steps: int) -> tuple[Params, jax.Array]:
     """The seed's pre-training: fit sigmoid(D(d)) to the target's density by squared error.
 
-    d = (U[0, 1) - 0.5) * 10, a fresh batch each step, with an optimizer of its
+    d = (U[0, 1)^dim - 0.5) * 10, a fresh batch each step, with an optimizer of its
     own (`game.pretrain_optimizer`: D's kind and rate). Returns the trained
     parameters (which the game's D starts from) and the loss of every step,
     shape (num_steps,).
     """
 
     def loss(params, d):
-        labels = game.target.density(d)[:, 0]  # (batch,)
+        labels = game.target.density(d)  # (batch,)
         logits = per_point(game.discriminator)(params, d)  # a packed D sees copies of each d
         return jnp.mean((jax.nn.sigmoid(logits) - labels) ** 2)
 
     def step(carry, index):
         params, opt_state = carry
-        d = (jax.random.uniform(jax.random.fold_in(key, index), (game.batch_size, 1)) - 0.5) * 10.0
+        d = (jax.random.uniform(jax.random.fold_in(key, index), (game.batch_size, game.target.dim)) - 0.5) * 10.0
         value, grads = jax.value_and_grad(loss)(params, d)
         updates, opt_state = game.pretrain_optimizer.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), value
@@ -286,23 +291,60 @@ def step_key(run_key: jax.Array, step: jax.Array) -> jax.Array:
     return jax.random.fold_in(run_key, step)
 
 
-def decision_boundary(game: Game, params: Params, xs: jax.Array) -> jax.Array:
-    """D(x) for every row of xs, evaluated in batches of the training batch size.
+def in_batches(game: Game, function, xs: jax.Array) -> jax.Array:
+    """function(rows) for every row of xs, fed in batches of the training batch size; results concatenated.
 
     With minibatch discrimination D's output depends on the rest of the batch,
     so points are fed as training feeds them. The last, partial batch is the
     final full batch of xs (overlapping), so no point is left unevaluated.
-    A packed D (PacGAN) is asked about `pack` copies of each point, in batches
-    of batch_size / pack points: the number of packed rows training feeds it.
+    A packed D (PacGAN) sees batch_size / pack points at once: the number of
+    packed rows training feeds it. `function` maps (size, dim) to (size, ...).
     """
     n = xs.shape[0]
-    decide = per_point(game.discriminator)
     size = min(game.batch_size // game.discriminator.pack, n)
     full = n // size * size
     chunks = xs[:full].reshape(-1, size, xs.shape[1])  # (chunks, size, dim)
-    head = jax.vmap(decide, (None, 0))(params, chunks).reshape(-1)
-    tail = decide(params, xs[n - size :])[size - (n - full) :]
-    return jax.nn.sigmoid(jnp.concatenate([head, tail]))
+    head = jax.vmap(function)(chunks)  # (chunks, size, ...)
+    head = head.reshape(full, *head.shape[2:])
+    tail = function(xs[n - size :])[size - (n - full) :]
+    return jnp.concatenate([head, tail])
+
+
+def decision_boundary(game: Game, params: Params, xs: jax.Array) -> jax.Array:
+    """D(x) in [0, 1] for every row of xs (`in_batches`); a packed D is asked about `pack` copies of each point."""
+    decide = per_point(game.discriminator)
+    return jax.nn.sigmoid(in_batches(game, lambda rows: decide(params, rows), xs))
+
+
+def generator_pull(game: Game, params: Params, xs: jax.Array) -> jax.Array:
+    """Where G's loss pushes each generated point x: -d loss_g / dx, (n, dim), batched like D (`in_batches`).
+
+    The arrows GAN Lab draws on generated samples. Each batch's loss is a mean,
+    so it is scaled by the batch size: the gradient of each point's own share.
+    """
+    decide = per_point(game.discriminator)
+
+    def pull(rows):
+        loss = lambda x: game.objective.generator_loss(decide(params, x)) * rows.shape[0]
+        return -jax.grad(loss)(rows)
+
+    return in_batches(game, pull, xs)
+
+
+def picture_grid(view: tuple[tuple[float, float], ...]) -> jax.Array:
+    """The points D is drawn on: GRID_POINTS over [low, high] in 1-D; a square grid of them in 2-D.
+
+    `view` holds (low, high) per axis. 2-D points run along x first, row by row
+    from the lowest y: reshaped to (side, side) they are an image with y up.
+    """
+    if len(view) == 1:
+        return jnp.linspace(*view[0], GRID_POINTS)[:, None]  # (GRID_POINTS, 1)
+    side = round(GRID_POINTS**0.5)
+    x, y = (jnp.linspace(low, high, side) for low, high in view)
+    return jnp.stack([jnp.tile(x, side), jnp.repeat(y, side)], axis=1)  # (side * side, 2)
+
+
+ARROWS = 256  # generated points that carry G's gradient arrow in 2-D pictures
 
 
 def evaluated_generator(state: TrainState) -> Params:
@@ -310,13 +352,20 @@ def evaluated_generator(state: TrainState) -> Params:
     return state.generator if state.generator_ema is None else state.generator_ema
 
 
-def probe(game: Game, state: TrainState, x_range: float, with_decision: bool = True) -> Probe:
-    """Look at the networks: G (its EMA when kept) on the noise grid and, if asked, D on [-x_range, x_range]."""
+def probe(game: Game, state: TrainState, view: tuple | None) -> Probe:
+    """Look at the networks: G (its EMA when kept) on the noise grid and, with a `view`, D on its grid.
+
+    In 2-D the probe also gives G's pull (`generator_pull`) on ARROWS of the
+    generated points, evenly spaced through the noise grid.
+    """
     generated = game.generator.apply(evaluated_generator(state), game.noise.grid(GRID_POINTS))
-    if not with_decision:
+    if view is None:
         return Probe(generated, None)
-    xs = jnp.linspace(-x_range, x_range, GRID_POINTS)[:, None]
-    return Probe(generated, decision_boundary(game, state.discriminator, xs))
+    decision = decision_boundary(game, state.discriminator, picture_grid(view))
+    pull = None
+    if len(view) == 2:
+        pull = generator_pull(game, state.discriminator, generated[:: GRID_POINTS // ARROWS][:ARROWS])
+    return Probe(generated, decision, pull)
 
 
 def run_chunk(
@@ -326,21 +375,20 @@ def run_chunk(
     *,
     intervals: int,
     log_every: int,
-    x_range: float,
-    with_decision: bool = True,
+    view: tuple | None,
     with_starts: bool = False,
 ):
     """`intervals` log intervals of `log_every` iterations each, as one compiled scan.
 
-    Each interval first probes the state it starts from, then runs its
-    iterations. Returns the new state, the probes (stacked, one per interval)
+    Each interval first probes the state it starts from (D's picture only
+    with a `view`, see `probe`), then runs its iterations. Returns the new state, the probes (stacked, one per interval)
     and the losses of each interval's first iteration, the one its log line
     reports, and the state each interval starts from (stacked, leading axis
     `intervals`: the state its history row describes), None unless `with_starts`.
     """
 
     def interval(state, _):
-        seen = probe(game, state, x_range, with_decision)
+        seen = probe(game, state, view)
         keys = jax.vmap(step_key, (None, 0))(run_key, state.step + jnp.arange(log_every))
         batches = jax.vmap(lambda key: draw_batch(game, key))(keys)  # all draws at once: cheaper than per step
         start = state if with_starts else None

@@ -12,6 +12,7 @@ random draws.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -73,8 +74,20 @@ ACTIVATIONS: dict[str, Callable[[int], Activation]] = {
 }
 
 
+INITS: dict[str, Callable[[int, int, float], float]] = {  # (fan_in, fan_out, init_std) -> std of the weights
+    "normal": lambda fan_in, fan_out, std: std,  # the seed's: model.init_std for every layer
+    "glorot": lambda fan_in, fan_out, std: math.sqrt(2 / (fan_in + fan_out)),  # Glorot & Bengio 2010
+    "he": lambda fan_in, fan_out, std: math.sqrt(2 / fan_in),  # He et al. 2015, for ReLU networks
+}
+
+
+def weight_std(config: ModelConfig, fan_in: int, fan_out: int) -> float:
+    """The standard deviation of a (fan_in, fan_out) layer's initial weights under `config.init`."""
+    return INITS[config.init](fan_in, fan_out, config.init_std)
+
+
 def init_linear(key: jax.Array, in_dim: int, out_dim: int, std: float) -> Params:
-    """W ~ N(0, std^2), b = 0: the seed's initialisation."""
+    """W ~ N(0, std^2), b = 0: the seed's initialisation (std from `weight_std`)."""
     return {"w": std * jax.random.normal(key, (in_dim, out_dim)), "b": jnp.zeros(out_dim)}
 
 
@@ -164,10 +177,10 @@ def make_generator(config: ModelConfig, noise_dim: int = 1, data_dim: int = 1) -
 
     def init(key):
         keys = jax.random.split(key, layers + 1)  # the seed's split(key) for one layer
-        params = {"hidden": init_linear(keys[0], noise_dim, columns, config.init_std)}
+        params = {"hidden": init_linear(keys[0], noise_dim, columns, weight_std(config, noise_dim, columns))}
         if layers > 1:
-            params["deeper"] = init_stack(list(keys[2:]), width, columns, config.init_std)
-        params["output"] = init_linear(keys[1], width, data_dim, config.init_std)
+            params["deeper"] = init_stack(list(keys[2:]), width, columns, weight_std(config, width, columns))
+        params["output"] = init_linear(keys[1], width, data_dim, weight_std(config, width, data_dim))
         if config.generator_batch_norm:
             params["hidden_norm"] = init_batch_norm(columns)
             if layers > 1:
@@ -207,20 +220,20 @@ def make_discriminator(config: ModelConfig, data_dim: int = 1) -> Network:
         )
         block_width = width + kernels
     else:
-        block_init = lambda key: init_linear(key, width, columns, config.init_std)
+        block_init = lambda key: init_linear(key, width, columns, weight_std(config, width, columns))
         block_apply = lambda p, h: activation.function(linear(p, h))
         block_width = width
 
     def init(key):
         keys = jax.random.split(key, layers + 2)  # the seed's split(key, 4) for two layers
         k_input, k_block, k_output = keys[0], keys[layers], keys[layers + 1]
-        params = {"input": init_linear(k_input, in_dim, columns, config.init_std)}
+        params = {"input": init_linear(k_input, in_dim, columns, weight_std(config, in_dim, columns))}
         if layers >= 2:
-            params["hidden"] = init_linear(keys[1], width, columns, config.init_std)
+            params["hidden"] = init_linear(keys[1], width, columns, weight_std(config, width, columns))
         if layers > 2:
-            params["deeper"] = init_stack(list(keys[2:layers]), width, columns, config.init_std)
+            params["deeper"] = init_stack(list(keys[2:layers]), width, columns, weight_std(config, width, columns))
         params["block"] = block_init(k_block)
-        params["output"] = init_linear(k_output, block_width, 1, config.init_std)
+        params["output"] = init_linear(k_output, block_width, 1, weight_std(config, block_width, 1))
         return params
 
     def apply(params, x):  # (batch, in_dim) -> (batch,)

@@ -70,6 +70,39 @@ def plot_losses(
     return figure
 
 
+METRIC_NAMES = {
+    "mean": "mean", "std": "standard deviation", "w1": "Wasserstein-1", "ks": "Kolmogorov-Smirnov",
+    "sliced_w1": "sliced Wasserstein-1", "energy": "energy distance", "modes_captured": "modes captured",
+    "high_quality": "high-quality samples (%)", "reverse_kl": "reverse KL over modes (nats)",
+    "kl": "GAN Lab KL (bits)", "js": "GAN Lab JS (bits)",
+}  # fmt: skip
+
+
+def plot_metrics(history: dict[str, np.ndarray], *, lang: str = "en") -> Figure:
+    """Every metric of the history over the iterations, one small panel each (the losses have their own picture).
+
+    Distances that span more than two decades are drawn on a log scale.
+    """
+    words = LABELS[lang]
+    names = [name for name in history if name not in ("step", "loss_d", "loss_g")]
+    columns = min(3, len(names))
+    rows = -(-len(names) // columns)
+    figure = Figure(figsize=(3.2 * columns, 2.4 * rows), dpi=100, layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False, sharex=True).ravel()
+    for ax, name in zip(axes, names):
+        values = np.asarray(history[name], np.float64)
+        ax.plot(history["step"], values, color=COLORS["generated"])
+        positive = values[np.isfinite(values) & (values > 0)]
+        if name not in ("mean", "modes_captured", "high_quality") and positive.size and positive.max() > 100 * positive.min():
+            ax.set_yscale("log")
+        ax.set_title(METRIC_NAMES.get(name, name), fontsize=9)
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
+    for ax in axes[-columns:]:
+        ax.set_xlabel(words["iteration"])
+    return figure
+
+
 def plot_distribution(
     xs: np.ndarray,
     decision: np.ndarray,
@@ -100,49 +133,6 @@ def plot_distribution(
     ax.text(0.02, 0.97, words["outside"].format(fraction=outside, low=-x_range, high=x_range),
             transform=ax.transAxes, va="top", fontsize=8)
     ax.legend(loc="upper right")
-    return figure
-
-
-def plot_samples_2d(
-    real: np.ndarray,
-    generated: np.ndarray,
-    *,
-    extent: tuple[float, float, float, float],
-    decision: np.ndarray | None = None,
-    arrows: tuple[np.ndarray, np.ndarray] | None = None,
-    lang: str = "en",
-    title: str | None = None,
-) -> Figure:
-    """A 2-D target as GAN Lab draws it: samples over the discriminator's heat map, with G's gradient arrows.
-
-    `extent` is (x_min, x_max, y_min, y_max); `decision` is D(x) in [0, 1] on
-    a grid spanning it, shape (rows for y, columns for x), drawn green where
-    D says real and purple where it says fake. `arrows` is (positions,
-    directions), both (m, 2): where a subset of generated samples would move
-    (minus the gradient of G's loss), scaled to the picture. The share of
-    generated samples outside `extent` is written on the picture.
-    """
-    words = LABELS[lang]
-    figure = Figure(figsize=(5.6, 5.6), dpi=100, layout="constrained")
-    ax = figure.add_subplot()
-    if decision is not None:
-        image = ax.imshow(decision, origin="lower", extent=extent, cmap="PRGn", vmin=0, vmax=1, alpha=0.6,
-                          interpolation="bilinear", aspect="auto")
-        figure.colorbar(image, ax=ax, shrink=0.8, label=words["decision"])
-    # The heat map's own hues, darker: real in green, generated in purple, as GAN Lab shows them.
-    ax.scatter(*np.asarray(real).T, s=5, color="#00441b", label=words["real"], alpha=0.7, linewidths=0)
-    ax.scatter(*np.asarray(generated).T, s=5, color="#40004b", label=words["generated"], alpha=0.7, linewidths=0)
-    if arrows is not None:
-        positions, directions = (np.asarray(a) for a in arrows)
-        ax.quiver(*positions.T, *directions.T, color="#444444", angles="xy", width=0.003)
-    x_min, x_max, y_min, y_max = extent
-    g = np.asarray(generated, np.float64)
-    inside = (g[:, 0] >= x_min) & (g[:, 0] <= x_max) & (g[:, 1] >= y_min) & (g[:, 1] <= y_max)
-    outside = float(1.0 - inside.mean()) if len(g) else 0.0
-    ax.set(xlim=(x_min, x_max), ylim=(y_min, y_max), aspect="equal")
-    ax.set_title(title or words["title_2d"])
-    ax.text(0.02, 0.98, words["outside_2d"].format(fraction=outside), transform=ax.transAxes, va="top", fontsize=8)
-    ax.legend(loc="lower right", markerscale=3)
     return figure
 
 
@@ -196,9 +186,14 @@ def save_animation(
             ax.draw_artist(artist)
         return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()  # (height, width, 3)
 
+    write_frames(path, (render(i) for i in range(len(steps))), fps)
+
+
+def write_frames(path: Path, frames, fps: int) -> None:
+    """Frames (height, width, 3) to a GIF or MP4 by the path's extension; the file appears only once complete."""
     temporary = path.with_name(f".{path.stem}.partial{path.suffix}")
     try:
-        WRITERS[path.suffix.lower()](temporary, (render(i) for i in range(len(steps))), fps)
+        WRITERS[path.suffix.lower()](temporary, frames, fps)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

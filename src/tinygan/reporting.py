@@ -47,15 +47,27 @@ class TrainingProgress:
         self.bar.update(self.task, completed=done, speed=f"{speed:,.0f} it/s" if speed else "")
 
 
+SUMMARY_FORMATS = {  # metric: (label, format), in the order shown
+    "mean": ("mean", ".4f"), "std": ("std", ".4f"), "w1": ("W1", ".4f"), "ks": ("KS", ".4f"),
+    "sliced_w1": ("sliced W1", ".4f"), "energy": ("energy", ".4f"), "modes_captured": ("modes", "d"),
+    "high_quality": ("high quality %", ".1f"), "reverse_kl": ("reverse KL", ".3f"), "kl": ("KL", ".3f"),
+    "js": ("JS", ".3f"),
+}  # fmt: skip
+
+
 def summary(result: TrainResult, folder: Path, written: list[Path], *, lang: str = "en") -> str:
     words = LABELS[lang]
     m, seconds = result.metrics, result.metrics["seconds"]
     status = f" [{words['interrupted']}]" if result.status == "interrupted" else ""
     names = ", ".join(p.name if p.parent == folder else str(p) for p in written)
-    metrics_line = (
-        f"{words['summary']}{status}: mean {m['mean']:.4f}  std {m['std']:.4f}  "
-        f"W1 {m['w1']:.4f}  KS {m['ks']:.4f}  ({m['samples']:,} samples, {m['iterations']:,} iterations)"
+    modes = result.game.target.modes
+    shown = "  ".join(
+        f"{label} {value:{spec}}" + (f"/{len(modes.weights)}" if name == "modes_captured" else "")
+        for name, (label, spec) in SUMMARY_FORMATS.items()
+        if name in m
+        for value in [m[name]]
     )
+    metrics_line = f"{words['summary']}{status}: {shown}  ({m['samples']:,} samples, {m['iterations']:,} iterations)"
     time_line = (
         f"time: compile {seconds['compile']:.2f} s, pre-training {seconds['pretrain']:.2f} s, "
         f"training {seconds['train']:.2f} s, metrics {seconds['metrics']:.2f} s"
@@ -64,6 +76,6 @@ def summary(result: TrainResult, folder: Path, written: list[Path], *, lang: str
     if "stop_reason" in m:
         lines.append(f"stopped: {m['stop_reason']}")
     if m.get("best_step") is not None:
-        lines.append(f"kept the best state: step {m['best_step']:,}, {result.config.train.best_metric} "
+        lines.append(f"kept the best state: step {m['best_step']:,}, {result.config.resolved().train.best_metric} "
                      f"{m['best_metric']:.4f}")
     return "\n".join([*lines, time_line, f"{words['files']}: {folder}/ ({names})"])

@@ -1,7 +1,7 @@
 """Run folders: where a run's files go, checked before training and written atomically.
 
 A run folder holds config.json, history.csv, metrics.json and, unless
-switched off, losses.png, distribution.png and training.gif. Every file is
+switched off, losses.png, metrics.png, distribution.png and training.gif. Every file is
 written to a temporary name and renamed, so a reader never sees half a file.
 """
 
@@ -16,11 +16,13 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import jax
 import numpy as np
 
-from tinygan import plots
+from tinygan import plots, plots_2d
 from tinygan.config import Config
-from tinygan.trainer import HISTORY_COLUMNS, TrainResult
+from tinygan.scoring import picture_view
+from tinygan.trainer import TrainResult
 
 REAL_SAMPLES = 10_000  # real samples behind the pictures' real density, as the seed draws
 ANIMATION_FORMATS = tuple(plots.WRITERS)
@@ -108,12 +110,19 @@ def to_json(value) -> str:
 
 
 def history_csv(history: dict[str, np.ndarray]) -> str:
+    """One row per log point; the step and the modes captured as whole numbers, the rest as exact floats."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(HISTORY_COLUMNS)
+    writer.writerow(history)
+    whole = {"step", "modes_captured"}
     for i in range(len(history["step"])):
-        writer.writerow([int(history["step"][i]), *(repr(float(history[c][i])) for c in HISTORY_COLUMNS[1:])])
+        writer.writerow([_cell(history[name][i], name in whole) for name in history])
     return buffer.getvalue()
+
+
+def _cell(value, whole: bool) -> str:
+    value = float(value)
+    return str(int(value)) if whole and math.isfinite(value) else repr(value)
 
 
 def start_run(folder: str | os.PathLike, config: Config) -> Path:
@@ -135,37 +144,74 @@ def equilibrium_losses(objective) -> tuple[float, float] | None:
     return float(objective.discriminator_loss(output, output)), float(objective.generator_loss(output))
 
 
+def _png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def real_samples(result: TrainResult) -> np.ndarray:
+    """REAL_SAMPLES target samples (n, dim) for the pictures, the same for every picture of a run."""
+    seed = result.config.train.seed
+    if result.game.target.dim == 1:  # the seed's: from the law, as its histogram was drawn
+        law = result.game.target.distribution()
+        return law.rvs(REAL_SAMPLES, random_state=np.random.default_rng(seed))[:, None]
+    return np.asarray(result.game.target.sample(jax.random.key(seed), REAL_SAMPLES))
+
+
 def draw_pictures(result: TrainResult, folder: Path, *, animation: Path | None, lang: str) -> list[Path]:
-    """losses.png, distribution.png and the animation (training.gif unless `animation` names a path)."""
-    config, history = result.config, result.history
-    x_range = config.data.noise_range
-    xs = np.linspace(-x_range, x_range, len(result.frames[-1].decision))
-    real = result.game.target.distribution().rvs(REAL_SAMPLES, random_state=np.random.default_rng(config.train.seed))
-    final = result.frames[-1]
-    written = []
-    for name, figure in (
-        ("losses.png", plots.plot_losses(history["step"], history["loss_d"], history["loss_g"],
-                                         equilibrium=equilibrium_losses(result.game.objective), lang=lang)),
-        ("distribution.png", plots.plot_distribution(xs, final.decision, real, final.generated, x_range=x_range, lang=lang)),
-    ):
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png")
-        write_atomic(folder / name, buffer.getvalue())
-        written.append(folder / name)
+    """losses.png, metrics.png, distribution.png and the animation (training.gif unless `animation` names a path)."""
+    history, real = result.history, real_samples(result)
+    pictures = {
+        "losses.png": plots.plot_losses(history["step"], history["loss_d"], history["loss_g"],
+                                        equilibrium=equilibrium_losses(result.game.objective), lang=lang),
+        "metrics.png": plots.plot_metrics(history, lang=lang),
+    }
     animation = animation or folder / "training.gif"
+    draw = _draw_1d if result.game.target.dim == 1 else _draw_2d
+    pictures["distribution.png"] = draw(result, real, animation, lang)
+    for name, figure in pictures.items():
+        write_atomic(folder / name, _png(figure))
+    return [folder / name for name in pictures] + [animation]
+
+
+def _draw_1d(result: TrainResult, real: np.ndarray, animation: Path, lang: str):
+    """The seed's pictures: D(x), the real and the generated density; returns the still one."""
+    x_range, frames = result.config.data.noise_range, result.frames
+    xs = np.linspace(-x_range, x_range, len(frames[-1].decision))
+    plots.save_animation(animation, [f.step for f in frames], [f.decision for f in frames],
+                         [f.generated[:, 0] for f in frames], xs, real[:, 0], x_range=x_range, lang=lang)
+    final = frames[-1]
+    return plots.plot_distribution(xs, final.decision, real[:, 0], final.generated[:, 0], x_range=x_range, lang=lang)
+
+
+def _draw_2d(result: TrainResult, real: np.ndarray, animation: Path, lang: str):
+    """GAN Lab's pictures: samples over D's heat map with G's arrows; above 2-D, the first two columns alone."""
     frames = result.frames
-    plots.save_animation(
-        animation,
-        [f.step for f in frames],
-        [f.decision for f in frames],
-        [f.generated for f in frames],
-        xs,
-        real,
-        x_range=x_range,
-        lang=lang,
+    view = picture_view(result.game.target, result.config.data.noise_range)
+    if view is None:  # more than 2 columns: no heat map, a square around the first two columns' quantiles
+        low, high = np.quantile(real[:, :2], [0.001, 0.999], axis=0)
+        half = 0.75 * float(np.max(high - low))
+        view = tuple((float(c - half), float(c + half)) for c in (low + high) / 2)
+    extent = (*view[0], *view[1])
+
+    def decision(frame):
+        return None if frame.decision is None else frame.decision.reshape(-1, round(len(frame.decision) ** 0.5))
+
+    def arrows(frame):
+        if frame.pull is None:
+            return None
+        return frame.generated[:: len(frame.generated) // len(frame.pull)][: len(frame.pull)], frame.pull
+
+    with_heat_map, with_arrows = frames[-1].decision is not None, frames[-1].pull is not None
+    plots_2d.save_animation_2d(
+        animation, [f.step for f in frames], [f.generated[:, :2] for f in frames], real[:, :2], extent=extent,
+        decisions=[decision(f) for f in frames] if with_heat_map else None,
+        arrows=[arrows(f) for f in frames] if with_arrows else None, lang=lang,
     )
-    written.append(animation)
-    return written
+    final = frames[-1]
+    return plots_2d.plot_samples_2d(real[:, :2], final.generated[:, :2], extent=extent, decision=decision(final),
+                                    arrows=arrows(final), lang=lang)
 
 
 def save_run(

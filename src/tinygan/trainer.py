@@ -26,13 +26,13 @@ import numpy as np
 
 from tinygan import engine
 from tinygan.config import Config
-from tinygan.metrics import distances
+from tinygan.scoring import ALL_COLUMNS, HIGHER_IS_BETTER, make_scorer, picture_view
 
 FINAL_SAMPLES = 100_000  # samples behind the final metrics
 MAX_FRAMES = 500  # animation frames kept at most; longer runs keep every k-th log point
 CHUNK_ITERATIONS = 256  # iterations per compiled chunk, about: whole log intervals
-HISTORY_COLUMNS = ("step", "loss_d", "loss_g", "mean", "std", "w1", "ks")
-STOP_METRICS = HISTORY_COLUMNS[1:]  # what a stopping rule, a plateau or keep-best may read
+LOSS_COLUMNS = ("step", "loss_d", "loss_g")  # the history's first columns; the target's metrics follow
+STOP_METRICS = LOSS_COLUMNS[1:] + ALL_COLUMNS  # what a stopping rule, a plateau or keep-best may name
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _THRESHOLD_RULE = re.compile(rf"\s*(\w+)\s*([<>])\s*({_NUMBER})\s*")
 
@@ -70,8 +70,13 @@ class Frame:
     """One picture of training: the state an iteration starts from, or the final state."""
 
     step: int
-    decision: np.ndarray  # (GRID_POINTS,) D(x) on the x grid
-    generated: np.ndarray  # (GRID_POINTS,) G(z) on the noise grid
+    decision: np.ndarray | None  # (GRID_POINTS,) D(x) on the picture's grid (`engine.picture_grid`); None above 2-D
+    generated: np.ndarray  # (GRID_POINTS, dim) G(z) on the noise grid
+    pull: np.ndarray | None = None  # (ARROWS, 2) in 2-D: G's gradient arrows (`engine.generator_pull`)
+
+    @classmethod
+    def from_probe(cls, step: int, probe: engine.Probe) -> Frame:
+        return cls(step, probe.decision, probe.generated, probe.pull)
 
 
 @dataclass
@@ -80,7 +85,7 @@ class TrainResult:
 
     config: Config
     state: engine.TrainState
-    history: dict[str, np.ndarray]  # HISTORY_COLUMNS, one entry per log point
+    history: dict[str, np.ndarray]  # LOSS_COLUMNS, then the target's metric columns; one entry per log point
     frames: list[Frame]
     metrics: dict
     status: str  # "finished", "stopped" (train.stop_when held) or "interrupted"
@@ -110,9 +115,9 @@ def _decide(game, params, x):
 
 
 @functools.partial(jax.jit, static_argnums=(0, 3, 4))
-def _final_look(game, state, key, x_range, n):
-    """The final frame (with D's boundary) and n fresh samples for the final metrics, both from G's EMA when kept."""
-    return engine.probe(game, state, x_range), _sample(game, engine.evaluated_generator(state), key, n)
+def _final_look(game, state, key, view, n):
+    """The final frame (with D's picture) and n fresh samples for the final metrics, both from G's EMA when kept."""
+    return engine.probe(game, state, view), _sample(game, engine.evaluated_generator(state), key, n)
 
 
 @contextlib.contextmanager
@@ -135,6 +140,11 @@ def _interrupt_between_chunks():
         signal.signal(signal.SIGINT, previous)
 
 
+def _entry(stacked, i: int):
+    """Entry i of a pytree stacked along its leaves' first axis (a chunk's probes or start states)."""
+    return jax.tree.map(lambda leaf: leaf[i], stacked)
+
+
 def _timed_compile(function, *args):
     start = time.perf_counter()
     compiled = jax.jit(function).lower(*args).compile()
@@ -150,7 +160,7 @@ def train(
     """Pre-train D, play the game for `config.train.num_steps` iterations, measure the result.
 
     `progress(iterations_done, new_rows)` is called after every compiled chunk
-    with the history rows it produced (dicts keyed by HISTORY_COLUMNS).
+    with the history rows it produced (dicts keyed by the history's columns).
     `frames=False` skips D's picture at log points; the final frame is always kept.
     With train.generator_ema, what is measured and drawn (the history's
     distances, the frames, the final metrics, `TrainResult.sample`) reads the
@@ -165,9 +175,9 @@ def _train(config: Config, progress, with_frames: bool, stop_requested: threadin
     seconds = {}
     game = engine.make_game(config)
     num_steps, log_every = config.train.num_steps, config.train.log_every
-    x_range = config.data.noise_range
+    view = picture_view(game.target, config.data.noise_range)
+    scorer = make_scorer(game.target, view)
     key_setup, key_train, key_eval = jax.random.split(jax.random.key(config.train.seed), 3)
-    target_law = game.target.distribution()
 
     # Set-up (init and pre-training) compiled as one program; the game as chunks of whole log intervals.
     plan = engine.plan_chunks(num_steps, log_every, CHUNK_ITERATIONS)
@@ -182,14 +192,14 @@ def _train(config: Config, progress, with_frames: bool, stop_requested: threadin
     chunk_fns = {}
     for shape in dict.fromkeys(plan):
         chunk_fns[shape], compile_seconds = _timed_compile(
-            functools.partial(engine.run_chunk, game, intervals=shape[0], log_every=shape[1], x_range=x_range,
-                              with_decision=with_frames, with_starts=watch.needs_starts),
+            functools.partial(engine.run_chunk, game, intervals=shape[0], log_every=shape[1],
+                              view=view if with_frames else None, with_starts=watch.needs_starts),
             state,
             key_train,
         )
         seconds["compile"] += compile_seconds
 
-    history = {name: [] for name in HISTORY_COLUMNS}
+    history = {name: [] for name in LOSS_COLUMNS + scorer.columns}
     kept_frames: list[Frame] = []
     seconds["metrics"] = 0.0
     start = time.perf_counter()
@@ -204,16 +214,16 @@ def _train(config: Config, progress, with_frames: bool, stop_requested: threadin
         for i in range(intervals):
             step = first + i * length
             row = {"step": step, "loss_d": float(losses.loss_d[i]), "loss_g": float(losses.loss_g[i])}
-            row.update(distances(probes.generated[i], target_law))
+            row.update(scorer(probes.generated[i]))
             rows.append(row)
-            for name in HISTORY_COLUMNS:
-                history[name].append(row[name])
-            stop = watch.see(row, lambda i=i: jax.tree.map(lambda leaf: leaf[i], starts))
+            for name, column in history.items():
+                column.append(row[name])
+            stop = watch.see(row, functools.partial(_entry, starts, i))
             if stop:  # the run ends at this row's state: the row's own frame is the final one below
                 state = watch.start_state
                 break
             if with_frames and (step // log_every) % frame_every == 0:
-                kept_frames.append(Frame(step, probes.decision[i], probes.generated[i, :, 0]))
+                kept_frames.append(Frame.from_probe(step, _entry(probes, i)))
         seconds["metrics"] += time.perf_counter() - metrics_start
         if progress is not None:
             progress(int(state.step), rows)
@@ -226,13 +236,13 @@ def _train(config: Config, progress, with_frames: bool, stop_requested: threadin
 
     # The final state: one more frame, and the metrics from FINAL_SAMPLES fresh samples.
     start = time.perf_counter()
-    final, samples = jax.device_get(_final_look(game, state, key_eval, x_range, FINAL_SAMPLES))
-    kept_frames.append(Frame(int(state.step), final.decision, final.generated[:, 0]))
+    final, samples = jax.device_get(_final_look(game, state, key_eval, view, FINAL_SAMPLES))
+    kept_frames.append(Frame.from_probe(int(state.step), final))
     if watch.stopped_at is not None:
         status = "stopped"
     else:
         status = "interrupted" if trained < num_steps else "finished"
-    metrics = {"status": status, **distances(samples, target_law), "samples": FINAL_SAMPLES}
+    metrics = {"status": status, **scorer(samples, final=True), "samples": FINAL_SAMPLES}
     metrics["iterations"] = int(state.step)  # behind the measured state: the best one's with keep_best
     metrics.update(watch.record())
     seconds["metrics"] += time.perf_counter() - start
@@ -250,6 +260,11 @@ def _train(config: Config, progress, with_frames: bool, stop_requested: threadin
     )
 
 
+def _loss(metric: str, row: dict) -> float:
+    """The row's `metric`, signed so that lower is better (modes captured and high quality count down)."""
+    return -row[metric] if metric in HIGHER_IS_BETTER else row[metric]
+
+
 class _Watch:
     """The stopping rule and keep-best, fed the history rows in order; Python between chunks, no compiled part.
 
@@ -262,18 +277,19 @@ class _Watch:
     def __init__(self, config: Config):
         train = config.train
         self.rule = parse_stop_rule(train.stop_when)
-        self.keep_best, self.best_metric = train.keep_best, train.best_metric
-        self.plateau_metric, self.window, self.tolerance = train.plateau_metric, train.plateau_window, \
+        resolved = config.resolved().train  # the automatic metric names written out
+        self.keep_best, self.best_metric = train.keep_best, resolved.best_metric
+        self.plateau_metric, self.window, self.tolerance = resolved.plateau_metric, train.plateau_window, \
             train.plateau_tolerance
         self.needs_starts = self.rule is not None or self.keep_best
         self.rows_seen = 0
         self.plateau_best, self.plateau_index = math.inf, 0  # the best value, and the row it (or the start) was
-        self.best_value, self.best_step, self.best_state = math.inf, None, None
+        self.best_value, self.best_step, self.best_state = _loss(self.best_metric, {self.best_metric: math.inf}), None, None
         self.stopped_at, self.reason, self.start_state = None, "", None
 
     def see(self, row: dict, start_state: Callable[[], engine.TrainState]) -> bool:
         index, self.rows_seen = self.rows_seen, self.rows_seen + 1
-        if self.keep_best and row[self.best_metric] < self.best_value:
+        if self.keep_best and _loss(self.best_metric, row) < _loss(self.best_metric, {self.best_metric: self.best_value}):
             self.best_value, self.best_step, self.best_state = row[self.best_metric], row["step"], start_state()
         reason = self._reason(index, row)
         if reason is None:
@@ -286,13 +302,14 @@ class _Watch:
         if rule is None:
             return None
         if rule.kind == "plateau":
-            value = row[self.plateau_metric]
+            value = _loss(self.plateau_metric, row)
             if value < self.plateau_best - self.tolerance:
                 self.plateau_best, self.plateau_index = value, index
             if index - self.plateau_index < self.window:
                 return None
+            best = _loss(self.plateau_metric, {self.plateau_metric: self.plateau_best})  # back to the metric's sign
             return (f"plateau: {self.plateau_metric} did not improve by more than {self.tolerance:g} "
-                    f"in {self.window} log points (best {self.plateau_best:.6g}) at step {row['step']}")
+                    f"in {self.window} log points (best {best:.6g}) at step {row['step']}")
         value = row[rule.metric]
         if not (value < rule.threshold if rule.kind == "<" else value > rule.threshold):
             return None
