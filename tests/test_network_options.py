@@ -5,8 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 
 import tinygan
-from tinygan import networks
+from tinygan import engine, networks
 from tinygan.config import ModelConfig
+from tinygan.data import moments
 
 
 def shapes(params):
@@ -348,3 +349,21 @@ def test_short_training_with_maxout_and_batch_norm_has_no_nan():
     assert all(np.isfinite(value) for value in result.metrics.values() if isinstance(value, float))
     assert result.state.generator["hidden"]["w"].shape == (1, 12)  # the options reached the trained networks
     assert "hidden_norm" in result.state.generator
+
+
+def test_standardize_puts_the_game_in_the_targets_units():
+    """data.standardize: G's output is mean + std * G(z) and D reads (x - mean) / std, with the target's moments."""
+    plain = engine.make_game(tinygan.config_from_preset("seed", target="ring"))
+    standard = engine.make_game(tinygan.config_from_preset("seed", target="ring", standardize=True))
+    mean, std = moments(standard.target)
+    assert mean.shape == std.shape == (2,) and np.all(np.abs(mean) < 0.02) and np.allclose(std, 0.7071, atol=0.01)
+    params = plain.generator.init(jax.random.key(0))
+    z = jax.random.normal(jax.random.key(1), (6, 1))
+    raw = np.asarray(plain.generator.apply(params, z))
+    np.testing.assert_allclose(standard.generator.apply(params, z), mean + std * raw, rtol=1e-6)
+    d_params = plain.discriminator.init(jax.random.key(2))
+    x = jax.random.normal(jax.random.key(3), (6, 2))
+    np.testing.assert_allclose(standard.discriminator.apply(d_params, x),
+                               plain.discriminator.apply(d_params, (x - mean[None]) / std[None]), rtol=1e-6)
+    gaussian = engine.make_game(tinygan.config_from_preset("seed", standardize=True)).target
+    assert [a.tolist() for a in moments(gaussian)] == [[4.0], [0.5]]  # exact from the law in 1-D

@@ -378,9 +378,47 @@ def replace(config: Config, **overrides) -> Config:
     )
 
 
+UNIT_GAUSSIAN_RANGE = math.sqrt(3)  # data.noise_range giving gaussian noise N(0, I): std = range / sqrt(3)
+
+
+def pacgan_preset(name: str, target: str) -> Config:
+    """PacGAN's 2-D experiments (Lin et al. 2018, section 5 and Table 1; the code in fjxmlzn/PacGAN).
+
+    G: 4 x 400 ReLU with batch norm; D: 3 x 200 maxout with 5 pieces (two layers and the third block);
+    weights N(0, 0.02^2); Adam 1e-4, beta1 0.8; batches of 100; z ~ N(0, I2); 400 epochs of 100,000
+    samples = 400,000 iterations. PacGAN-m: `--pack m --batch-size 100m` (100 packed tuples a batch).
+    """
+    return Config(
+        preset=name,
+        data=DataConfig(target=target, noise="gaussian", noise_dim=2, noise_range=UNIT_GAUSSIAN_RANGE),
+        model=ModelConfig(generator_layers=4, generator_width=400, generator_activation="relu",
+                          generator_batch_norm=True, discriminator_layers=2, discriminator_width=200,
+                          discriminator_activation="maxout", maxout_pieces=5, init_std=0.02),
+        optim=OptimConfig(optimizer="adam", learning_rate=1e-4, adam_beta1=0.8, schedule="constant",
+                          pretrain_steps=0),
+        train=TrainConfig(num_steps=400_000, batch_size=100, log_every=1_000),
+    )
+
+
 PRESETS: dict[str, Config] = {
     "seed": Config(preset="seed"),
     "seed-minibatch": Config(preset="seed-minibatch", model=ModelConfig(minibatch=True)),
+    "ring": pacgan_preset("ring", "ring"),
+    "grid": pacgan_preset("grid", "grid"),
+    # Gulrajani et al. 2017, "Improved Training of Wasserstein GANs", the 8 Gaussians of gan_toy.py: modes
+    # at radius 2 with std 0.02, all divided by 1.414; G and D 3 x 512 ReLU; WGAN-GP with lambda 0.1 (its toy
+    # setting), 5 critic steps, Adam 1e-4 with betas (0.5, 0.9), batches of 256, 100,000 iterations.
+    "wgan-gp-8gaussians": Config(
+        preset="wgan-gp-8gaussians",
+        data=DataConfig(target="ring", target_params=f"modes=8, radius={2 / 1.414!r}, std={0.02 / 1.414!r}",
+                        noise="gaussian", noise_dim=2, noise_range=UNIT_GAUSSIAN_RANGE),
+        model=ModelConfig(generator_layers=3, generator_width=512, generator_activation="relu",
+                          discriminator_layers=2, discriminator_width=512, discriminator_activation="relu", init="he"),
+        optim=OptimConfig(optimizer="adam", learning_rate=1e-4, adam_beta1=0.5, adam_beta2=0.9,
+                          schedule="constant", pretrain_steps=0),
+        train=TrainConfig(num_steps=100_000, batch_size=256, log_every=500, objective="wasserstein",
+                          gradient_penalty=0.1, n_critic=5),
+    ),
 }
 
 
