@@ -54,9 +54,11 @@ def test_target_params_shape_the_built_in_targets():
 
 @pytest.mark.parametrize(("target", "params", "message"), [
     ("ring", "modes=2.5", "data.target_params: modes must be a whole number, got 2.5"),
-    ("ring", "radius=-1", "data.target_params: radius must be > 0, got -1.0"),
+    ("ring", "radius=-1", "data.target_params: radius must be > 0, got -1"),
+    ("ring", "modes=1e9", "data.target_params: at most 1,024 modes, got 1,000,000,000"),
+    ("grid", "size=33", "data.target_params: at most 1,024 modes, got 1,089"),
     ("grid", "modes=4", "data.target_params: grid takes size, spacing, std; got 'modes'"),
-    ("spiral", "noise=0", "data.target_params: noise must be > 0, got 0.0"),
+    ("spiral", "noise=0", "data.target_params: noise must be > 0, got 0"),
     ("moons", "noise=__import__('os')", "data.target_params: \"__import__('os')\" is not a number"),
     ("gaussian", "std=1", "data.target_params: target 'gaussian' takes no parameters"),
     ("circle", "", "data.target: must be one of gaussian, mixture, scipy:..., ring, grid"),

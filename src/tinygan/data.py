@@ -346,9 +346,9 @@ def shape_params(config: DataConfig, defaults: dict[str, float], whole: tuple[st
     values = {**defaults, **given}
     for name, value in values.items():
         if name in whole and value != int(value):
-            raise ConfigError(f"data.target_params: {name} must be a whole number, got {value!r}")
+            raise ConfigError(f"data.target_params: {name} must be a whole number, got {value:g}")
         if value <= 0:
-            raise ConfigError(f"data.target_params: {name} must be > 0, got {value!r}")
+            raise ConfigError(f"data.target_params: {name} must be > 0, got {value:g}")
     return {name: int(value) if name in whole else value for name, value in values.items()}
 
 
@@ -401,6 +401,8 @@ def mixture_target(config: DataConfig) -> Mixture:
     stds = stds * len(means) if len(stds) == 1 else stds
     if not means:
         raise ConfigError("data.mixture_means: needs at least one mean")
+    if len(means) > MAX_MODES:
+        raise ConfigError(f"data.mixture_means: at most {MAX_MODES:,} components, got {len(means):,}")
     for name, values in (("mixture_stds", stds), ("mixture_weights", weights)):
         if len(values) != len(means):
             raise ConfigError(f"data.{name}: needs {len(means)} values (one per mean), got {len(values)}")
@@ -411,9 +413,18 @@ def mixture_target(config: DataConfig) -> Mixture:
     return Mixture(tuple(w / sum(weights) for w in weights), tuple((m,) for m in means), stds)
 
 
+MAX_MODES = 1_024  # a mixture's modes, at most: every sample is compared with every mode
+
+
+def _at_most_modes(count: int) -> None:
+    if count > MAX_MODES:
+        raise ConfigError(f"data.target_params: at most {MAX_MODES:,} modes, got {count:,}")
+
+
 def ring_target(config: DataConfig) -> Mixture:
     """`modes` equal Gaussians evenly spaced on a circle, the first at angle 0 (PacGAN: 8, radius 1, std 0.01)."""
     p = shape_params(config, {"modes": 8, "radius": 1.0, "std": 0.01}, whole=("modes",))
+    _at_most_modes(p["modes"])
     angles = 2 * np.pi * np.arange(p["modes"]) / p["modes"]
     means = tuple((p["radius"] * float(np.cos(a)), p["radius"] * float(np.sin(a))) for a in angles)
     return Mixture((1 / p["modes"],) * p["modes"], means, (p["std"],) * p["modes"])
@@ -422,6 +433,7 @@ def ring_target(config: DataConfig) -> Mixture:
 def grid_target(config: DataConfig) -> Mixture:
     """size x size equal Gaussians on a square grid centred on 0 (PacGAN: 5 x 5 at {-4, -2, 0, 2, 4}^2, std 0.05)."""
     p = shape_params(config, {"size": 5, "spacing": 2.0, "std": 0.05}, whole=("size",))
+    _at_most_modes(p["size"] ** 2)
     ticks = [p["spacing"] * (i - (p["size"] - 1) / 2) for i in range(p["size"])]
     means = tuple((x, y) for x in ticks for y in ticks)
     return Mixture((1 / len(means),) * len(means), means, (p["std"],) * len(means))
