@@ -249,12 +249,24 @@ def test_a_three_column_file_trains_and_draws_its_first_two_columns(tmp_path):
 
 def test_arrows_keep_directions_and_cap_the_outliers():
     pull = np.array([[1.0, 0.0], [0.0, 2.0]] * 5 + [[-1000.0, 0.0]])
-    arrows = plots_2d.arrow_vectors(pull, width=10.0)
+    arrows = plots_2d.arrow_vectors(pull, (0, 10, 0, 10))
     lengths = np.linalg.norm(arrows, axis=1)
     assert lengths.max() == pytest.approx(2 * plots_2d.ARROW_LENGTH * 10)  # the outlier, capped
     np.testing.assert_allclose(arrows[:10] / lengths[:10, None], pull[:10] / np.linalg.norm(pull[:10], axis=1)[:, None])
     assert lengths[1] == pytest.approx(2 * lengths[0])
-    assert not plots_2d.arrow_vectors(np.zeros((3, 2)), 1.0).any()
+    assert not plots_2d.arrow_vectors(np.zeros((3, 2)), (0, 1, 0, 1)).any()
+
+
+def test_arrows_are_measured_in_shares_of_each_axis():
+    arrows = plots_2d.arrow_vectors(np.array([[1.0, 0.0], [0.0, 10.0]] * 5), (0, 10, 0, 100))
+    np.testing.assert_allclose(arrows[:2], [[0.8, 0], [0, 8]])  # ARROW_LENGTH of the width, of the height
+
+
+def test_a_stretched_target_gets_a_box_of_its_own_shape():
+    points = np.random.default_rng(0).normal(size=(10_000, 2)) * [1, 10] + [3, 70]
+    (x_low, x_high), (y_low, y_high) = scoring.view_around(points)
+    assert (x_low + x_high) / 2 == pytest.approx(3, abs=0.1) and (y_low + y_high) / 2 == pytest.approx(70, abs=1)
+    assert (y_high - y_low) / (x_high - x_low) == pytest.approx(10, rel=0.1)
 
 
 def test_the_2d_animation_has_one_frame_per_entry(tmp_path):

@@ -22,20 +22,20 @@ ARROW_LENGTH = 0.08  # the longest arrow of a picture, as a share of the picture
 REAL_COLOR, GENERATED_COLOR = "#00441b", "#40004b"  # the heat map's own hues, darker, as GAN Lab shows them
 
 
-def arrow_vectors(pull: np.ndarray, width: float) -> np.ndarray:
-    """G's pull (m, 2) as arrows: the 90th percentile of lengths is ARROW_LENGTH of `width`, none over twice that.
+def arrow_vectors(pull: np.ndarray, extent) -> np.ndarray:
+    """G's pull (m, 2) as arrows in data units, measured in shares of the picture's width and height:
 
-    Directions are kept, and the ratios of lengths below the cap: a few huge gradients neither hide the
-    rest nor cross the picture.
+    the 90th percentile of lengths is ARROW_LENGTH, none is over twice that. Directions on the picture are
+    kept, and the ratios of lengths below the cap: a few huge gradients neither hide the rest nor cross it.
     """
-    pull = np.nan_to_num(np.asarray(pull, np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    size = np.array([extent[1] - extent[0], extent[3] - extent[2]], np.float64)  # (2,)
+    pull = np.nan_to_num(np.asarray(pull, np.float64), nan=0.0, posinf=0.0, neginf=0.0) / size  # picture units
     lengths = np.linalg.norm(pull, axis=1)  # (m,)
     typical = np.percentile(lengths, 90) if len(lengths) else 0.0
     if typical <= 0:
         return np.zeros_like(pull)
-    scaled = lengths * (ARROW_LENGTH * width / typical)
-    capped = np.minimum(scaled, 2 * ARROW_LENGTH * width)
-    return pull * np.divide(capped, lengths, out=np.zeros_like(lengths), where=lengths > 0)[:, None]
+    capped = np.minimum(lengths * (ARROW_LENGTH / typical), 2 * ARROW_LENGTH)
+    return pull * np.divide(capped, lengths, out=np.zeros_like(lengths), where=lengths > 0)[:, None] * size
 
 
 def _thinned(points: np.ndarray) -> np.ndarray:
@@ -69,7 +69,9 @@ class _Scene:
                                 width=0.003, animated=animated, visible=arrows > 0)
         self.caption = ax.text(0.02, 0.98, "", transform=ax.transAxes, va="top", fontsize=8, linespacing=1.5,
                                animated=animated)
-        ax.set(xlim=extent[:2], ylim=extent[2:], aspect="equal")
+        width, height = extent[1] - extent[0], extent[3] - extent[2]
+        square = max(width, height) <= 2 * min(width, height)  # a round target looks round; else fill the box
+        ax.set(xlim=extent[:2], ylim=extent[2:], aspect="equal" if square else "auto")
         ax.legend(handles=[self.real, self.generated], loc="lower right", markerscale=3)
 
     @property
@@ -83,7 +85,7 @@ class _Scene:
         self.generated.set_offsets(_thinned(generated))
         if arrows is not None:
             positions, pull = arrows
-            vectors = arrow_vectors(pull, self.extent[1] - self.extent[0])
+            vectors = arrow_vectors(pull, self.extent)
             self.arrows.set_offsets(np.asarray(positions))
             self.arrows.set_UVC(vectors[:, 0], vectors[:, 1])
         outside = self.words["outside_2d"].format(fraction=_outside(generated, self.extent))

@@ -21,7 +21,7 @@ import numpy as np
 
 from tinygan import plots, plots_2d
 from tinygan.config import Config
-from tinygan.scoring import picture_view
+from tinygan.scoring import picture_view, view_around
 from tinygan.trainer import TrainResult
 
 REAL_SAMPLES = 10_000  # real samples behind the pictures' real density, as the seed draws
@@ -189,10 +189,8 @@ def _draw_2d(result: TrainResult, real: np.ndarray, animation: Path, lang: str):
     """GAN Lab's pictures: samples over D's heat map with G's arrows; above 2-D, the first two columns alone."""
     frames = result.frames
     view = picture_view(result.game.target, result.config.data.noise_range)
-    if view is None:  # more than 2 columns: no heat map, a square around the first two columns' quantiles
-        low, high = np.quantile(real[:, :2], [0.001, 0.999], axis=0)
-        half = 0.75 * float(np.max(high - low))
-        view = tuple((float(c - half), float(c + half)) for c in (low + high) / 2)
+    if view is None:  # more than 2 columns: no heat map, a box around the first two columns
+        view = view_around(real)
     extent = (*view[0], *view[1])
 
     def decision(frame):

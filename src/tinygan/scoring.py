@@ -93,16 +93,25 @@ def make_scorer(target, view: tuple | None = None) -> Scorer:
 
 
 def picture_view(target, x_range: float) -> tuple[tuple[float, float], ...] | None:
-    """The region pictures show: [-x_range, x_range] in 1-D (the seed's), a square around the target in 2-D.
+    """The region pictures show: [-x_range, x_range] in 1-D (the seed's), a box around the target in 2-D.
 
-    The square is centred on the middle of the target's 0.1% to 99.9% quantiles per axis, with half-width
-    the larger of those spans times 0.75 (a quarter of the span spare on each side). None above 2-D.
+    Each axis is centred on the middle of the target's 0.1% to 99.9% quantiles and spans 1.5 times their
+    distance (a quarter spare on each side); axes of spans within a factor 2 of each other get the larger
+    span, so a round target looks round. None above 2-D.
     """
     if target.dim == 1:
         return ((-x_range, x_range),)
     if target.dim > 2:
         return None
     sample = np.asarray(jax.jit(target.sample, static_argnums=1)(jax.random.key(0), REFERENCE_SAMPLES))
-    low, high = np.quantile(sample, [0.001, 0.999], axis=0)  # (2,) each
-    centre, half = (low + high) / 2, 0.75 * float(np.max(high - low))
-    return tuple((float(c - half), float(c + half)) for c in centre)
+    return view_around(sample)
+
+
+def view_around(points: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The picture's box around points (n, 2), as `picture_view` describes it."""
+    low, high = np.quantile(points[:, :2], [0.001, 0.999], axis=0)  # (2,) each
+    spans = np.maximum(high - low, 1e-9)  # a degenerate axis still gets a box
+    if spans.max() <= 2 * spans.min():
+        spans = np.full(2, spans.max())
+    centres = (low + high) / 2
+    return tuple((float(c - 0.75 * s), float(c + 0.75 * s)) for c, s in zip(centres, spans))
