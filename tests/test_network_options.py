@@ -367,3 +367,15 @@ def test_standardize_puts_the_game_in_the_targets_units():
                                plain.discriminator.apply(d_params, (x - mean[None]) / std[None]), rtol=1e-6)
     gaussian = engine.make_game(tinygan.config_from_preset("seed", standardize=True)).target
     assert [a.tolist() for a in moments(gaussian)] == [[4.0], [0.5]]  # exact from the law in 1-D
+
+
+def test_an_identity_generator_is_affine_in_its_noise():
+    """generator_activation identity: G(z) = (z W1 + b1) W2 + b2, a Gaussian family for Gaussian z."""
+    config = ModelConfig(generator_activation="identity", generator_width=1, init_std=0.5)
+    generator = networks.make_generator(config)
+    params = generator.init(jax.random.key(0))
+    z = jnp.linspace(-2.0, 2.0, 5)[:, None]
+    hidden, output = params["hidden"], params["output"]
+    expected = (np.asarray(z) @ np.asarray(hidden["w"]) + np.asarray(hidden["b"])) @ np.asarray(output["w"]) + np.asarray(output["b"])
+    np.testing.assert_allclose(generator.apply(params, z), expected, rtol=1e-6)
+    np.testing.assert_allclose(np.diff(np.asarray(generator.apply(params, z))[:, 0], 2), 0, atol=1e-6)

@@ -119,7 +119,7 @@ class ModelConfig:
     minibatch_include_self: bool = True
     """Count each sample's distance to itself in its minibatch features (the seed's); false: only the others."""
     generator_activation: str = "softplus"
-    """Activation after each of the generator's hidden layers: tanh, relu, leaky_relu, softplus, elu, sigmoid or maxout."""
+    """Activation after each of the generator's hidden layers: tanh, relu, leaky_relu, softplus, elu, sigmoid, identity or maxout."""
     discriminator_activation: str = "tanh"
     """Activation after each of the discriminator's hidden layers and its plain third block (same choices)."""
     generator_layers: int = 1

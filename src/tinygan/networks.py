@@ -70,6 +70,7 @@ ACTIVATIONS: dict[str, Callable[[int], Activation]] = {
     "softplus": elementwise(jax.nn.softplus),  # the seed's generator
     "elu": elementwise(jax.nn.elu),
     "sigmoid": elementwise(jax.nn.sigmoid),
+    "identity": elementwise(lambda h: h),  # a linear network: G(z) affine in z, e.g. an exact Gaussian family
     "maxout": maxout_activation,  # PacGAN's discriminator: 3 x 200 units of 5 pieces
 }
 
