@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import tinygan
-from tinygan import engine, networks
+from tinygan import engine, networks, trainer
 from tinygan.config import ModelConfig
 from tinygan.data import moments
 
@@ -379,3 +379,12 @@ def test_an_identity_generator_is_affine_in_its_noise():
     expected = (np.asarray(z) @ np.asarray(hidden["w"]) + np.asarray(hidden["b"])) @ np.asarray(output["w"]) + np.asarray(output["b"])
     np.testing.assert_allclose(generator.apply(params, z), expected, rtol=1e-6)
     np.testing.assert_allclose(np.diff(np.asarray(generator.apply(params, z))[:, 0], 2), 0, atol=1e-6)
+
+
+def test_a_batch_normed_generator_samples_a_few_points_from_a_large_batch():
+    """Batch norm uses the statistics of the batch: sample(n) draws NORMALIZED_BATCH and keeps the first n."""
+    config = tinygan.config_from_preset("seed", generator_batch_norm=True, num_steps=2, log_every=2, pretrain_steps=0)
+    result = tinygan.train(config, frames=False)
+    key = jax.random.key(5)
+    few, many = result.sample(3, key=key), result.sample(trainer.NORMALIZED_BATCH, key=key)
+    np.testing.assert_array_equal(few, many[:3])  # normalised among 10,000, not among themselves

@@ -29,6 +29,7 @@ from tinygan.config import Config
 from tinygan.scoring import ALL_COLUMNS, HIGHER_IS_BETTER, make_scorer, picture_view
 
 FINAL_SAMPLES = 100_000  # samples behind the final metrics
+NORMALIZED_BATCH = 10_000  # samples drawn at once, at least, from a generator with batch norm
 MAX_FRAMES = 500  # animation frames kept at most; longer runs keep every k-th log point
 CHUNK_ITERATIONS = 256  # iterations per compiled chunk, about: whole log intervals
 LOSS_COLUMNS = ("step", "loss_d", "loss_g")  # the history's first columns; the target's metrics follow
@@ -96,8 +97,13 @@ class TrainResult:
         return engine.make_game(self.config)
 
     def sample(self, n: int, *, key: jax.Array) -> np.ndarray:
-        """n samples of the trained generator (its weights' EMA with train.generator_ema), shape (n, data_dim)."""
-        return np.asarray(_sample(self.game, engine.evaluated_generator(self.state), key, n))
+        """n samples of the trained generator (its weights' EMA with train.generator_ema), shape (n, data_dim).
+
+        A generator with batch norm normalises by the statistics of the batch it is given, so it always
+        draws at least NORMALIZED_BATCH samples at once and returns the first n.
+        """
+        size = max(n, NORMALIZED_BATCH) if self.config.model.generator_batch_norm else n
+        return np.asarray(_sample(self.game, engine.evaluated_generator(self.state), key, size))[:n]
 
     def discriminate(self, x: np.ndarray) -> np.ndarray:
         """D(x) in [0, 1] for x of shape (n, data_dim), fed in training-sized batches."""
