@@ -443,8 +443,7 @@ def shape_target(draw, noise: float):
     def build(config: DataConfig) -> ShapeTarget:
         blur = shape_params(config, {"noise": noise})["noise"]
         target = ShapeTarget(draw, blur, np.zeros((0, 2)))
-        reference = jax.jit(target.sample, static_argnums=1)(jax.random.key(0), REFERENCE_POINTS)
-        return ShapeTarget(draw, blur, np.asarray(reference, np.float64))
+        return ShapeTarget(draw, blur, fixed_sample(target, REFERENCE_POINTS))
 
     return build
 
@@ -463,6 +462,12 @@ TARGETS = {
 TAKES_PARAMS = ("scipy", "ring", "grid", "spiral", "swiss_roll", "moons")  # kinds that read data.target_params
 
 
+@functools.lru_cache(maxsize=16)
+def fixed_sample(target, n: int) -> np.ndarray:
+    """n draws (n, dim) float64 of the target from the fixed key 0: the same points wherever they are read."""
+    return np.asarray(jax.jit(target.sample, static_argnums=1)(jax.random.key(0), n), np.float64)
+
+
 MOMENT_SAMPLES = 100_000  # draws behind the moments of a target without a law
 
 
@@ -474,7 +479,7 @@ def moments(target) -> tuple[np.ndarray, np.ndarray]:
     if target.dim == 1:
         law = target.distribution()
         return np.array([law.mean()], np.float32), np.array([law.std()], np.float32)
-    draws = np.asarray(jax.jit(target.sample, static_argnums=1)(jax.random.key(0), MOMENT_SAMPLES), np.float64)
+    draws = fixed_sample(target, MOMENT_SAMPLES)
     return draws.mean(axis=0).astype(np.float32), draws.std(axis=0).astype(np.float32)
 
 

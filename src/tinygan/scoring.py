@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import jax
 import numpy as np
 
 from tinygan import metrics
+from tinygan.data import fixed_sample
 
 LAW_COLUMNS = ("mean", "std", "w1", "ks")
 SAMPLE_COLUMNS = ("sliced_w1", "energy")
@@ -86,8 +86,7 @@ def make_scorer(target, view: tuple | None = None) -> Scorer:
     """The scorer of `target`; `view` is the picture's square in 2-D (see `picture_view`)."""
     reference = None
     if target.dim > 1:
-        reference = np.asarray(jax.jit(target.sample, static_argnums=1)(jax.random.key(0), REFERENCE_SAMPLES),
-                               np.float64)
+        reference = fixed_sample(target, REFERENCE_SAMPLES)
     return Scorer(metric_columns(target), target.distribution() if target.dim == 1 else None, reference,
                   target.modes, view)
 
@@ -103,8 +102,7 @@ def picture_view(target, x_range: float) -> tuple[tuple[float, float], ...] | No
         return ((-x_range, x_range),)
     if target.dim > 2:
         return None
-    sample = np.asarray(jax.jit(target.sample, static_argnums=1)(jax.random.key(0), REFERENCE_SAMPLES))
-    return view_around(sample)
+    return view_around(fixed_sample(target, REFERENCE_SAMPLES))  # the points the scorer compares with
 
 
 def view_around(points: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:

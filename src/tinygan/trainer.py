@@ -266,9 +266,9 @@ def _train(config: Config, progress, with_frames: bool, stop_requested: threadin
     )
 
 
-def _loss(metric: str, row: dict) -> float:
-    """The row's `metric`, signed so that lower is better (modes captured and high quality count down)."""
-    return -row[metric] if metric in HIGHER_IS_BETTER else row[metric]
+def _loss(metric: str, value: float) -> float:
+    """A value of `metric`, signed so that lower is better (modes captured and high quality count down)."""
+    return -value if metric in HIGHER_IS_BETTER else value
 
 
 class _Watch:
@@ -290,12 +290,12 @@ class _Watch:
         self.needs_starts = self.rule is not None or self.keep_best
         self.rows_seen = 0
         self.plateau_best, self.plateau_index = math.inf, 0  # the best value, and the row it (or the start) was
-        self.best_value, self.best_step, self.best_state = _loss(self.best_metric, {self.best_metric: math.inf}), None, None
+        self.best_value, self.best_step, self.best_state = _loss(self.best_metric, math.inf), None, None
         self.stopped_at, self.reason, self.start_state = None, "", None
 
     def see(self, row: dict, start_state: Callable[[], engine.TrainState]) -> bool:
         index, self.rows_seen = self.rows_seen, self.rows_seen + 1
-        if self.keep_best and _loss(self.best_metric, row) < _loss(self.best_metric, {self.best_metric: self.best_value}):
+        if self.keep_best and _loss(self.best_metric, row[self.best_metric]) < _loss(self.best_metric, self.best_value):
             self.best_value, self.best_step, self.best_state = row[self.best_metric], row["step"], start_state()
         reason = self._reason(index, row)
         if reason is None:
@@ -308,12 +308,12 @@ class _Watch:
         if rule is None:
             return None
         if rule.kind == "plateau":
-            value = _loss(self.plateau_metric, row)
+            value = _loss(self.plateau_metric, row[self.plateau_metric])
             if value < self.plateau_best - self.tolerance:
                 self.plateau_best, self.plateau_index = value, index
             if index - self.plateau_index < self.window:
                 return None
-            best = _loss(self.plateau_metric, {self.plateau_metric: self.plateau_best})  # back to the metric's sign
+            best = _loss(self.plateau_metric, self.plateau_best)  # back to the metric's sign
             return (f"plateau: {self.plateau_metric} did not improve by more than {self.tolerance:g} "
                     f"in {self.window} log points (best {best:.6g}) at step {row['step']}")
         value = row[rule.metric]
