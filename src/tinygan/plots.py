@@ -206,8 +206,9 @@ def _write_gif(path: Path, frames, fps: int) -> None:
     palette = None
     for frame in frames:
         image = Image.fromarray(frame)
-        # One palette from the first frame keeps colours steady and quantising fast.
-        palette = palette or image.quantize(colors=64)
+        # One palette from the first frame keeps colours steady and quantising fast; 256 colours keep small
+        # marks (the real samples over a 2-D heat map) apart from the shades around them.
+        palette = palette or image.quantize(colors=256)
         images.append(image.quantize(palette=palette, dither=Image.Dither.NONE))  # flat colours: no dithering
     images[0].save(path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
 
