@@ -8,14 +8,19 @@
 
 import os
 
-# The networks here are tiny: XLA's concurrency-optimised CPU scheduler spends
-# more time handing ops between threads than the ops take (minibatch
-# discrimination trains ~1.5x faster without it). Only read before JAX starts
-# its CPU backend; a flag the user set in XLA_FLAGS wins.
-if "xla_cpu_enable_concurrency_optimized_scheduler" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = (
-        os.environ.get("XLA_FLAGS", "") + " --xla_cpu_enable_concurrency_optimized_scheduler=false"
-    ).strip()
+# The networks here are tiny, and XLA's CPU defaults are tuned for large ones. Only read before JAX starts its
+# CPU backend; a flag the user set in XLA_FLAGS wins.
+# - The concurrency-optimised scheduler spends more time handing ops between threads than the ops take
+#   (minibatch discrimination trains ~1.5x faster without it).
+# - YNNPACK fusions make a vmap of many seeds ~5x slower, and round batched reductions differently from a
+#   single run's: without them a sweep's seeds equal single runs bit for bit (see ensemble.py).
+_XLA_DEFAULTS = {
+    "xla_cpu_enable_concurrency_optimized_scheduler": "false",
+    "xla_cpu_experimental_ynn_fusion_type": "",
+}
+for _flag, _value in _XLA_DEFAULTS.items():
+    if _flag not in os.environ.get("XLA_FLAGS", ""):
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" --{_flag}={_value}").strip()
 
 from tinygan.config import PRESETS, Config, ConfigError, config_from_preset, replace
 from tinygan.metrics import (

@@ -87,6 +87,8 @@ def build_parser() -> Parser:
                                 "and time each phase of `tinygan train`.")
     bench.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     bench.add_argument("--steps", type=int, default=20_000, help="iterations timed for the compiled loop")
+    bench.add_argument("--sweep", action="store_true",
+                       help="measure sweeps instead: seed-iterations per second and peak memory for 1 to 1024 seeds")
     return parser
 
 
@@ -115,7 +117,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.steps < 1:
         raise UsageError(f"--steps must be >= 1, got {args.steps}")
-    bench.main(steps=args.steps, as_json=args.json)
+    if args.sweep:
+        bench.sweep_main(as_json=args.json)
+    else:
+        bench.main(steps=args.steps, as_json=args.json)
     return 0
 
 

@@ -120,10 +120,19 @@ def _decide(game, params, x):
     return engine.decision_boundary(game, params, x)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 3, 4))
-def _final_look(game, state, key, view, n):
-    """The final frame (with D's picture) and n fresh samples for the final metrics, both from G's EMA when kept."""
-    return engine.probe(game, state, view), _sample(game, engine.evaluated_generator(state), key, n)
+@functools.partial(jax.jit, static_argnums=(0, 2))
+def _final_probe(game, state, view):
+    return engine.probe(game, state, view)
+
+
+def final_samples(game: engine.Game, state: engine.TrainState, key: jax.Array, batch_norm: bool) -> np.ndarray:
+    """The FINAL_SAMPLES samples behind a run's final metrics, from G's EMA when kept, shape (FINAL_SAMPLES, dim).
+
+    A compiled program of its own (`_sample`, as `TrainResult.sample` draws): a sweep
+    (`ensemble.py`) calls it on each seed's state and gets the very same numbers.
+    """
+    size = max(FINAL_SAMPLES, NORMALIZED_BATCH) if batch_norm else FINAL_SAMPLES
+    return np.asarray(_sample(game, engine.evaluated_generator(state), key, size))[:FINAL_SAMPLES]
 
 
 @contextlib.contextmanager
@@ -242,7 +251,8 @@ def _train(config: Config, progress, with_frames: bool, stop_requested: threadin
 
     # The final state: one more frame, and the metrics from FINAL_SAMPLES fresh samples.
     start = time.perf_counter()
-    final, samples = jax.device_get(_final_look(game, state, key_eval, view, FINAL_SAMPLES))
+    final = jax.device_get(_final_probe(game, state, view))
+    samples = final_samples(game, state, key_eval, config.model.generator_batch_norm)
     kept_frames.append(Frame.from_probe(int(state.step), final))
     if watch.stopped_at is not None:
         status = "stopped"
