@@ -214,3 +214,11 @@ def test_a_real_sweep_draws_its_pictures(tmp_path):
         with Image.open(path) as image:
             assert image.format == "PNG"
     assert not list((tmp_path / "sweep").glob("*.partial"))
+
+
+def test_metric_distribution_when_no_seed_succeeds(seed_plan):
+    # Wilson's interval of 0 of 3 starts a rounding error above 0: the error bar must still draw.
+    plan = sweep.plan_sweep(seed_plan.base, ["learning_rate=0.03,0.01"], "0:3", "w1<0.5")
+    result = synthetic_result(plan, [[1.0, 2.0, 3.0], [0.1, 0.2, 0.3]], [np.zeros((3, 2, 1))] * 2)
+    rates = plots_sweep.plot_metric_distribution(result).axes[2]
+    assert [text.split("  ")[0] for text in texts(rates)] == ["0/3 = 0%", "3/3 = 100%"]

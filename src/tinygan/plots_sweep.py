@@ -101,6 +101,7 @@ def plot_metric_distribution(result, *, lang: str = "en") -> Figure:
             strip.plot([median, median], [y - 0.36, y + 0.36], color="black", linewidth=2.2)
         # The diverged seeds: dots in their own column, and their count.
         nan, inf = int(np.isnan(v).sum()), int(np.isinf(v).sum())
+        size, alpha = _strip_style(max(nan + inf, 1))  # a few diverged seeds among many stay visible
         diverged.scatter(jitter.uniform(0.15, 0.85, nan + inf), offsets[~ok], s=size, color=DIVERGED_COLOR,
                          alpha=alpha, linewidths=0, marker="X", rasterized=True)
         count = " + ".join([f"{nan} NaN"] * bool(nan) + [f"{inf} inf"] * bool(inf)) or "0"
@@ -108,12 +109,13 @@ def plot_metric_distribution(result, *, lang: str = "en") -> Figure:
                       color=DIVERGED_COLOR if nan + inf else "#999999")
         # The success rate and its interval.
         low, high = summary["wilson_95"]
-        rates.plot([low, high], [y, y], color="black", linewidth=1.5)
-        rates.plot([summary["rate"]], [y], "o", color=SUCCESS_COLOR if summary["successes"] else FAILURE_COLOR,
-                   markersize=6)
+        spread = [[max(summary["rate"] - low, 0.0)], [max(high - summary["rate"], 0.0)]]  # rounding: never below 0
+        rates.errorbar([summary["rate"]], [y], xerr=spread, fmt="o",
+                       color=SUCCESS_COLOR if summary["successes"] else FAILURE_COLOR, ecolor="black", elinewidth=1.5,
+                       capsize=4, markersize=6)
         rates.text(0.5, y + 0.42, words["sweep_rate"].format(successes=summary["successes"], seeds=summary["seeds"],
                                                               rate=summary["rate"], low=low, high=high),
-                   ha="center", va="bottom", fontsize=7)
+                   ha="center", va="bottom", fontsize=7.5)
     # The metric's axis and the success side.
     if log:
         strip.set_xscale("log")
@@ -199,16 +201,21 @@ def plot_seed_densities(result, *, lang: str = "en") -> Figure:
     configs = result.plan.configs
     dim = np.shape(result.samples[0])[-1]
     rows = len(result.cells)
+    picked = []  # per cell: {row index: the roles it plays}, one panel each
+    for cell in range(rows):
+        picks: dict[int, list[str]] = {}
+        for role, index in pick_seeds(cell_values(result, cell, rule.metric), rule.kind).items():
+            picks.setdefault(index, []).append(words[f"sweep_{role}"])
+        picked.append(picks)
+    columns = max(map(len, picked))  # 3, or fewer with fewer than 3 seeds
     height = (2.1 if dim == 1 else 2.8) * (1 if rows <= 6 else 0.8)
-    figure = Figure(figsize=(10 if dim == 1 else 8.4, 0.6 + height * rows), dpi=100, layout="constrained")
-    axes = figure.subplots(rows, 3, squeeze=False)
-    for cell, summary in enumerate(result.cells):
+    width = (3.3 if dim == 1 else 2.8) * columns + 0.4
+    figure = Figure(figsize=(width, 0.6 + height * rows), dpi=100, layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False)
+    for cell, (summary, picks) in enumerate(zip(result.cells, picked)):
         values = cell_values(result, cell, rule.metric)
         seeds = [row["seed"] for row in result.rows if row["cell"] == cell]
         view, real, law = _real_picture(configs[cell])
-        picks: dict[int, list[str]] = {}
-        for role, index in pick_seeds(values, rule.kind).items():
-            picks.setdefault(index, []).append(words[f"sweep_{role}"])
         for ax in axes[cell, len(picks):]:
             ax.set_visible(False)
         for ax, (index, roles) in zip(axes[cell], picks.items()):
@@ -226,7 +233,7 @@ def plot_seed_densities(result, *, lang: str = "en") -> Figure:
                 _draw_1d(ax, generated, view, real, law, words)
             else:
                 _draw_2d(ax, generated, view, real, words)
-        axes[cell, 0].set_ylabel(cell_label(summary["settings"]), fontsize=8)
+        axes[cell, 0].set_ylabel(cell_label(summary["settings"]), fontsize=9, fontweight="bold")
     drawn = [ax for ax in axes.ravel() if ax.get_legend_handles_labels()[0]]
     if drawn:  # the first panel that drew samples (not one of a diverged seed)
         drawn[0].legend(loc="upper right", fontsize=7, markerscale=3)
