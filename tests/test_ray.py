@@ -1,0 +1,115 @@
+"""The Ray backend: a sweep's units as Ray tasks give the local backend's numbers, bit for bit.
+
+One local Ray of 2 CPUs serves the whole module (starting it takes ~10 s). Its
+workers share a JAX compilation cache, so a worker started late (after one is
+killed) loads the programs instead of compiling them again (~10 s each).
+"""
+
+import shutil
+
+import numpy as np
+import pytest
+
+import tinygan
+from tinygan import sweep
+from tinygan.backends import KILL_ONCE, BackendError, RayBackend
+
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module")
+def kill_marker(tmp_path_factory):
+    """A local Ray for the module; the path of the kill hook's marker (there: disarmed; deleted: the next task dies)."""
+    folder = tmp_path_factory.mktemp("ray")
+    marker = folder / "killed"
+    marker.touch()
+    env = {"JAX_COMPILATION_CACHE_DIR": str(folder / "jax-cache"), KILL_ONCE: str(marker)}
+    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": env})
+    yield marker
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def plan() -> sweep.SweepPlan:
+    """Two cells of 6 seeds, in batches of 3: four units."""
+    config = tinygan.config_from_preset("seed", num_steps=200)
+    return sweep.plan_sweep(config, ["learning_rate=0.03,0.01"], "0:6", "w1<0.5", seed_batch=3)
+
+
+@pytest.fixture(scope="module")
+def local_result(plan) -> sweep.SweepResult:
+    return sweep.run_sweep(plan)
+
+
+@pytest.fixture(scope="module")
+def ray_result(kill_marker, plan, tmp_path_factory) -> tuple[sweep.SweepResult, list[int]]:
+    """The plan on Ray, into a folder; and what progress was told."""
+    reports = []
+    result = sweep.run_sweep(plan, tmp_path_factory.mktemp("sweep") / "ray", backend=RayBackend(),
+                             progress=lambda done, total: reports.append((done, total)))
+    return result, reports
+
+
+class SpyBackend(RayBackend):
+    """The Ray backend, noting the units it is given."""
+
+    def run(self, tasks, finished, progress=None):
+        self.units = [unit for unit, _ in tasks]
+        super().run(tasks, finished, progress)
+
+
+def assert_same_sweep(result: sweep.SweepResult, expected: sweep.SweepResult):
+    """Rows, cell summaries and samples equal exactly (NaN equals NaN)."""
+    np.testing.assert_equal(result.rows, expected.rows)
+    np.testing.assert_equal(result.cells, expected.cells)
+    for samples, expected_samples in zip(result.samples, expected.samples, strict=True):
+        np.testing.assert_array_equal(samples, expected_samples)
+
+
+def test_ray_sweep_equals_local_sweep(ray_result, local_result, plan):
+    result, reports = ray_result
+    assert_same_sweep(result, local_result)
+    assert len(list((result.folder / sweep.PARTS).glob("*.json"))) == len(plan.units()) == 4
+    total = 2 * 6 * 200
+    assert [total] * 4 == [reported_total for _, reported_total in reports]  # one report per unit, as it ends
+    assert sum(done for done, _ in reports) == total
+
+
+def test_a_killed_worker_is_retried(kill_marker, plan, local_result, tmp_path):
+    kill_marker.unlink()  # arms the hook: the first task to start creates the marker again and exits its worker
+    result = sweep.run_sweep(plan, tmp_path / "sweep", backend=RayBackend(max_retries=1))
+    assert kill_marker.exists()
+    assert_same_sweep(result, local_result)
+
+
+def test_resume_runs_only_the_missing_units(ray_result, plan, local_result, tmp_path):
+    folder = shutil.copytree(ray_result[0].folder, tmp_path / "sweep")
+    units = plan.units()
+    missing = [units[1], units[2]]
+    for unit in missing:
+        for suffix in (".json", ".npz"):
+            (folder / sweep.PARTS / f"{unit.name}{suffix}").unlink()
+    kept = {path: path.stat().st_mtime_ns for path in (folder / sweep.PARTS).iterdir()}
+    backend = SpyBackend()
+    result = sweep.run_sweep(plan, folder, backend=backend, resume=True)
+    assert backend.units == missing
+    assert all(path.stat().st_mtime_ns == mtime for path, mtime in kept.items())
+    assert_same_sweep(result, local_result)
+
+
+def test_a_unit_that_raises_ends_the_sweep_with_one_line(kill_marker, plan):
+    unit = plan.units()[0]
+    config = plan.configs[0].to_dict()
+    config["train"]["num_steps"] = 0  # refused by Config.from_dict in the worker
+    finished = []
+    with pytest.raises(BackendError, match=rf"^unit {unit.name} failed on its Ray worker: ConfigError: "
+                                           r"train.num_steps: must be >= 1, got 0$"):
+        RayBackend().run([(unit, config)], lambda unit, result: finished.append(unit))
+    assert finished == []
+    assert ray.is_initialized()  # a Ray it did not start is left running
+
+
+def test_ray_missing_is_one_line(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "ray", None)  # `import ray` raises ImportError
+    with pytest.raises(BackendError, match=r"pip install 'tinygan\[ray\]'"):
+        RayBackend()
