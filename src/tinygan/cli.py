@@ -82,6 +82,33 @@ def build_parser() -> Parser:
     train.add_argument("--lang", default="en", choices=sorted(LABELS), help="language of pictures and summary")
     add_config_flags(train)
 
+    sweep = commands.add_parser(
+        "sweep", help="train many seeds of a grid of settings at once: success rates with confidence",
+        description="Train many seeds of one configuration, or of every cell of a grid of settings, as one "
+        "compiled program per batch of seeds; print each cell's success rate with its 95%% interval and write "
+        "sweep.csv, summary.json and pictures. Every seed's result equals `tinygan train --seed S`.")
+    sweep.add_argument("--preset", default="seed", choices=sorted(PRESETS), help="named configuration to start from")
+    sweep.add_argument("--seeds", default="0:100", metavar="SEEDS",
+                       help="START:STOP (STOP excluded), a list 3,7,11, or both, e.g. 0:500 (default: 0:100)")
+    sweep.add_argument("--seed-batch", type=int, metavar="N",
+                       help="seeds trained at once (default: as many as fit in about 1 GB, at most 1024)")
+    sweep.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2",
+                       help="sweep a setting over values; repeat for more settings: every combination is a cell")
+    sweep.add_argument("--success", metavar="RULE",
+                       help="what counts as success, on a final metric: e.g. 'w1<0.05' (default: the main "
+                       "distance < 0.1)")
+    sweep.add_argument("--out", metavar="DIR", help="sweep folder (default: runs/<date>-<time>-sweep-<preset>/)")
+    sweep.add_argument("--resume", action="store_true",
+                       help="go on with the stopped sweep in --out: finished batches of seeds are not trained again")
+    sweep.add_argument("--backend", default="local", choices=["local", "ray"],
+                       help="where batches of seeds train: here, or as Ray tasks (pip install 'tinygan[ray]')")
+    sweep.add_argument("--address", metavar="ADDR",
+                       help="the Ray cluster to use (default: start a local Ray for this sweep)")
+    sweep.add_argument("--workers", type=int, metavar="N", help="worker processes of a local Ray (default: CPUs)")
+    sweep.add_argument("--no-plots", action="store_true", help="skip sweep_metric.png and sweep_seeds.png")
+    sweep.add_argument("--json", action="store_true", help="print the cells' summary as JSON instead of a table")
+    add_config_flags(sweep)
+
     bench = commands.add_parser("bench", help="measure training speed against a step-by-step loop",
                                 description="Measure the compiled loop against a step-by-step loop, "
                                 "and time each phase of `tinygan train`.")
@@ -112,6 +139,45 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if result.status == "interrupted" else 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from tinygan import runs, sweep
+    from tinygan.backends import BACKENDS
+
+    if args.seed is not None:
+        raise UsageError("a sweep's seeds are set by --seeds, not --seed")
+    if args.address and args.backend != "ray":
+        raise UsageError("--address names a Ray cluster: add --backend ray")
+    if args.workers is not None and (args.backend != "ray" or args.address):
+        raise UsageError("--workers sets the size of a local Ray: use it with --backend ray and no --address")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    if args.resume and not args.out:
+        raise UsageError("--resume needs --out DIR: the folder of the sweep to go on with")
+    plan = sweep.plan_sweep(config_from_args(args), args.grid, args.seeds, args.success, args.seed_batch)
+    folder = Path(args.out) if args.out else runs.default_run_dir(f"sweep-{plan.base.preset}")
+    sweep.check_sweep_dir(folder, plan, args.resume)
+    options = {"address": args.address, "workers": args.workers} if args.backend == "ray" else {}
+    backend = BACKENDS[args.backend](**options)
+
+    from tinygan.reporting import SweepProgress, sweep_table
+
+    try:
+        with SweepProgress() as progress:
+            result = sweep.run_sweep(plan, folder, backend=backend, resume=args.resume, progress=progress.update)
+    except KeyboardInterrupt:
+        print(f"tinygan: interrupted; finished batches are kept: go on with --resume --out {folder}",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    written = [] if args.no_plots else sweep.sweep_pictures(result)
+    if args.json:
+        print(runs.to_json({"success": plan.success, "cells": result.cells}), end="")
+    else:
+        print(sweep_table(result))
+    names = ", ".join(path.name for path in [folder / sweep.CSV_FILE, folder / sweep.SUMMARY_FILE, *written])
+    print(f"files: {folder}/ ({names})", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from tinygan import bench
 
@@ -124,7 +190,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "bench": cmd_bench}
+COMMANDS = {"train": cmd_train, "sweep": cmd_sweep, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

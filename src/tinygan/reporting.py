@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from rich.console import Console
@@ -16,21 +17,26 @@ def log_line(row: dict) -> str:
     return f"{row['step']}: {row['loss_d']:.6f}\t{row['loss_g']:.6f}"
 
 
+def _progress_bar(label: str) -> Progress:
+    """A bar on stderr: label, bar, done of total, speed, time left; none (nor its blank line) in logs and pipes."""
+    console = Console(stderr=True)
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[speed]}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+
+
 class TrainingProgress:
     """A progress bar on stderr with the log lines above it on stdout."""
 
     def __init__(self, total: int):
-        console = Console(stderr=True)
-        self.bar = Progress(
-            TextColumn("training"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[speed]}"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-            disable=not console.is_terminal,  # no bar (nor its blank line) in logs and pipes
-        )
+        self.bar = _progress_bar("training")
         self.task = self.bar.add_task("training", total=total, speed="")
 
     def __enter__(self):
@@ -45,6 +51,57 @@ class TrainingProgress:
             print(log_line(row), flush=True)
         speed = self.bar.tasks[0].speed
         self.bar.update(self.task, completed=done, speed=f"{speed:,.0f} it/s" if speed else "")
+
+
+class SweepProgress:
+    """A bar over the whole sweep, in seed-iterations, with seed-iterations per second."""
+
+    def __init__(self):
+        self.bar = _progress_bar("sweeping")
+        self.task = None
+
+    def __enter__(self):
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.bar.stop()
+
+    def update(self, seed_iterations: int, total: int) -> None:
+        if self.task is None:
+            self.task = self.bar.add_task("sweeping", total=total, speed="")
+        self.bar.advance(self.task, seed_iterations)
+        speed = self.bar.tasks[0].speed
+        self.bar.update(self.task, speed=f"{speed:,.0f} seed-it/s" if speed else "")
+
+
+def _settings_text(settings: dict) -> str:
+    return ", ".join(f"{name}={value}" for name, value in settings.items()) or "(base)"
+
+
+def sweep_table(result) -> str:
+    """Each cell of a sweep in one line: successes, rate with Wilson's 95% interval, the metric's quartiles,
+    and the p-value of the test that its rate equals the first cell's."""
+    rule = result.plan.rule
+    label, spec = SUMMARY_FORMATS[rule.metric]
+    header = ["cell", "settings", "success", "rate", "95% interval", f"{label} median [q1, q3]", "p vs cell 0"]
+    lines = []
+    for cell in result.cells:
+        q = cell[rule.metric]
+        low, high = cell["wilson_95"]
+        diverged = f" ({q['non_finite']} NaN)" if q["non_finite"] else ""
+        p_value = cell.get("p_value_vs_cell_0")
+        lines.append([str(cell["cell"]), _settings_text(cell["settings"]), f"{cell['successes']}/{cell['seeds']}",
+                      f"{cell['rate']:.1%}", f"[{low:.1%}, {high:.1%}]",
+                      f"{_number(q['median'], spec)} [{_number(q['q1'], spec)}, {_number(q['q3'], spec)}]{diverged}",
+                      "" if p_value is None else f"{p_value:.3g}"])
+    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
+    text = ["  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip() for row in [header, *lines]]
+    return f"success: {result.plan.success}\n" + "\n".join(text)
+
+
+def _number(value: float, spec: str) -> str:
+    return "nan" if math.isnan(value) else format(value, ".4g" if spec == "d" else spec)
 
 
 SUMMARY_FORMATS = {  # metric: (label, format), in the order shown

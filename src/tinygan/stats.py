@@ -24,7 +24,10 @@ def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, flo
     p, shrink = successes / n, 1 + z * z / n
     centre = (p + z * z / (2 * n)) / shrink
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / shrink
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # At 0 (or n) successes the bound is exactly 0 (or 1); rounding would leave it a hair inside.
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return low, high
 
 
 def two_proportion_p_value(successes_a: int, n_a: int, successes_b: int, n_b: int) -> float:
