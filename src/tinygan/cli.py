@@ -106,6 +106,7 @@ def build_parser() -> Parser:
                        help="the Ray cluster to use (default: start a local Ray for this sweep)")
     sweep.add_argument("--workers", type=int, metavar="N", help="worker processes of a local Ray (default: CPUs)")
     sweep.add_argument("--no-plots", action="store_true", help="skip sweep_metric.png and sweep_seeds.png")
+    sweep.add_argument("--lang", default="en", choices=sorted(LABELS), help="language of the pictures")
     sweep.add_argument("--json", action="store_true", help="print the cells' summary as JSON instead of a table")
     add_config_flags(sweep)
 
@@ -168,7 +169,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"tinygan: interrupted; finished batches are kept: go on with --resume --out {folder}",
               file=sys.stderr)
         return EXIT_INTERRUPTED
-    written = [] if args.no_plots else sweep.sweep_pictures(result)
+    written = [] if args.no_plots else sweep.sweep_pictures(result, lang=args.lang)
     if args.json:
         print(runs.to_json({"success": plan.success, "cells": result.cells}), end="")
     else:

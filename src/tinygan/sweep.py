@@ -350,8 +350,8 @@ def _csv_cell(value) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def sweep_pictures(result: SweepResult) -> list[Path]:
+def sweep_pictures(result: SweepResult, *, lang: str = "en") -> list[Path]:
     """The sweep's pictures (see `plots_sweep.py`), written into its folder; their paths."""
     from tinygan import plots_sweep
 
-    return plots_sweep.save_pictures(result)
+    return plots_sweep.save_pictures(result, lang=lang)
