@@ -5,7 +5,9 @@ workers share a JAX compilation cache, so a worker started late (after one is
 killed) loads the programs instead of compiling them again (~10 s each).
 """
 
+import concurrent.futures
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -24,30 +26,32 @@ def kill_marker(tmp_path_factory):
     marker = folder / "killed"
     marker.touch()
     env = {"JAX_COMPILATION_CACHE_DIR": str(folder / "jax-cache"), KILL_ONCE: str(marker)}
-    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": env})
+    ray.init(address="local", num_cpus=2, include_dashboard=False, runtime_env={"env_vars": env})
     yield marker
     ray.shutdown()
 
 
 @pytest.fixture(scope="module")
 def plan() -> sweep.SweepPlan:
-    """Two cells of 6 seeds, in batches of 3: four units."""
+    """Two cells of 6 seeds, a unit each: each of the 2 workers compiles one cell's programs (~10 s)."""
     config = tinygan.config_from_preset("seed", num_steps=200)
-    return sweep.plan_sweep(config, ["learning_rate=0.03,0.01"], "0:6", "w1<0.5", seed_batch=3)
+    return sweep.plan_sweep(config, ["learning_rate=0.03,0.01"], "0:6", "w1<0.5", seed_batch=6)
 
 
 @pytest.fixture(scope="module")
-def local_result(plan) -> sweep.SweepResult:
-    return sweep.run_sweep(plan)
-
-
-@pytest.fixture(scope="module")
-def ray_result(kill_marker, plan, tmp_path_factory) -> tuple[sweep.SweepResult, list[int]]:
-    """The plan on Ray, into a folder; and what progress was told."""
+def results(kill_marker, plan, tmp_path_factory) -> tuple[sweep.SweepResult, sweep.SweepResult, list]:
+    """The plan on Ray into a folder, what its progress was told, and the plan here (computed meanwhile)."""
     reports = []
-    result = sweep.run_sweep(plan, tmp_path_factory.mktemp("sweep") / "ray", backend=RayBackend(),
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        on_ray = pool.submit(sweep.run_sweep, plan, tmp_path_factory.mktemp("sweep") / "ray", backend=RayBackend(),
                              progress=lambda done, total: reports.append((done, total)))
-    return result, reports
+        local = sweep.run_sweep(plan)
+        return on_ray.result(), reports, local
+
+
+@pytest.fixture(scope="module")
+def local_result(results) -> sweep.SweepResult:
+    return results[2]
 
 
 class SpyBackend(RayBackend):
@@ -66,13 +70,12 @@ def assert_same_sweep(result: sweep.SweepResult, expected: sweep.SweepResult):
         np.testing.assert_array_equal(samples, expected_samples)
 
 
-def test_ray_sweep_equals_local_sweep(ray_result, local_result, plan):
-    result, reports = ray_result
+def test_ray_sweep_equals_local_sweep(results, local_result, plan):
+    result, reports, _ = results
     assert_same_sweep(result, local_result)
-    assert len(list((result.folder / sweep.PARTS).glob("*.json"))) == len(plan.units()) == 4
+    assert len(list((result.folder / sweep.PARTS).glob("*.json"))) == len(plan.units()) == 2
     total = 2 * 6 * 200
-    assert [total] * 4 == [reported_total for _, reported_total in reports]  # one report per unit, as it ends
-    assert sum(done for done, _ in reports) == total
+    assert [(6 * 200, total)] * 2 == reports  # one report per unit, as it ends
 
 
 def test_a_killed_worker_is_retried(kill_marker, plan, local_result, tmp_path):
@@ -82,10 +85,10 @@ def test_a_killed_worker_is_retried(kill_marker, plan, local_result, tmp_path):
     assert_same_sweep(result, local_result)
 
 
-def test_resume_runs_only_the_missing_units(ray_result, plan, local_result, tmp_path):
-    folder = shutil.copytree(ray_result[0].folder, tmp_path / "sweep")
+def test_resume_runs_only_the_missing_units(results, plan, local_result, tmp_path):
+    folder = shutil.copytree(results[0].folder, tmp_path / "sweep")
     units = plan.units()
-    missing = [units[1], units[2]]
+    missing = [units[1]]
     for unit in missing:
         for suffix in (".json", ".npz"):
             (folder / sweep.PARTS / f"{unit.name}{suffix}").unlink()
@@ -97,19 +100,28 @@ def test_resume_runs_only_the_missing_units(ray_result, plan, local_result, tmp_
     assert_same_sweep(result, local_result)
 
 
-def test_a_unit_that_raises_ends_the_sweep_with_one_line(kill_marker, plan):
+def test_a_worker_that_keeps_dying_ends_the_sweep_with_one_line(kill_marker, plan):
+    kill_marker.unlink()
     unit = plan.units()[0]
+    with pytest.raises(BackendError, match=rf"^unit {unit.name}: its Ray worker died, 1 time \(max_retries=0\)$"):
+        RayBackend(max_retries=0).run([(unit, plan.configs[0].to_dict())], lambda unit, result: None)
+    assert kill_marker.exists()
+
+
+def test_a_unit_that_raises_ends_the_sweep_with_one_line(kill_marker, plan):
+    good, bad = plan.units()
     config = plan.configs[0].to_dict()
-    config["train"]["num_steps"] = 0  # refused by Config.from_dict in the worker
+    config["train"]["num_steps"] = 0  # refused by Config.from_dict in the worker: an error, not retried
     finished = []
-    with pytest.raises(BackendError, match=rf"^unit {unit.name} failed on its Ray worker: ConfigError: "
+    with pytest.raises(BackendError, match=rf"^unit {bad.name} failed on its Ray worker: ConfigError: "
                                            r"train.num_steps: must be >= 1, got 0$"):
-        RayBackend().run([(unit, config)], lambda unit, result: finished.append(unit))
-    assert finished == []
+        RayBackend().run([(bad, config), (good, plan.configs[1].to_dict())],
+                         lambda unit, result: finished.append(unit))
+    assert bad not in finished
     assert ray.is_initialized()  # a Ray it did not start is left running
 
 
-def test_ray_missing_is_one_line(monkeypatch):
-    monkeypatch.setitem(__import__("sys").modules, "ray", None)  # `import ray` raises ImportError
-    with pytest.raises(BackendError, match=r"pip install 'tinygan\[ray\]'"):
+def test_without_ray_the_backend_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    with pytest.raises(BackendError, match=r"^the Ray backend needs Ray: pip install 'tinygan\[ray\]'$"):
         RayBackend()

@@ -78,7 +78,7 @@ class RayBackend:
             return
         started = not ray.is_initialized()
         if started and self.address is None:
-            ray.init(num_cpus=self.workers or os.cpu_count(), include_dashboard=False)
+            ray.init(address="local", num_cpus=self.workers or os.cpu_count(), include_dashboard=False)
         elif started:
             ray.init(address=self.address)
         try:
@@ -108,13 +108,14 @@ def _failure(unit, error, max_retries: int) -> str:
     import ray
 
     if isinstance(error, ray.exceptions.RayTaskError):
-        cause = error.cause
-        message = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
-        return f"unit {unit.name} failed on its Ray worker: {type(cause).__name__}: {message}".rstrip(": ")
-    if isinstance(error, ray.exceptions.WorkerCrashedError):
-        return f"unit {unit.name}: its Ray worker died {max_retries + 1} times"
+        where, error = "failed on its Ray worker", error.cause
+    elif isinstance(error, ray.exceptions.WorkerCrashedError):
+        tries = max_retries + 1
+        return f"unit {unit.name}: its Ray worker died, {tries} time{'s' * (tries > 1)} (max_retries={max_retries})"
+    else:
+        where = "failed on Ray"
     lines = str(error).strip().splitlines()
-    return f"unit {unit.name} failed on Ray: {type(error).__name__}" + (f": {lines[0]}" if lines else "")
+    return f"unit {unit.name} {where}: {type(error).__name__}" + (f": {lines[0]}" if lines else "")
 
 
 BACKENDS = {"local": LocalBackend, "ray": RayBackend}
