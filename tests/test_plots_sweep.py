@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 import tinygan
-from tinygan import plots_sweep, sweep
+from tinygan import plots_sweep, sweeps
 
 NAN, INF = math.nan, math.inf
 
@@ -17,7 +17,7 @@ NAN, INF = math.nan, math.inf
 def synthetic_result(plan, values, samples, folder=None, metric=None):
     """A SweepResult built by hand: `values[cell]` the success metric of each seed, `samples[cell]` (seeds, n, dim).
 
-    The other metrics copy the success metric; summaries come from `sweep.summarize`, as in a real sweep.
+    The other metrics copy the success metric; summaries come from `sweeps.summarize`, as in a real sweep.
     """
     rule, configs = plan.rule, plan.configs
     rows, cells = [], []
@@ -26,15 +26,15 @@ def synthetic_result(plan, values, samples, folder=None, metric=None):
         cell_rows = []
         for seed, value in zip(plan.seeds, values[cell]):
             row = {"seed": seed, **{name: float(value) for name in metrics}}
-            cell_rows.append({"cell": cell, **settings, **row, "success": sweep.succeeds(row, rule)})
+            cell_rows.append({"cell": cell, **settings, **row, "success": sweeps.succeeds(row, rule)})
         rows += cell_rows
-        cells.append({"cell": cell, "settings": settings, **sweep.summarize(cell_rows, rule, metrics)})
-    return sweep.SweepResult(plan, rows, cells, [np.asarray(s, np.float32) for s in samples], folder)
+        cells.append({"cell": cell, "settings": settings, **sweeps.summarize(cell_rows, rule, metrics)})
+    return sweeps.SweepResult(plan, rows, cells, [np.asarray(s, np.float32) for s in samples], folder)
 
 
 @pytest.fixture(scope="module")
 def seed_plan():
-    return sweep.plan_sweep(tinygan.config_from_preset("seed", num_steps=10), ["learning_rate=0.03,0.01"], "0:5",
+    return sweeps.plan_sweep(tinygan.config_from_preset("seed", num_steps=10), ["learning_rate=0.03,0.01"], "0:5",
                             "w1<0.5")
 
 
@@ -124,7 +124,7 @@ def test_metric_distribution_is_linear_without_two_decades_and_copes_with_all_na
 
 
 def test_metric_distribution_of_many_cells_and_seeds():
-    plan = sweep.plan_sweep(tinygan.config_from_preset("seed", num_steps=10),
+    plan = sweeps.plan_sweep(tinygan.config_from_preset("seed", num_steps=10),
                             ["learning_rate=" + ",".join(f"0.0{i}" for i in range(1, 10)), "r1=0,1"], "0:2000",
                             "w1<0.5")
     rng = np.random.default_rng(1)
@@ -164,14 +164,14 @@ def test_seed_densities_count_non_finite_samples_as_outside(seed_plan):
 
 
 def test_seed_densities_merge_a_seed_that_is_best_and_median(seed_plan):
-    plan = sweep.plan_sweep(seed_plan.base, ["learning_rate=0.03"], "7,9", "w1>0.5")  # higher is better
+    plan = sweeps.plan_sweep(seed_plan.base, ["learning_rate=0.03"], "7,9", "w1>0.5")  # higher is better
     result = synthetic_result(plan, [[0.2, 0.9]], [seed_samples([0, 4], np.random.default_rng(3))])
     panels = visible(plots_sweep.plot_seed_densities(result))
     assert [ax.get_title() for ax in panels] == ["best = median: seed 9, w1 = 0.9", "worst: seed 7, w1 = 0.2"]
 
 
 def test_seed_densities_in_2d_scatter_inside_the_box():
-    plan = sweep.plan_sweep(tinygan.config_from_preset("ring", num_steps=10), [], "0:4", "sliced_w1<0.1")
+    plan = sweeps.plan_sweep(tinygan.config_from_preset("ring", num_steps=10), [], "0:4", "sliced_w1<0.1")
     target = tinygan.data.make_target(plan.base.data)
     real = tinygan.data.fixed_sample(target, 2000)
     samples = np.stack([real, real * 0.5, np.full_like(real, NAN), real + 100])  # good, shrunk, diverged, far away
@@ -205,10 +205,10 @@ def test_save_pictures_writes_two_pngs_and_nothing_else(seed_result, tmp_path):
 
 def test_a_real_sweep_draws_its_pictures(tmp_path):
     config = tinygan.config_from_preset("seed", num_steps=50, pretrain_steps=20)
-    plan = sweep.plan_sweep(config, [], "0:3", "w1<0.5")  # one cell: one program to compile
-    result = sweep.run_sweep(plan, tmp_path / "sweep")
-    assert [np.shape(s) for s in result.samples] == [(3, sweep.PICTURE_SAMPLES, 1)]
-    paths = sweep.sweep_pictures(result)
+    plan = sweeps.plan_sweep(config, [], "0:3", "w1<0.5")  # one cell: one program to compile
+    result = sweeps.run_sweep(plan, tmp_path / "sweep")
+    assert [np.shape(s) for s in result.samples] == [(3, sweeps.PICTURE_SAMPLES, 1)]
+    paths = sweeps.sweep_pictures(result)
     assert {path.name for path in paths} == {"sweep_metric.png", "sweep_seeds.png"}
     for path in paths:
         with Image.open(path) as image:
@@ -218,7 +218,7 @@ def test_a_real_sweep_draws_its_pictures(tmp_path):
 
 def test_metric_distribution_when_no_seed_succeeds(seed_plan):
     # Wilson's interval of 0 of 3 starts a rounding error above 0: the error bar must still draw.
-    plan = sweep.plan_sweep(seed_plan.base, ["learning_rate=0.03,0.01"], "0:3", "w1<0.5")
+    plan = sweeps.plan_sweep(seed_plan.base, ["learning_rate=0.03,0.01"], "0:3", "w1<0.5")
     result = synthetic_result(plan, [[1.0, 2.0, 3.0], [0.1, 0.2, 0.3]], [np.zeros((3, 2, 1))] * 2)
     rates = plots_sweep.plot_metric_distribution(result).axes[2]
     assert [text.split("  ")[0] for text in texts(rates)] == ["0/3 = 0%", "3/3 = 100%"]

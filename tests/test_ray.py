@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import tinygan
-from tinygan import sweep
+from tinygan import sweeps
 from tinygan.backends import KILL_ONCE, BackendError, RayBackend
 
 ray = pytest.importorskip("ray")
@@ -32,25 +32,25 @@ def kill_marker(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def plan() -> sweep.SweepPlan:
+def plan() -> sweeps.SweepPlan:
     """Two cells of 6 seeds, a unit each: each of the 2 workers compiles one cell's programs (~10 s)."""
     config = tinygan.config_from_preset("seed", num_steps=200)
-    return sweep.plan_sweep(config, ["learning_rate=0.03,0.01"], "0:6", "w1<0.5", seed_batch=6)
+    return sweeps.plan_sweep(config, ["learning_rate=0.03,0.01"], "0:6", "w1<0.5", seed_batch=6)
 
 
 @pytest.fixture(scope="module")
-def results(kill_marker, plan, tmp_path_factory) -> tuple[sweep.SweepResult, sweep.SweepResult, list]:
+def results(kill_marker, plan, tmp_path_factory) -> tuple[sweeps.SweepResult, sweeps.SweepResult, list]:
     """The plan on Ray into a folder, what its progress was told, and the plan here (computed meanwhile)."""
     reports = []
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        on_ray = pool.submit(sweep.run_sweep, plan, tmp_path_factory.mktemp("sweep") / "ray", backend=RayBackend(),
+        on_ray = pool.submit(sweeps.run_sweep, plan, tmp_path_factory.mktemp("sweep") / "ray", backend=RayBackend(),
                              progress=lambda done, total: reports.append((done, total)))
-        local = sweep.run_sweep(plan)
+        local = sweeps.run_sweep(plan)
         return on_ray.result(), reports, local
 
 
 @pytest.fixture(scope="module")
-def local_result(results) -> sweep.SweepResult:
+def local_result(results) -> sweeps.SweepResult:
     return results[2]
 
 
@@ -62,7 +62,7 @@ class SpyBackend(RayBackend):
         super().run(tasks, finished, progress)
 
 
-def assert_same_sweep(result: sweep.SweepResult, expected: sweep.SweepResult):
+def assert_same_sweep(result: sweeps.SweepResult, expected: sweeps.SweepResult):
     """Rows, cell summaries and samples equal exactly (NaN equals NaN)."""
     np.testing.assert_equal(result.rows, expected.rows)
     np.testing.assert_equal(result.cells, expected.cells)
@@ -73,14 +73,14 @@ def assert_same_sweep(result: sweep.SweepResult, expected: sweep.SweepResult):
 def test_ray_sweep_equals_local_sweep(results, local_result, plan):
     result, reports, _ = results
     assert_same_sweep(result, local_result)
-    assert len(list((result.folder / sweep.PARTS).glob("*.json"))) == len(plan.units()) == 2
+    assert len(list((result.folder / sweeps.PARTS).glob("*.json"))) == len(plan.units()) == 2
     total = 2 * 6 * 200
     assert [(6 * 200, total)] * 2 == reports  # one report per unit, as it ends
 
 
 def test_a_killed_worker_is_retried(kill_marker, plan, local_result, tmp_path):
     kill_marker.unlink()  # arms the hook: the first task to start creates the marker again and exits its worker
-    result = sweep.run_sweep(plan, tmp_path / "sweep", backend=RayBackend(max_retries=1))
+    result = sweeps.run_sweep(plan, tmp_path / "sweep", backend=RayBackend(max_retries=1))
     assert kill_marker.exists()
     assert_same_sweep(result, local_result)
 
@@ -91,10 +91,10 @@ def test_resume_runs_only_the_missing_units(results, plan, local_result, tmp_pat
     missing = [units[1]]
     for unit in missing:
         for suffix in (".json", ".npz"):
-            (folder / sweep.PARTS / f"{unit.name}{suffix}").unlink()
-    kept = {path: path.stat().st_mtime_ns for path in (folder / sweep.PARTS).iterdir()}
+            (folder / sweeps.PARTS / f"{unit.name}{suffix}").unlink()
+    kept = {path: path.stat().st_mtime_ns for path in (folder / sweeps.PARTS).iterdir()}
     backend = SpyBackend()
-    result = sweep.run_sweep(plan, folder, backend=backend, resume=True)
+    result = sweeps.run_sweep(plan, folder, backend=backend, resume=True)
     assert backend.units == missing
     assert all(path.stat().st_mtime_ns == mtime for path, mtime in kept.items())
     assert_same_sweep(result, local_result)

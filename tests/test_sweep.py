@@ -14,7 +14,7 @@ import pytest
 from helpers import without_timings
 
 import tinygan
-from tinygan import cli, ensemble, stats, sweep
+from tinygan import cli, ensemble, stats, sweeps
 from tinygan.config import ConfigError
 
 
@@ -58,7 +58,7 @@ def test_the_batch_size_does_not_change_any_seed():
 def test_a_sweep_refuses_what_ends_runs_early():
     for overrides in ({"stop_when": "w1<0.1"}, {"keep_best": True}):
         with pytest.raises(ConfigError, match="num_steps"):
-            sweep.plan_sweep(tinygan.config_from_preset("seed", **overrides))
+            sweeps.plan_sweep(tinygan.config_from_preset("seed", **overrides))
 
 
 def test_the_default_seed_batch_fits_the_memory_budget():
@@ -117,10 +117,10 @@ def test_quartiles_count_what_is_not_finite():
 
 
 def test_parse_seeds():
-    assert sweep.parse_seeds("0:5") == (0, 1, 2, 3, 4)
-    assert sweep.parse_seeds("3, 7,11") == (3, 7, 11)
-    assert sweep.parse_seeds("0:3,10,20:22") == (0, 1, 2, 10, 20, 21)
-    assert sweep._seeds_text((0, 1, 2, 10, 20, 21)) == "0:3,10,20:22"
+    assert sweeps.parse_seeds("0:5") == (0, 1, 2, 3, 4)
+    assert sweeps.parse_seeds("3, 7,11") == (3, 7, 11)
+    assert sweeps.parse_seeds("0:3,10,20:22") == (0, 1, 2, 10, 20, 21)
+    assert sweeps._seeds_text((0, 1, 2, 10, 20, 21)) == "0:3,10,20:22"
 
 
 @pytest.mark.parametrize(
@@ -129,19 +129,19 @@ def test_parse_seeds():
      ("-1", r"\[0, 2\*\*32\)"), ("4294967296", r"\[0, 2\*\*32\)"), ("0:2000000", "at most")],
 )
 def test_bad_seeds(text, message):
-    with pytest.raises(sweep.SweepError, match=message):
-        sweep.parse_seeds(text)
+    with pytest.raises(sweeps.SweepError, match=message):
+        sweeps.parse_seeds(text)
 
 
 def test_grid_expands_every_combination_first_item_slowest():
     base = tinygan.config_from_preset("seed")
-    cells = sweep.parse_grid(["objective=modified,least_squares", "learning-rate=1e-3,0.01,0.1"], base)
+    cells = sweeps.parse_grid(["objective=modified,least_squares", "learning-rate=1e-3,0.01,0.1"], base)
     assert len(cells) == 6
     assert cells[0] == {"objective": "modified", "learning_rate": 1e-3}
     assert cells[1] == {"objective": "modified", "learning_rate": 0.01}
     assert cells[3] == {"objective": "least_squares", "learning_rate": 1e-3}
-    assert sweep.parse_grid([], base) == [{}]
-    assert sweep.parse_grid(["minibatch=true,False", "batch_size=8"], base) == [
+    assert sweeps.parse_grid([], base) == [{}]
+    assert sweeps.parse_grid(["minibatch=true,False", "batch_size=8"], base) == [
         {"minibatch": True, "batch_size": 8}, {"minibatch": False, "batch_size": 8}]
 
 
@@ -162,23 +162,23 @@ def test_grid_expands_every_combination_first_item_slowest():
     ],
 )
 def test_bad_grids(items, message):
-    with pytest.raises(sweep.SweepError, match=message):
-        sweep.parse_grid(items, tinygan.config_from_preset("seed"))
+    with pytest.raises(sweeps.SweepError, match=message):
+        sweeps.parse_grid(items, tinygan.config_from_preset("seed"))
 
 
 def test_success_rules():
     seed = tinygan.config_from_preset("seed")
-    rule = sweep.parse_success("w1 < 0.05", [seed])
+    rule = sweeps.parse_success("w1 < 0.05", [seed])
     assert (rule.metric, rule.kind, rule.threshold) == ("w1", "<", 0.05)
-    assert sweep.succeeds({"w1": 0.01}, rule) and not sweep.succeeds({"w1": 0.05}, rule)
-    assert not sweep.succeeds({"w1": math.nan}, rule)  # a diverged run never succeeds
+    assert sweeps.succeeds({"w1": 0.01}, rule) and not sweeps.succeeds({"w1": 0.05}, rule)
+    assert not sweeps.succeeds({"w1": math.nan}, rule)  # a diverged run never succeeds
     for text, message in [("plateau", "expected METRIC"), ("loss_d<1", "final metric"), ("w1=0.1", "expected"),
                           ("sliced_w1<0.1", "not measured for target 'gaussian'")]:
-        with pytest.raises(sweep.SweepError, match=message):
-            sweep.parse_success(text, [seed])
+        with pytest.raises(sweeps.SweepError, match=message):
+            sweeps.parse_success(text, [seed])
     ring = tinygan.config_from_preset("ring")
-    assert sweep.parse_success("modes_captured>7", [ring]).kind == ">"
-    assert sweep.plan_sweep(ring, seeds="0:2").success == "sliced_w1<0.1"  # the main distance by default
+    assert sweeps.parse_success("modes_captured>7", [ring]).kind == ">"
+    assert sweeps.plan_sweep(ring, seeds="0:2").success == "sliced_w1<0.1"  # the main distance by default
 
 
 # ---------------------------------------------------------------- a whole sweep: answers, files, resume
@@ -187,14 +187,14 @@ def test_success_rules():
 @pytest.fixture(scope="module")
 def small_plan():
     base = tinygan.config_from_preset("seed", num_steps=120, pretrain_steps=20)
-    return sweep.plan_sweep(base, ["learning_rate=0.03,0.001"], "0:5", "w1<3", seed_batch=3)
+    return sweeps.plan_sweep(base, ["learning_rate=0.03,0.001"], "0:5", "w1<3", seed_batch=3)
 
 
 @pytest.fixture(scope="module")
 def small_sweep(small_plan, tmp_path_factory):
     folder = tmp_path_factory.mktemp("sweep")
     calls = []
-    result = sweep.run_sweep(small_plan, folder, progress=lambda n, total: calls.append((n, total)))
+    result = sweeps.run_sweep(small_plan, folder, progress=lambda n, total: calls.append((n, total)))
     return result, folder, calls
 
 
@@ -219,7 +219,7 @@ def test_sweep_rows_and_summaries(small_sweep, small_plan):
         result.cells[1]["successes"], 5, result.cells[0]["successes"], 5)
     # progress: every seed-iteration once, against the total
     assert sum(n for n, _ in calls) == 2 * 5 * 120 and {total for _, total in calls} == {2 * 5 * 120}
-    assert [s.shape for s in result.samples] == [(5, sweep.PICTURE_SAMPLES, 1)] * 2
+    assert [s.shape for s in result.samples] == [(5, sweeps.PICTURE_SAMPLES, 1)] * 2
 
 
 def test_a_cells_seed_equals_tinygan_train_with_its_settings(small_sweep, small_plan):
@@ -232,17 +232,17 @@ def test_a_cells_seed_equals_tinygan_train_with_its_settings(small_sweep, small_
 
 def test_sweep_files(small_sweep):
     result, folder, _ = small_sweep
-    lines = (folder / sweep.CSV_FILE).read_text().splitlines()
+    lines = (folder / sweeps.CSV_FILE).read_text().splitlines()
     assert lines[0].split(",") == ["cell", "learning_rate", "seed", "status", "mean", "std", "w1", "ks", "samples",
                                    "iterations", "success"]
     assert len(lines) == 1 + 10
     first = dict(zip(lines[0].split(","), lines[1].split(",")))
     assert float(first["w1"]) == result.rows[0]["w1"] and first["success"] in ("0", "1")  # exact floats
-    summary = json.loads((folder / sweep.SUMMARY_FILE).read_text())
+    summary = json.loads((folder / sweeps.SUMMARY_FILE).read_text())
     assert summary["success"] == "w1<3" and len(summary["cells"]) == 2
     assert summary["cells"][1]["settings"] == {"learning_rate": 0.001}
-    saved = json.loads((folder / sweep.PLAN_FILE).read_text())
-    assert sweep.SweepPlan.from_dict(saved) == result.plan
+    saved = json.loads((folder / sweeps.PLAN_FILE).read_text())
+    assert sweeps.SweepPlan.from_dict(saved) == result.plan
     assert not list(folder.rglob(".*.partial"))
 
 
@@ -253,27 +253,27 @@ def test_resume_trains_only_the_missing_batches(small_sweep, small_plan, tmp_pat
     copy = tmp_path / "copy"
     shutil.copytree(folder, copy)
     missing = small_plan.units()[3]
-    (copy / sweep.PARTS / f"{missing.name}.json").unlink()  # as if stopped before this batch ended
+    (copy / sweeps.PARTS / f"{missing.name}.json").unlink()  # as if stopped before this batch ended
     trained = []
-    real = sweep.run_unit
-    monkeypatch.setattr(sweep, "run_unit", lambda unit, *args, **kw: trained.append(unit) or real(unit, *args, **kw))
-    resumed = sweep.run_sweep(small_plan, copy, resume=True)
+    real = sweeps.run_unit
+    monkeypatch.setattr(sweeps, "run_unit", lambda unit, *args, **kw: trained.append(unit) or real(unit, *args, **kw))
+    resumed = sweeps.run_sweep(small_plan, copy, resume=True)
     assert trained == [missing]
     assert all(same_numbers(a, b) for a, b in zip(resumed.rows, result.rows))
     assert resumed.cells == result.cells
     # a finished sweep resumes without training anything
     trained.clear()
-    sweep.run_sweep(small_plan, copy, resume=True)
+    sweeps.run_sweep(small_plan, copy, resume=True)
     assert trained == []
 
 
 def test_resume_refuses_another_plan_and_a_new_sweep_refuses_a_used_folder(small_sweep, small_plan):
     _, folder, _ = small_sweep
-    other = sweep.plan_sweep(small_plan.base, ["learning_rate=0.03,0.002"], "0:5", "w1<3", seed_batch=3)
+    other = sweeps.plan_sweep(small_plan.base, ["learning_rate=0.03,0.002"], "0:5", "w1<3", seed_batch=3)
     with pytest.raises(tinygan.runs.RunError, match="another sweep"):
-        sweep.run_sweep(other, folder, resume=True)
+        sweeps.run_sweep(other, folder, resume=True)
     with pytest.raises(tinygan.runs.RunError, match="not empty"):
-        sweep.run_sweep(small_plan, folder)
+        sweeps.run_sweep(small_plan, folder)
 
 
 # ---------------------------------------------------------------- the command

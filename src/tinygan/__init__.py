@@ -35,6 +35,7 @@ from tinygan.metrics import (
 from tinygan.objectives import OBJECTIVES, gradient_penalty, r1_penalty
 from tinygan.plots import plot_distribution, plot_losses, save_animation
 from tinygan.runs import save_run
+from tinygan.sweeps import SweepResult, sweep
 from tinygan.trainer import TrainResult, train
 
 __version__ = "0.1.0"
@@ -44,6 +45,7 @@ __all__ = [
     "PRESETS",
     "Config",
     "ConfigError",
+    "SweepResult",
     "TrainResult",
     "config_from_preset",
     "distances",
@@ -59,6 +61,7 @@ __all__ = [
     "save_animation",
     "save_run",
     "sliced_wasserstein",
+    "sweep",
     "train",
     "wasserstein_1d",
 ]

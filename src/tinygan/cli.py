@@ -141,7 +141,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from tinygan import runs, sweep
+    from tinygan import runs, sweeps
     from tinygan.backends import BACKENDS
 
     if args.seed is not None:
@@ -154,9 +154,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
     if args.resume and not args.out:
         raise UsageError("--resume needs --out DIR: the folder of the sweep to go on with")
-    plan = sweep.plan_sweep(config_from_args(args), args.grid, args.seeds, args.success, args.seed_batch)
+    plan = sweeps.plan_sweep(config_from_args(args), args.grid, args.seeds, args.success, args.seed_batch)
     folder = Path(args.out) if args.out else runs.default_run_dir(f"sweep-{plan.base.preset}")
-    sweep.check_sweep_dir(folder, plan, args.resume)
+    sweeps.check_sweep_dir(folder, plan, args.resume)
     options = {"address": args.address, "workers": args.workers} if args.backend == "ray" else {}
     backend = BACKENDS[args.backend](**options)
 
@@ -164,17 +164,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     try:
         with SweepProgress() as progress:
-            result = sweep.run_sweep(plan, folder, backend=backend, resume=args.resume, progress=progress.update)
+            result = sweeps.run_sweep(plan, folder, backend=backend, resume=args.resume, progress=progress.update)
     except KeyboardInterrupt:
         print(f"tinygan: interrupted; finished batches are kept: go on with --resume --out {folder}",
               file=sys.stderr)
         return EXIT_INTERRUPTED
-    written = [] if args.no_plots else sweep.sweep_pictures(result, lang=args.lang)
+    written = [] if args.no_plots else sweeps.sweep_pictures(result, lang=args.lang)
     if args.json:
         print(runs.to_json({"success": plan.success, "cells": result.cells}), end="")
     else:
         print(sweep_table(result))
-    names = ", ".join(path.name for path in [folder / sweep.CSV_FILE, folder / sweep.SUMMARY_FILE, *written])
+    names = ", ".join(path.name for path in [folder / sweeps.CSV_FILE, folder / sweeps.SUMMARY_FILE, *written])
     print(f"files: {folder}/ ({names})", file=sys.stderr if args.json else sys.stdout)
     return 0
 

@@ -1,6 +1,6 @@
 """Pictures of a sweep: how every cell's seeds end, and what its best, median and worst seeds learned.
 
-Arrays in (a `sweep.SweepResult`), matplotlib Figures out, like `plots` and
+Arrays in (a `sweeps.SweepResult`), matplotlib Figures out, like `plots` and
 `plots_2d`; `save_pictures` writes them as PNGs into the sweep's folder. A seed
 whose metric is NaN or infinite (it diverged) is counted and drawn apart,
 never dropped.

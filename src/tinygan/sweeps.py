@@ -350,6 +350,35 @@ def _csv_cell(value) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
+def sweep(
+    config: Config,
+    *,
+    seeds: str | Sequence[int] = "0:100",
+    grid: Sequence[str] = (),
+    success: str | None = None,
+    seed_batch: int | None = None,
+    out: str | os.PathLike | None = None,
+    backend: str = "local",
+    resume: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    **backend_options,
+) -> SweepResult:
+    """`tinygan sweep` in Python: every seed of every grid cell of `config`; see `plan_sweep` and `run_sweep`.
+
+        result = tinygan.sweep(config, seeds="0:256", grid=["learning_rate=1e-3,1e-2"], success="w1<0.05")
+        result.cells[1]["rate"], result.cells[1]["wilson_95"], result.rows[0]["w1"]
+
+    `backend` is "local" or "ray" (with `address=` or `workers=`). With `out`, the
+    sweep's folder is written as the command writes it (pictures aside: `sweep_pictures`).
+    """
+    from tinygan.backends import BACKENDS
+
+    if backend not in BACKENDS:
+        raise SweepError(f"backend: unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
+    plan = plan_sweep(config, grid, seeds, success, seed_batch)
+    return run_sweep(plan, out, backend=BACKENDS[backend](**backend_options), resume=resume, progress=progress)
+
+
 def sweep_pictures(result: SweepResult, *, lang: str = "en") -> list[Path]:
     """The sweep's pictures (see `plots_sweep.py`), written into its folder; their paths."""
     from tinygan import plots_sweep
