@@ -48,7 +48,7 @@ def metric_columns(target) -> tuple[str, ...]:
 
 def thinned(samples: np.ndarray, n: int) -> np.ndarray:
     """At most n rows, evenly strided through all of them (noise-grid samples are ordered: never the first n)."""
-    return samples[:: max(1, len(samples) // n)][:n]
+    return samples[:: max(1, len(samples) // max(n, 1))][: max(n, 0)]
 
 
 @dataclass(frozen=True)
