@@ -14,7 +14,7 @@ import pytest
 
 import tinygan
 from tinygan import sweeps
-from tinygan.backends import KILL_ONCE, BackendError, RayBackend
+from tinygan.backends import KILL_ONCE, BackendError, RayBackend, start_ray
 
 ray = pytest.importorskip("ray")
 
@@ -26,7 +26,7 @@ def kill_marker(tmp_path_factory):
     marker = folder / "killed"
     marker.touch()
     env = {"JAX_COMPILATION_CACHE_DIR": str(folder / "jax-cache"), KILL_ONCE: str(marker)}
-    ray.init(address="local", num_cpus=2, include_dashboard=False, runtime_env={"env_vars": env})
+    start_ray(address="local", num_cpus=2, include_dashboard=False, runtime_env={"env_vars": env})
     yield marker
     ray.shutdown()
 

@@ -10,6 +10,7 @@ backend can tell).
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 
 # A Ray worker unpickles `_run_unit` by importing this module, so tinygan's __init__ runs first and sets XLA_FLAGS
@@ -49,6 +50,16 @@ def _run_unit(unit, config: dict):
     return run_unit(unit, config)
 
 
+def start_ray(**options) -> None:
+    """`ray.init(**options)`, without JAX's warning that forking a multithreaded process may deadlock: Ray
+    forks only to exec its own processes at once, which is safe."""
+    import ray
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
+        ray.init(**options)
+
+
 class RayBackend:
     """Every unit as a Ray task (one CPU each), collected as they finish.
 
@@ -79,9 +90,9 @@ class RayBackend:
             return
         started = not ray.is_initialized()
         if started and self.address is None:
-            ray.init(address="local", num_cpus=self.workers or os.cpu_count(), include_dashboard=False)
+            start_ray(address="local", num_cpus=self.workers or os.cpu_count(), include_dashboard=False)
         elif started:
-            ray.init(address=self.address)
+            start_ray(address=self.address)
         try:
             remote = ray.remote(num_cpus=1, max_retries=self.max_retries, retry_exceptions=False)(_run_unit)
             pending = {remote.remote(unit, config): (unit, config) for unit, config in tasks}
