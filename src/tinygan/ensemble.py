@@ -14,6 +14,8 @@ timings. Two choices make that hold:
   in one compiled program with no per-step transfer to the host.
 
 The log points' probes only read the state, so the loop runs without them.
+A batch of seeds is cut into equal shares, one per CPU device (one per core,
+see tinygan/__init__.py), each running the same compiled program on its share.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ PROGRESS_UPDATES = 20  # compiled calls per batch of seeds, about: progress is r
 MAX_CHUNK = 2_000  # iterations per compiled call at most
 MEMORY_BUDGET = 1 << 30  # bytes of training state and step intermediates a batch of seeds may hold, about
 MAX_SEED_BATCH = 1024
+MIN_DEVICE_SEEDS = 32  # seeds per CPU device at least before a batch is split over the devices (tinygan/__init__.py)
 COUNTERS = ("step", "count")  # state leaves every seed shares: the iteration and the optimizers' step counts
 
 
@@ -149,17 +152,51 @@ def train_seeds(
             final = final_samples(game, seed_state(states, i), key_eval[i], config.model.generator_batch_norm)
             rows.append({"seed": seed, "status": "finished", **scorer(final, final=True), "samples": FINAL_SAMPLES,
                          "iterations": config.train.num_steps})
-            samples.append(thinned(final, picture_samples).astype(np.float32))
+            samples.append(thinned(final, picture_samples).astype(np.float32) if picture_samples else final[:0])
     return SeedResults(rows, np.stack(samples))
+
+
+def device_shares(states: engine.TrainState, run_keys: jax.Array, devices=None) -> list:
+    """The batch cut into equal shares, one per CPU device: [(states, run_keys)] placed on its device.
+
+    tinygan/__init__.py asks XLA for two host devices, one per core: each runs the
+    same compiled program on its share, so every seed's arithmetic is unchanged.
+    Batches under MIN_DEVICE_SEEDS per device stay whole on the first device.
+    """
+    devices = devices or jax.local_devices(backend="cpu")
+    n = run_keys.shape[0]
+    parts = max(1, min(len(devices), n // MIN_DEVICE_SEEDS))
+    if parts == 1 or n % parts:
+        return [(states, run_keys)]
+    size = n // parts
+    cut = lambda i: jax.tree_util.tree_map_with_path(
+        lambda path, leaf: leaf if _is_counter(path) else leaf[i * size : (i + 1) * size], states)
+    return [jax.device_put((cut(i), run_keys[i * size : (i + 1) * size]), devices[i]) for i in range(parts)]
+
+
+def joined(shares: list) -> engine.TrainState:
+    """The shares' states as one batch again, on the first device (the counters are every share's)."""
+    if len(shares) == 1:
+        return shares[0][0]
+    first = next(iter(jax.tree.leaves(shares[0][0])[0].devices()))
+    states = [jax.device_put(share, first) for share, _ in shares]
+    return jax.tree_util.tree_map_with_path(
+        lambda path, *leaves: leaves[0] if _is_counter(path) else jnp.concatenate(leaves), *states)
+
+
+def train_shares(game: engine.Game, shares: list, steps: int) -> list:
+    """`train_chunk` on every share, dispatched to all devices before waiting on any."""
+    shares = [(train_chunk(game, states, keys, steps), keys) for states, keys in shares]
+    return jax.block_until_ready(shares)
 
 
 def _train_batch(game, config: Config, seeds: list[int], real: int, progress) -> engine.TrainState:
     key_setup, key_train, _ = seed_keys(seeds)
-    states = setup_seeds(game, key_setup, config.optim.pretrain_steps)
+    shares = device_shares(setup_seeds(game, key_setup, config.optim.pretrain_steps), key_train)
     # Chunks of about num_steps / PROGRESS_UPDATES iterations, cut to divide the run evenly (one or two programs).
     chunk = max(1, min(MAX_CHUNK, config.train.num_steps // PROGRESS_UPDATES))
     for steps, _ in engine.plan_chunks(config.train.num_steps, 1, chunk):
-        states = jax.block_until_ready(train_chunk(game, states, key_train, steps))
+        shares = train_shares(game, shares, steps)
         if progress is not None:
             progress(steps * real)
-    return states
+    return joined(shares)

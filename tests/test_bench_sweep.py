@@ -1,0 +1,51 @@
+"""tinygan bench --sweep: its report's figures, and the sweep's device shares equal one program bit for bit."""
+
+import jax
+import numpy as np
+import pytest
+
+from tinygan import bench, engine, ensemble
+from tinygan.config import config_from_preset
+
+
+def test_sweep_report_has_every_figure_for_every_size():
+    # One tiny size in this process: each size compiles its own programs (~5 s), the single run two more.
+    report = bench.sweep_report(sizes=(4,), seed_iterations=40, single_steps=100, fresh_process=False,
+                                matmul_size=256)
+    assert set(report) == {"preset", "peak_flops", "single_run_its", "stepwise_its", "sizes"}
+    assert [row["seeds"] for row in report["sizes"]] == [4]
+    for row in report["sizes"]:
+        assert set(row) == {"seeds", "steps", "devices", "seed_its", "peak_memory_mb", "flops_per_seed_iteration",
+                            "flop_fraction", "vs_single_run", "vs_stepwise"}
+        assert row["steps"] == max(50, 40 // row["seeds"])
+        assert row["peak_memory_mb"] >= 0
+        for name in ("seed_its", "flops_per_seed_iteration", "flop_fraction", "vs_single_run", "vs_stepwise"):
+            assert isinstance(row[name], float) and row[name] > 0, name
+        assert row["vs_single_run"] == pytest.approx(row["seed_its"] / report["single_run_its"])
+        assert row["flop_fraction"] == pytest.approx(
+            row["flops_per_seed_iteration"] * row["seed_its"] / report["peak_flops"])
+
+
+def test_device_shares_train_exactly_as_one_program(monkeypatch):
+    devices = jax.local_devices(backend="cpu")
+    game = engine.make_game(config_from_preset("seed", num_steps=30))
+    key_setup, key_train, _ = ensemble.seed_keys([3, 1, 4, 1, 5, 9])
+    states = ensemble.setup_seeds(game, key_setup, 5)
+    assert len(ensemble.device_shares(states, key_train)) == 1  # too few seeds to split by default
+    if len(devices) < 2:
+        pytest.skip("one CPU device: JAX started before tinygan set its XLA flags")
+    monkeypatch.setattr(ensemble, "MIN_DEVICE_SEEDS", 2)
+    shares = ensemble.device_shares(states, key_train)
+    assert [keys.shape[0] for _, keys in shares] == [3, 3]
+    assert [next(iter(keys.devices())) for _, keys in shares] == devices[:2]
+    trained = ensemble.train_shares(game, shares, 30)
+    # The second share on the first device: the program each device runs gives the same bits. (A smaller batch
+    # gives each seed the same bits too: see the padded batches in tests/test_sweep.py.)
+    on_first = ensemble.train_chunk(game, *jax.device_put(shares[1], devices[0]), 30)
+    for a, b in zip(jax.tree.leaves(trained[1][0]), jax.tree.leaves(on_first), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    joined = ensemble.joined(trained)
+    assert joined.discriminator["input"]["w"].shape[0] == 6
+    for i in range(3):
+        np.testing.assert_array_equal(np.asarray(joined.generator["output"]["w"][3 + i]),
+                                      np.asarray(on_first.generator["output"]["w"][i]))
