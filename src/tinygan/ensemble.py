@@ -20,8 +20,10 @@ see tinygan/__init__.py), each running the same compiled program on its share.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import math
+import os
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -148,16 +150,21 @@ def train_seeds(
     devices = len(jax.local_devices(backend="cpu"))
     if size >= devices * MIN_DEVICE_SEEDS:  # padded to equal shares for the devices (`device_shares`)
         size = -(-size // devices) * devices
+    # A batch of one seed is padded to MIN_DEVICE_SEEDS: with a seed axis of size 1 XLA drops the axis and
+    # fuses the step otherwise, which can round differently from a single run (seen with `recommended`).
+    size = max(size, MIN_DEVICE_SEEDS)
     rows, samples = [], []
-    for start in range(0, len(seeds), size):
-        batch = seeds[start : start + size]
-        states = _train_batch(game, config, batch + batch[-1:] * (size - len(batch)), len(batch), progress)
-        _, _, key_eval = seed_keys(batch)
-        for i, seed in enumerate(batch):  # the padding's copies are not measured
-            final = final_samples(game, seed_state(states, i), key_eval[i], config.model.generator_batch_norm)
-            rows.append({"seed": seed, "status": "finished", **scorer(final, final=True), "samples": FINAL_SAMPLES,
-                         "iterations": config.train.num_steps})
-            samples.append(thinned(final, picture_samples).astype(np.float32) if picture_samples else final[:0])
+    with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as scoring:  # NumPy sorts without the GIL
+        for start in range(0, len(seeds), size):
+            batch = seeds[start : start + size]
+            states = _train_batch(game, config, batch + batch[-1:] * (size - len(batch)), len(batch), progress)
+            _, _, key_eval = seed_keys(batch)
+            for i in range(len(batch)):  # the padding's copies are not measured
+                final = final_samples(game, seed_state(states, i), key_eval[i], config.model.generator_batch_norm)
+                rows.append(scoring.submit(scorer, final, final=True))
+                samples.append(thinned(final, picture_samples).astype(np.float32) if picture_samples else final[:0])
+        rows = [{"seed": seed, "status": "finished", **scores.result(), "samples": FINAL_SAMPLES,
+                 "iterations": config.train.num_steps} for seed, scores in zip(seeds, rows)]
     return SeedResults(rows, np.stack(samples))
 
 
