@@ -29,7 +29,7 @@ def synthetic_result(plan, values, samples, folder=None, metric=None):
             cell_rows.append({"cell": cell, **settings, **row, "success": sweeps.succeeds(row, rule)})
         rows += cell_rows
         cells.append({"cell": cell, "settings": settings, **sweeps.summarize(cell_rows, rule, metrics)})
-    return sweeps.SweepResult(plan, rows, cells, [np.asarray(s, np.float32) for s in samples], folder)
+    return sweeps.SweepResult(plan, rows, cells, [np.asarray(s, np.float32) for s in samples], folder, {})
 
 
 @pytest.fixture(scope="module")

@@ -174,6 +174,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(runs.to_json({"success": plan.success, "cells": result.cells}), end="")
     else:
         print(sweep_table(result))
+    done, seconds = result.trained["seed_iterations"], result.trained["seconds"]
+    if done:
+        print(f"trained {done:,} seed-iterations in {seconds:.1f} s: {done / seconds:,.0f} seed-iterations/s, "
+              "compiling and measuring included", file=sys.stderr if args.json else sys.stdout)
     names = ", ".join(path.name for path in [folder / sweeps.CSV_FILE, folder / sweeps.SUMMARY_FILE, *written])
     print(f"files: {folder}/ ({names})", file=sys.stderr if args.json else sys.stdout)
     return 0

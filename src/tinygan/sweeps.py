@@ -19,6 +19,7 @@ import itertools
 import json
 import math
 import os
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -219,6 +220,7 @@ class SweepResult(NamedTuple):
     cells: list[dict]  # one summary per cell (`summarize`)
     samples: list[np.ndarray]  # per cell: (seeds, PICTURE_SAMPLES, dim) of each seed's final generator, as rows
     folder: Path | None
+    trained: dict  # what this call trained: seed_iterations, and seconds (compiling and measuring included)
 
 
 def check_sweep_dir(folder: Path, plan: SweepPlan, resume: bool) -> None:
@@ -273,8 +275,10 @@ def run_sweep(
     todo = [unit for unit in units if unit not in done]
     total = sum(len(unit.seeds) * plan.configs[unit.cell].train.num_steps for unit in todo)
     report = None if progress is None else lambda seed_iterations: progress(seed_iterations, total)
+    start = time.perf_counter()
     backend.run([(unit, configs[unit.cell]) for unit in todo], finished, report)
-    return summarize_sweep(plan, [done[unit] for unit in units], units, folder)
+    trained = {"seed_iterations": total, "seconds": time.perf_counter() - start}
+    return summarize_sweep(plan, [done[unit] for unit in units], units, folder, trained)
 
 
 def save_part(folder: Path, unit: Unit, result: ensemble.SeedResults) -> None:
@@ -313,7 +317,7 @@ def summarize(rows: list[dict], rule: StopRule, metrics: Sequence[str]) -> dict:
 
 
 def summarize_sweep(plan: SweepPlan, results: list[ensemble.SeedResults], units: list[Unit],
-                    folder: Path | None) -> SweepResult:
+                    folder: Path | None, trained: dict) -> SweepResult:
     rule, configs = plan.rule, plan.configs
     rows, cells, samples = [], [], []
     for cell, (settings, config) in enumerate(zip(plan.cells, configs)):
@@ -326,7 +330,7 @@ def summarize_sweep(plan: SweepPlan, results: list[ensemble.SeedResults], units:
     for summary in cells[1:]:
         summary["p_value_vs_cell_0"] = stats.two_proportion_p_value(
             summary["successes"], summary["seeds"], cells[0]["successes"], cells[0]["seeds"])
-    result = SweepResult(plan, rows, cells, samples, folder)
+    result = SweepResult(plan, rows, cells, samples, folder, trained)
     if folder is not None:
         write_atomic(folder / CSV_FILE, sweep_csv(rows))
         write_atomic(folder / SUMMARY_FILE, to_json({"success": plan.success, "cells": cells}))
