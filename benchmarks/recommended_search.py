@@ -43,18 +43,18 @@ FINAL_SAMPLES = 100_000
 GOAL, LOOSE = 0.03, 0.1
 
 # The chosen configuration (overrides of the `seed` preset): see benchmarks/results/recommended_search.md.
-RECOMMENDED: dict = dict(  # the candidate "g1-identity-d16" below, written out: the `recommended` preset
-    optimizer="adam", adam_beta1=0.5, learning_rate=0.02, schedule="cosine",
-    noise="gaussian", noise_range=0.3, pretrain_steps=0, batch_size=64, num_steps=3000,
-    r1=1.0, generator_ema=0.99, init_std=0.5,
-    generator_width=1, generator_activation="identity", discriminator_activation="elu", discriminator_width=16,
-)
+RECOMMENDED: dict = {  # the candidate "g1-identity-d16" below, written out: the `recommended` preset
+    "optimizer": "adam", "adam_beta1": 0.5, "learning_rate": 0.02, "schedule": "cosine",
+    "noise": "gaussian", "noise_range": 0.3, "pretrain_steps": 0, "batch_size": 64, "num_steps": 3000,
+    "r1": 1.0, "generator_ema": 0.99, "init_std": 0.5,
+    "generator_width": 1, "generator_activation": "identity", "discriminator_activation": "elu", "discriminator_width": 16,
+}
 
 # Candidates tried, in the order of the search: name -> overrides of the `seed` preset.
-BASE = dict(  # round 1's common ground: Adam, Gaussian noise of std 1 (G can be affine in it), no pre-training
-    optimizer="adam", adam_beta1=0.5, learning_rate=0.001, noise="gaussian", noise_range=3**0.5,
-    pretrain_steps=0, batch_size=64, num_steps=3000,
-)
+BASE = {  # round 1's common ground: Adam, Gaussian noise of std 1 (G can be affine in it), no pre-training
+    "optimizer": "adam", "adam_beta1": 0.5, "learning_rate": 0.001, "noise": "gaussian", "noise_range": 3**0.5,
+    "pretrain_steps": 0, "batch_size": 64, "num_steps": 3000,
+}
 BASE2 = dict(BASE, r1=1.0, generator_ema=0.99, schedule="cosine", learning_rate=0.02, init_std=0.5)  # round 2's best
 BASE3 = dict(BASE2, generator_width=1)  # round 3's best, g1-softplus
 BASE4 = dict(BASE3, noise_range=0.3, discriminator_activation="elu")  # round 5's two winners

@@ -18,11 +18,11 @@ import time
 
 import tinygan
 
-BASE = dict(
-    noise="gaussian", noise_dim=2, noise_range=3**0.5, pretrain_steps=0, optimizer="adam", adam_beta1=0.5,
-    learning_rate=1e-3, r1=0.1, generator_layers=3, generator_width=128, generator_activation="relu",
-    discriminator_layers=2, discriminator_width=128, discriminator_activation="relu", init="he", batch_size=256,
-)
+BASE = {
+    "noise": "gaussian", "noise_dim": 2, "noise_range": 3**0.5, "pretrain_steps": 0, "optimizer": "adam", "adam_beta1": 0.5,
+    "learning_rate": 1e-3, "r1": 0.1, "generator_layers": 3, "generator_width": 128, "generator_activation": "relu",
+    "discriminator_layers": 2, "discriminator_width": 128, "discriminator_activation": "relu", "init": "he", "batch_size": 256,
+}
 CANDIDATES = {  # overrides of the `seed` preset, with data.target set by the command line
     "constant3k": dict(BASE, schedule="constant", num_steps=3_000, log_every=500),
     "cos6k": dict(BASE, schedule="cosine", num_steps=6_000, log_every=500),

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import jax
 
@@ -33,13 +32,9 @@ SEEDS, STEPS = 1024, 1000
 
 
 def _best(function, repeats: int = 3) -> float:
+    """The best of `repeats` timings, after one untimed call that compiles."""
     jax.block_until_ready(function())
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(function())
-        best = min(best, time.perf_counter() - start)
-    return best
+    return bench._best_time(function, repeats)
 
 
 def ablations(seeds: int = SEEDS, steps: int = STEPS) -> dict:
