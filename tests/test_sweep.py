@@ -140,6 +140,9 @@ def test_grid_expands_every_combination_first_item_slowest():
     assert cells[1] == {"objective": "modified", "learning_rate": 0.01}
     assert cells[3] == {"objective": "least_squares", "learning_rate": 1e-3}
     assert sweeps.parse_grid([], base) == [{}]
+    ring = tinygan.config_from_preset("ring")
+    assert sweeps.parse_grid(["target_params=modes=8, radius=1;modes=4"], ring) == [
+        {"target_params": "modes=8, radius=1"}, {"target_params": "modes=4"}]
     assert sweeps.parse_grid(["minibatch=true,False", "batch_size=8"], base) == [
         {"minibatch": True, "batch_size": 8}, {"minibatch": False, "batch_size": 8}]
 

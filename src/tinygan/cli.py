@@ -93,7 +93,8 @@ def build_parser() -> Parser:
     sweep.add_argument("--seed-batch", type=int, metavar="N",
                        help="seeds trained at once (default: as many as fit in about 1 GB, at most 1024)")
     sweep.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2",
-                       help="sweep a setting over values; repeat for more settings: every combination is a cell")
+                       help="sweep a setting over values (separated by ; when they hold commas); repeat for "
+                       "more settings: every combination is a cell")
     sweep.add_argument("--success", metavar="RULE",
                        help="what counts as success, on a final metric: e.g. 'w1<0.05' (default: the main "
                        "distance < 0.1)")

@@ -80,6 +80,7 @@ def _grid_value(name: str, text: str):
 def parse_grid(items: Sequence[str], base: Config) -> list[dict]:
     """['NAME=V1,V2', ...] -> every combination as a dict of overrides (the first item varies slowest).
 
+    Values holding commas are separated by semicolons instead: 'target_params=modes=8, radius=1;modes=4'.
     Names are config fields (`learning_rate` or `learning-rate`); each cell is
     checked as a whole config, so a bad value is refused before anything runs.
     No item gives one cell with no overrides.
@@ -96,7 +97,8 @@ def parse_grid(items: Sequence[str], base: Config) -> list[dict]:
             raise SweepError(f"--grid: {name} cannot be swept" + (" (use --seeds)" if name == "seed" else ""))
         if name in axes:
             raise SweepError(f"--grid: {name} is given twice")
-        parsed = [_grid_value(name, value) for value in values.split(",")]
+        separator = ";" if ";" in values else ","  # values that hold commas ("modes=8, radius=1") use ;
+        parsed = [_grid_value(name, value) for value in values.split(separator)]
         if len(set(map(repr, parsed))) != len(parsed):
             raise SweepError(f"--grid {name}: a value is given twice")
         axes[name] = parsed
