@@ -9,9 +9,12 @@ results are shared through session-scoped fixtures; treat them as read-only.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import jax
@@ -20,6 +23,17 @@ import pytest
 import tinygan
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+# Compiled programs are kept on disk for the session: many tests build the same programs from fresh games,
+# and the command-line tests run them again in subprocesses (which inherit these variables); XLA then loads
+# them instead of compiling again. A loaded program is the compiled one, so no number changes.
+_COMPILE_CACHE = tempfile.mkdtemp(prefix="tinygan-test-jax-cache-")
+atexit.register(shutil.rmtree, _COMPILE_CACHE, ignore_errors=True)
+os.environ.update(JAX_COMPILATION_CACHE_DIR=_COMPILE_CACHE, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+                  JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+jax.config.update("jax_compilation_cache_dir", _COMPILE_CACHE)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 SUBPROCESS_TIMEOUT = 120  # seconds; a 50-iteration run takes ~10 s on a 2-core machine
 
