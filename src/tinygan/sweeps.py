@@ -249,7 +249,7 @@ def run_sweep(
     *,
     backend=None,
     resume: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SweepResult:
     """Train every unit of the plan not already in `folder` with `backend` (default: here), then sum up.
 
@@ -268,17 +268,18 @@ def run_sweep(
         (folder / PARTS).mkdir(parents=True, exist_ok=True)
         write_atomic(folder / PLAN_FILE, to_json(plan.to_dict()))
         done = {unit: part for unit in units if (part := load_part(folder, unit)) is not None}
+
     def finished(unit: Unit, result: ensemble.SeedResults) -> None:
         done[unit] = result
         if folder is not None:
             save_part(folder, unit, result)
 
-    configs = [config.to_dict() for config in plan.configs]
+    configs = plan.configs
     todo = [unit for unit in units if unit not in done]
-    total = sum(len(unit.seeds) * plan.configs[unit.cell].train.num_steps for unit in todo)
+    total = sum(len(unit.seeds) * configs[unit.cell].train.num_steps for unit in todo)
     report = None if progress is None else lambda seed_iterations: progress(seed_iterations, total)
     start = time.perf_counter()
-    backend.run([(unit, configs[unit.cell]) for unit in todo], finished, report)
+    backend.run([(unit, configs[unit.cell].to_dict()) for unit in todo], finished, report)
     trained = {"seed_iterations": total, "seconds": time.perf_counter() - start}
     return summarize_sweep(plan, [done[unit] for unit in units], units, folder, trained)
 
