@@ -56,9 +56,16 @@ def seed_axes(state: engine.TrainState):
     return jax.tree_util.tree_map_with_path(lambda path, leaf: None if _is_counter(path) else 0, state)
 
 
+def per_seed(function, *batches: engine.TrainState) -> engine.TrainState:
+    """`function` applied to the seeds' leaves of batches of states (leaf by leaf, across them);
+    the shared counters are the first batch's, as they are."""
+    return jax.tree_util.tree_map_with_path(
+        lambda path, *leaves: leaves[0] if _is_counter(path) else function(*leaves), *batches)
+
+
 def seed_state(states: engine.TrainState, index: int) -> engine.TrainState:
     """Seed `index`'s own state out of a batch: what `tinygan.train` holds for that seed."""
-    return jax.tree_util.tree_map_with_path(lambda path, leaf: leaf if _is_counter(path) else leaf[index], states)
+    return per_seed(lambda leaf: leaf[index], states)
 
 
 def seed_keys(seeds: Sequence[int]) -> jax.Array:
@@ -157,8 +164,9 @@ def train_seeds(
     with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as scoring:  # NumPy sorts without the GIL
         for start in range(0, len(seeds), size):
             batch = seeds[start : start + size]
-            states = _train_batch(game, config, batch + batch[-1:] * (size - len(batch)), len(batch), progress)
-            _, _, key_eval = seed_keys(batch)
+            keys = seed_keys(batch + batch[-1:] * (size - len(batch)))  # (3, size): set-up, training, evaluation
+            states = _train_batch(game, config, keys, len(batch), progress)
+            key_eval = keys[2]
             for i in range(len(batch)):  # the padding's copies are not measured
                 final = final_samples(game, seed_state(states, i), key_eval[i], config.model.generator_batch_norm)
                 rows.append(scoring.submit(scorer, final, final=True))
@@ -181,8 +189,7 @@ def device_shares(states: engine.TrainState, run_keys: jax.Array, devices=None) 
     if parts == 1 or n % parts:
         return [(states, run_keys)]
     size = n // parts
-    cut = lambda i: jax.tree_util.tree_map_with_path(
-        lambda path, leaf: leaf if _is_counter(path) else leaf[i * size : (i + 1) * size], states)
+    cut = lambda i: per_seed(lambda leaf: leaf[i * size : (i + 1) * size], states)
     return [jax.device_put((cut(i), run_keys[i * size : (i + 1) * size]), devices[i]) for i in range(parts)]
 
 
@@ -192,8 +199,7 @@ def joined(shares: list) -> engine.TrainState:
         return shares[0][0]
     first = next(iter(jax.tree.leaves(shares[0][0])[0].devices()))
     states = [jax.device_put(share, first) for share, _ in shares]
-    return jax.tree_util.tree_map_with_path(
-        lambda path, *leaves: leaves[0] if _is_counter(path) else jnp.concatenate(leaves), *states)
+    return per_seed(lambda *leaves: jnp.concatenate(leaves), *states)
 
 
 def train_shares(game: engine.Game, shares: list, steps: int) -> list:
@@ -202,8 +208,9 @@ def train_shares(game: engine.Game, shares: list, steps: int) -> list:
     return jax.block_until_ready(shares)
 
 
-def _train_batch(game, config: Config, seeds: list[int], real: int, progress) -> engine.TrainState:
-    key_setup, key_train, _ = seed_keys(seeds)
+def _train_batch(game, config: Config, keys: jax.Array, real: int, progress) -> engine.TrainState:
+    """Set up and train a batch of seeds from their `seed_keys`; `real` of them (not padding) count as progress."""
+    key_setup, key_train, _ = keys
     shares = device_shares(setup_seeds(game, key_setup, config.optim.pretrain_steps), key_train)
     # Chunks of about num_steps / PROGRESS_UPDATES iterations, cut to divide the run evenly (one or two programs).
     chunk = max(1, min(MAX_CHUNK, config.train.num_steps // PROGRESS_UPDATES))
