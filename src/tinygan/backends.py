@@ -66,9 +66,8 @@ class RayBackend:
     `address`: a running cluster's (`ray.init(address=...)`; tinygan must be
     installed on its machines); None starts a new local Ray of `workers` CPUs
     (default: all of them; RAY_ADDRESS is not read) for the sweep and shuts it
-    down at the end. A Ray already
-    started in this process is used as it is, and left running. A worker that
-    dies is retried up to `max_retries` times; a unit that raises ends the sweep
+    down at the end. A Ray already started in this process is used as it is,
+    and left running. A worker that dies is retried up to `max_retries` times; a unit that raises ends the sweep
     (with BackendError) after cancelling the units still running.
     """
 

@@ -137,7 +137,8 @@ def sweep_speed(seeds: int, steps: int, preset: str = "seed") -> dict:
     config = config_from_preset(preset, num_steps=steps)
     game = engine.make_game(config)
     resident = _memory_kib("VmRSS")
-    key_setup, key_train, _ = ensemble.seed_keys(range(seeds))
+    # As `ensemble.train_seeds` trains them: a lone seed is padded to MIN_DEVICE_SEEDS (the copy is not counted).
+    key_setup, key_train, _ = ensemble.seed_keys(range(max(seeds, ensemble.MIN_DEVICE_SEEDS)))
     shares = ensemble.device_shares(ensemble.setup_seeds(game, key_setup, config.optim.pretrain_steps), key_train)
     ensemble.train_shares(game, shares, steps)
     seconds = _best_time(lambda: ensemble.train_shares(game, shares, steps))

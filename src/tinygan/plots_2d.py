@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from tinygan.labels import LABELS
 from tinygan.plots import write_frames
+from tinygan.scoring import thinned
 
 POINTS = 1_500  # real and generated points drawn, at most: more only hide each other and slow the drawing
 ARROW_LENGTH = 0.08  # the longest arrow of a picture, as a share of the picture's width
@@ -38,12 +39,12 @@ def arrow_vectors(pull: np.ndarray, extent) -> np.ndarray:
     return pull * np.divide(capped, lengths, out=np.zeros_like(lengths), where=lengths > 0)[:, None] * size
 
 
-def _thinned(points: np.ndarray) -> np.ndarray:
-    points = np.asarray(points)
-    return points[:: max(1, len(points) // POINTS)][:POINTS]
+def points_drawn(points: np.ndarray) -> np.ndarray:
+    """At most POINTS of the points, evenly strided through them."""
+    return thinned(np.asarray(points), POINTS)
 
 
-def _outside(generated: np.ndarray, extent) -> float:
+def outside_fraction(generated: np.ndarray, extent) -> float:
     g = np.asarray(generated, np.float64)
     x_min, x_max, y_min, y_max = extent
     inside = (g[:, 0] >= x_min) & (g[:, 0] <= x_max) & (g[:, 1] >= y_min) & (g[:, 1] <= y_max)
@@ -60,7 +61,7 @@ class _Scene:
             self.image = ax.imshow(np.zeros((side, side)), origin="lower", extent=extent, cmap="PRGn", vmin=0, vmax=1,
                                    alpha=0.6, interpolation="bilinear", aspect="auto", animated=animated)
             figure.colorbar(self.image, ax=ax, shrink=0.8, label=self.words["decision"])
-        self.real = ax.scatter(*_thinned(real).T, s=5, color=REAL_COLOR, label=self.words["real"], alpha=0.7,
+        self.real = ax.scatter(*points_drawn(real).T, s=5, color=REAL_COLOR, label=self.words["real"], alpha=0.7,
                                linewidths=0, animated=animated)
         self.generated = ax.scatter([], [], s=5, color=GENERATED_COLOR, label=self.words["generated"], alpha=0.7,
                                     linewidths=0, animated=animated)
@@ -82,13 +83,13 @@ class _Scene:
         """`decision` (side, side) with y up; `arrows` (positions, pull), both (m, 2)."""
         if self.image is not None and decision is not None:
             self.image.set_data(decision)
-        self.generated.set_offsets(_thinned(generated))
+        self.generated.set_offsets(points_drawn(generated))
         if arrows is not None:
             positions, pull = arrows
             vectors = arrow_vectors(pull, self.extent)
             self.arrows.set_offsets(np.asarray(positions))
             self.arrows.set_UVC(vectors[:, 0], vectors[:, 1])
-        outside = self.words["outside_2d"].format(fraction=_outside(generated, self.extent))
+        outside = self.words["outside_2d"].format(fraction=outside_fraction(generated, self.extent))
         self.caption.set_text(f"{heading}\n{outside}" if heading else outside)
 
 

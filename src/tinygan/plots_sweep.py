@@ -8,7 +8,6 @@ never dropped.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +16,8 @@ from matplotlib.figure import Figure
 from tinygan.data import fixed_sample, make_target
 from tinygan.labels import LABELS
 from tinygan.plots import COLORS, METRIC_NAMES, density
-from tinygan.plots_2d import GENERATED_COLOR, REAL_COLOR, _outside, _thinned
-from tinygan.runs import write_atomic
+from tinygan.plots_2d import GENERATED_COLOR, REAL_COLOR, outside_fraction, points_drawn
+from tinygan.runs import png_bytes, write_atomic
 from tinygan.scoring import picture_view, view_around
 
 METRIC_FILE, SEEDS_FILE = "sweep_metric.png", "sweep_seeds.png"
@@ -180,12 +179,12 @@ def _draw_1d(ax, generated: np.ndarray, view, real: np.ndarray, law, words) -> N
 def _draw_2d(ax, generated: np.ndarray, view, real: np.ndarray, words) -> None:
     """Generated over real samples inside the picture's box (the first two columns above 2-D)."""
     extent = (*view[0], *view[1])
-    ax.scatter(*_thinned(real[:, :2]).T, s=3, color=REAL_COLOR, alpha=0.5, linewidths=0, label=words["real"])
+    ax.scatter(*points_drawn(real[:, :2]).T, s=3, color=REAL_COLOR, alpha=0.5, linewidths=0, label=words["real"])
     finite = generated[np.isfinite(generated[:, :2]).all(axis=1), :2]
-    ax.scatter(*_thinned(finite).T, s=3, color=GENERATED_COLOR, alpha=0.6, linewidths=0, label=words["generated"])
+    ax.scatter(*points_drawn(finite).T, s=3, color=GENERATED_COLOR, alpha=0.6, linewidths=0, label=words["generated"])
     ax.set(xlim=extent[:2], ylim=extent[2:], xticks=[], yticks=[])
     ax.set_aspect("equal" if max(np.ptp(view, axis=1)) <= 2 * min(np.ptp(view, axis=1)) else "auto")
-    ax.text(0.02, 0.97, words["sweep_outside"].format(fraction=_outside(generated[:, :2], extent)),
+    ax.text(0.02, 0.97, words["sweep_outside"].format(fraction=outside_fraction(generated[:, :2], extent)),
             transform=ax.transAxes, va="top", fontsize=7)
 
 
@@ -244,12 +243,6 @@ def plot_seed_densities(result, *, lang: str = "en") -> Figure:
 # ---------------------------------------------------------------- files
 
 
-def _png(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
-
-
 def save_pictures(result, *, lang: str = "en") -> list[Path]:
     """sweep_metric.png and sweep_seeds.png in the sweep's folder, each written whole or not at all."""
     if result.folder is None:
@@ -257,5 +250,5 @@ def save_pictures(result, *, lang: str = "en") -> list[Path]:
     folder = Path(result.folder)
     pictures = {METRIC_FILE: plot_metric_distribution, SEEDS_FILE: plot_seed_densities}
     for name, draw in pictures.items():
-        write_atomic(folder / name, _png(draw(result, lang=lang)))
+        write_atomic(folder / name, png_bytes(draw(result, lang=lang)))
     return [folder / name for name in pictures]

@@ -144,7 +144,8 @@ def equilibrium_losses(objective) -> tuple[float, float] | None:
     return float(objective.discriminator_loss(output, output)), float(objective.generator_loss(output))
 
 
-def _png(figure) -> bytes:
+def png_bytes(figure) -> bytes:
+    """A figure as the bytes of a PNG file."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
@@ -171,7 +172,7 @@ def draw_pictures(result: TrainResult, folder: Path, *, animation: Path | None, 
     draw = _draw_1d if result.game.target.dim == 1 else _draw_2d
     pictures["distribution.png"] = draw(result, real, animation, lang)
     for name, figure in pictures.items():
-        write_atomic(folder / name, _png(figure))
+        write_atomic(folder / name, png_bytes(figure))
     return [folder / name for name in pictures] + [animation]
 
 
