@@ -62,10 +62,10 @@ def test_a_sweep_refuses_what_ends_runs_early():
 
 def test_the_default_seed_batch_fits_the_memory_budget():
     seed = tinygan.config_from_preset("seed")
-    assert ensemble.default_seed_batch(ensemble.engine.make_game(seed), seed, 5000) == ensemble.MAX_SEED_BATCH
-    assert ensemble.default_seed_batch(ensemble.engine.make_game(seed), seed, 7) == 7
+    assert ensemble.default_seed_batch(seed, 5000) == ensemble.MAX_SEED_BATCH
+    assert ensemble.default_seed_batch(seed, 7) == 7
     ring = tinygan.config_from_preset("ring")  # 4 x 400 and 3 x 200 x 5: far more per seed
-    size = ensemble.default_seed_batch(ensemble.engine.make_game(ring), ring, 5000)
+    size = ensemble.default_seed_batch(ring, 5000)
     assert 1 <= size < 64
     assert size * ensemble.state_bytes(ensemble.engine.make_game(ring), 100) <= ensemble.MEMORY_BUDGET
 

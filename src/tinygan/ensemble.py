@@ -106,8 +106,9 @@ def state_bytes(game: engine.Game, batch_size: int) -> int:
     return 4 * state + 4 * 16 * batch_size * max(1, int(math.sqrt(params)))
 
 
-def default_seed_batch(game: engine.Game, config: Config, n_seeds: int) -> int:
+def default_seed_batch(config: Config, n_seeds: int) -> int:
     """Seeds trained at once: all of them up to MAX_SEED_BATCH, fewer when they would pass MEMORY_BUDGET."""
+    game, _ = _game_and_scorer(config)
     fits = max(1, MEMORY_BUDGET // state_bytes(game, config.train.batch_size * max(1, config.train.n_critic)))
     return max(1, min(n_seeds, MAX_SEED_BATCH, fits))
 
@@ -153,7 +154,7 @@ def train_seeds(
     if seed_batch is not None and seed_batch < 1:
         raise ConfigError(f"seed batch: must be >= 1, got {seed_batch}")
     game, scorer = _game_and_scorer(config)
-    size = min(seed_batch or default_seed_batch(game, config, len(seeds)), len(seeds))
+    size = min(seed_batch or default_seed_batch(config, len(seeds)), len(seeds))
     devices = len(jax.local_devices(backend="cpu"))
     if size >= devices * MIN_DEVICE_SEEDS:  # padded to equal shares for the devices (`device_shares`)
         size = -(-size // devices) * devices

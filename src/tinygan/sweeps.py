@@ -168,9 +168,7 @@ class SweepPlan:
     def units(self) -> list[Unit]:
         units = []
         for cell, config in enumerate(self.configs):
-            size = self.seed_batch or ensemble.default_seed_batch(ensemble.engine.make_game(config), config,
-                                                                  len(self.seeds))
-            size = min(size, len(self.seeds))
+            size = min(self.seed_batch or ensemble.default_seed_batch(config, len(self.seeds)), len(self.seeds))
             units += [Unit(cell, self.seeds[i : i + size], size) for i in range(0, len(self.seeds), size)]
         return units
 
@@ -203,7 +201,7 @@ def plan_sweep(base: Config, grid: Sequence[str] = (), seeds: str | Sequence[int
     seeds = parse_seeds(seeds) if isinstance(seeds, str) else parse_seeds(",".join(map(str, seeds)))
     cells = parse_grid(grid, base)
     plan = SweepPlan(base, tuple(cells), seeds, success or f"{base.main_metric}<0.1", seed_batch)
-    plan.rule  # noqa: B018 (checks the success rule against every cell)
+    parse_success(plan.success, plan.configs)  # against every cell's metrics
     return plan
 
 
