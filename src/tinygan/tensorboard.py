@@ -14,6 +14,7 @@ import struct
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 
@@ -93,7 +94,7 @@ def _double_field(field: int, value: float) -> bytes:
 
 def _float_field(field: int, value: float) -> bytes:
     with np.errstate(over="ignore"):  # beyond float32's range is +-inf, as TensorFlow would store it
-        return _key(field, _FIXED32) + np.float32(value).astype("<f4").tobytes()
+        return _key(field, _FIXED32) + struct.pack("<f", np.float32(value))
 
 
 def _event(wall_time: float, step: int, *fields: bytes) -> bytes:
@@ -181,7 +182,7 @@ class EventWriter:
     def close(self) -> None:
         self._file.close()
 
-    def __enter__(self) -> EventWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -212,7 +213,7 @@ class TensorBoardLog:
     def close(self) -> None:
         self.writer.close()
 
-    def __enter__(self) -> TensorBoardLog:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info) -> None:
