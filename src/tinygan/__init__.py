@@ -26,6 +26,7 @@ for _flag, _value in _XLA_DEFAULTS.items():
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" --{_flag}={_value}").strip()
 
 from tinygan.config import PRESETS, Config, ConfigError, config_from_preset, replace
+from tinygan.export import load_generator
 from tinygan.metrics import (
     distances,
     energy_distance,
@@ -56,6 +57,7 @@ __all__ = [
     "gan_lab_divergences",
     "gradient_penalty",
     "ks_statistic",
+    "load_generator",
     "mode_metrics",
     "plot_distribution",
     "plot_losses",
