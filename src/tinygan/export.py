@@ -179,6 +179,11 @@ class _Rebuilt:
 
 def _rebuild(path: Path, manifest: dict) -> _Rebuilt:
     """make_noise, make_generator and standardized, as `engine.make_game` calls them, from the manifest."""
+    for section, settings in (("model", ModelConfig), ("data", DataConfig)):
+        known = {field.name for field in dataclasses.fields(settings)}
+        if unknown := sorted(manifest[section].keys() - known):
+            raise ExportError(f"{path}: {section}.{unknown[0]}: a setting this tinygan does not know "
+                              f"(the file was written by tinygan {manifest['tinygan_version']})")
     try:
         model = ModelConfig(**manifest["model"])
         # The noise alone: a stand-in target, since the real one (maybe a data file) is not needed to draw z.
