@@ -7,9 +7,12 @@ and column: a user's data never ends in a traceback.
 from __future__ import annotations
 
 import csv
+import io
+import math
 from pathlib import Path
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 from tinygan.config import ConfigError
 
@@ -31,12 +34,15 @@ def load_table(path: str, columns: str = "") -> np.ndarray:
     file = Path(path)
     if not file.is_file():
         raise DataError(f"data.target: no file {path!r}")
-    if file.suffix == ".npy":
-        return _load_npy(file, columns)
-    with open(file, newline="") as handle:
-        rows = [(line, [cell.strip() for cell in cells]) for line, cells in _numbered(csv.reader(handle))]
-    if rows and all(not _is_number(cell) for cell in rows[0][1]):
-        header, rows = rows[0][1], rows[1:]
+    try:
+        data = file.read_bytes()
+    except OSError as error:
+        raise DataError(f"data.target: {path} cannot be read ({error.strerror})") from None
+    if file.suffix.lower() == ".npy":
+        return _load_npy(data, columns, path)
+    rows = _csv_rows(data, path)
+    if rows and all(not _is_number(cell) for cell in rows[0][1]) and any(c.lower() not in MISSING for c in rows[0][1]):
+        header, rows = rows[0][1], rows[1:]  # a first row of words; one of only missing markers is data
     else:
         header = None
     if not rows:
@@ -56,13 +62,22 @@ def load_table(path: str, columns: str = "") -> np.ndarray:
     return _refuse_non_finite(table, [line for line, _ in rows], "line", path)
 
 
-def _numbered(reader):
-    """(line number, cells) of the non-blank records; the line where each record starts."""
-    line = 1
-    for cells in reader:
-        if any(cell.strip() for cell in cells):
-            yield line, cells
-        line = reader.line_num + 1
+def _csv_rows(data: bytes, path: str) -> list[tuple[int, list[str]]]:
+    """(line number, stripped cells) of the non-blank records, each numbered by the line where it starts."""
+    try:
+        text = data.decode("utf-8-sig")  # a BOM is not part of the first cell
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise DataError(f"data.target: {path} line {line} is not UTF-8 text (byte {data[error.start]:#04x})") from None
+    reader, rows, line = csv.reader(io.StringIO(text, newline="")), [], 1
+    try:
+        for cells in reader:
+            if any(cell.strip() for cell in cells):
+                rows.append((line, [cell.strip() for cell in cells]))
+            line = reader.line_num + 1
+    except csv.Error as error:
+        raise DataError(f"data.target: {path} line {line}: {error}") from None
+    return rows
 
 
 def _is_number(cell: str) -> bool:
@@ -76,12 +91,12 @@ def _is_number(cell: str) -> bool:
 def _pick_columns(columns: str, width: int, header: list[str] | None, path: str) -> list[int]:
     picked = []
     for name in filter(None, (piece.strip() for piece in columns.split(","))):
-        if name.isdigit():
+        if name.isdecimal():  # not isdigit: int() refuses superscripts
             index = int(name)
         elif header is not None and name in header:
             index = header.index(name)
         else:
-            where = f"its header has {', '.join(header)}" if header else "it has no header"
+            where = f"its header has {', '.join(map(repr, header))}" if header else "it has no header"
             raise DataError(f"data.columns: no column {name!r} in {path} ({where})")
         if index >= width:
             raise DataError(f"data.columns: {path} has {width} columns (0 to {width - 1}), asked for column {index}")
@@ -89,18 +104,42 @@ def _pick_columns(columns: str, width: int, header: list[str] | None, path: str)
     return picked or list(range(width))
 
 
-def _load_npy(file: Path, columns: str) -> np.ndarray:
+def _load_npy(data: bytes, columns: str, path: str) -> np.ndarray:
+    table = _read_npy(data, path)  # (rows, columns)
+    table = table[:, _pick_columns(columns, table.shape[1], None, path)]
+    return _refuse_non_finite(table, list(range(len(table))), "row", path)
+
+
+def _read_npy(data: bytes, path: str) -> np.ndarray:
+    """A .npy file's 1-D or 2-D integer or float array as (rows, columns) float64.
+
+    Read by hand rather than by np.load: the dtype and size are checked before any data is read, so an object
+    array is never unpickled and a header claiming a huge shape allocates nothing.
+    """
+    handle = io.BytesIO(data)
     try:
-        array = np.load(file, allow_pickle=False)
+        version = npy_format.read_magic(handle)
+        read_header = {(1, 0): npy_format.read_array_header_1_0, (2, 0): npy_format.read_array_header_2_0}
+        if version not in read_header:
+            raise ValueError(f"unsupported .npy version {version[0]}.{version[1]}")
+        shape, fortran_order, dtype = read_header[version](handle)
+        if any(length < 0 for length in shape):  # numpy's header check lets these through
+            raise ValueError(f"negative shape {shape}")
     except ValueError as error:
-        raise DataError(f"data.target: {file} is not a numeric .npy array ({error})") from None
-    if not np.issubdtype(array.dtype, np.number) or array.ndim not in (1, 2):
-        raise DataError(f"data.target: {file} must hold a 1-D or 2-D numeric array, got {array.dtype} {array.shape}")
-    table = np.asarray(array, np.float64).reshape(len(array), -1)  # (rows, columns)
-    if not table.size:
-        raise DataError(f"data.target: {file} holds no data rows")
-    table = table[:, _pick_columns(columns, table.shape[1], None, str(file))]
-    return _refuse_non_finite(table, list(range(len(table))), "row", str(file))
+        reason = str(error).splitlines()[0] if str(error) else "unreadable header"
+        raise DataError(f"data.target: {path} is not a .npy array ({reason})") from None
+    if dtype.kind not in "iuf" or len(shape) not in (1, 2):  # signed, unsigned, float: not complex, bool or objects
+        raise DataError(f"data.target: {path} must hold a 1-D or 2-D array of numbers, got {dtype} {shape}")
+    size = math.prod(shape)
+    if not size:
+        raise DataError(f"data.target: {path} holds no data rows")
+    held = len(data) - handle.tell()
+    if held < size * dtype.itemsize:
+        raise DataError(f"data.target: {path} is cut short: {shape} {dtype} needs {size * dtype.itemsize} bytes "
+                        f"of data, the file holds {held}")
+    array = np.frombuffer(data, dtype, size, handle.tell()).reshape(shape, order="F" if fortran_order else "C")
+    with np.errstate(over="ignore", invalid="ignore"):  # a float128 beyond float64 (or no number): inf or nan, refused
+        return array.astype(np.float64).reshape(shape[0], -1)
 
 
 def _refuse_non_finite(table: np.ndarray, numbers: list[int], kind: str, path: str, shown: int = 5) -> np.ndarray:
