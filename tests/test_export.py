@@ -304,6 +304,9 @@ def test_refuses_shapes_or_dtypes_that_disagree_with_the_model_the_manifest_buil
         (lambda m: m["model"].update(generator_activation="swish"), ("model.generator_activation",)),
         (lambda m: m["data"].update(noise="stratified", noise_dim=2), ("data.noise_dim",)),
         (lambda m: m["data"].update(standardize=True), ("no mean and scale",)),
+        (lambda m: m.update(standardization={"mean": [4.0], "scale": [0.5]}), ("standardize is off",)),
+        (lambda m: (m["data"].update(standardize=True), m.update(standardization={"mean": [4.0, 1.0], "scale": [0.5]})),
+         ("numbers each",)),
     ],
 )
 def test_refuses_settings_that_build_no_generator(seed_file, tmp_path, edit, words):

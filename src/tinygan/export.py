@@ -196,10 +196,11 @@ def _rebuild(path: Path, manifest: dict) -> _Rebuilt:
                           f"({noise.dim}-D)")
     data_dim = manifest["data_dim"]
     network = make_generator(model, noise.dim, data_dim)
+    scaling = manifest["standardization"]
+    if data.standardize != (scaling is not None):
+        raise ExportError(f"{path}: data.standardize is {'set' if data.standardize else 'off'} but the manifest "
+                          f"holds {'no' if scaling is None else 'a'} mean and scale")
     if data.standardize:
-        scaling = manifest["standardization"]
-        if scaling is None:
-            raise ExportError(f"{path}: data.standardize is set but the manifest holds no mean and scale")
         mean, scale = (np.asarray(scaling[name], np.float32) for name in ("mean", "scale"))
         if mean.shape != (data_dim,) or scale.shape != (data_dim,):
             raise ExportError(f"{path}: the manifest's mean and scale must hold data_dim = {data_dim} numbers each")
