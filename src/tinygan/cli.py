@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from tinygan.config import PRESETS, SECTIONS, ConfigError, config_from_preset, field_docs
+from tinygan.configfile import blame_config_file, parse_args_with_config
 from tinygan.labels import LABELS
 
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
@@ -66,7 +67,10 @@ def config_from_args(args: argparse.Namespace):
         for f in dataclasses.fields(cls)
         if getattr(args, f.name) is not None
     }
-    return config_from_preset(args.preset, **overrides)
+    try:
+        return config_from_preset(args.preset, **overrides)
+    except ConfigError as error:
+        raise blame_config_file(args, error) from None  # a bad value from --config FILE is named with FILE
 
 
 def build_parser() -> Parser:
@@ -76,6 +80,8 @@ def build_parser() -> Parser:
     train = commands.add_parser("train", help="train a GAN and write its run folder",
                                 description="Train a GAN (default: the seed's experiment) and write its run folder.")
     train.add_argument("--preset", default="seed", choices=sorted(PRESETS), help="named configuration to start from")
+    train.add_argument("--config", metavar="FILE", help="read options and settings from a TOML or YAML file; "
+                       "flags given here override it")
     train.add_argument("--out", metavar="DIR", help="run folder (default: runs/<date>-<time>-<preset>/)")
     train.add_argument("--anim", metavar="PATH", help="write the training animation here (.gif, or .mp4 via ffmpeg)")
     train.add_argument("--no-plots", action="store_true", help="skip losses.png, distribution.png and training.gif")
@@ -88,6 +94,8 @@ def build_parser() -> Parser:
         "compiled program per batch of seeds; print each cell's success rate with its 95%% interval and write "
         "sweep.csv, summary.json and pictures. Every seed's result equals `tinygan train --seed S`.")
     sweep.add_argument("--preset", default="seed", choices=sorted(PRESETS), help="named configuration to start from")
+    sweep.add_argument("--config", metavar="FILE", help="read options and settings from a TOML or YAML file; "
+                       "flags given here override it")
     sweep.add_argument("--seeds", default="0:100", metavar="SEEDS",
                        help="START:STOP (STOP excluded), a list 3,7,11, or both, e.g. 0:500 (default: 0:100)")
     sweep.add_argument("--seed-batch", type=int, metavar="N",
@@ -203,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     from tinygan.runs import RunError
 
     try:
-        args = build_parser().parse_args(argv)
+        args = parse_args_with_config(build_parser(), argv)
         return COMMANDS[args.command](args)
     except (UsageError, ConfigError, RunError) as error:
         print(f"tinygan: error: {error}", file=sys.stderr)
