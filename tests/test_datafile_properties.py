@@ -17,7 +17,7 @@ from hypothesis.extra import numpy as hnp
 from tinygan.datafiles import DataError, load_table
 
 # Small budgets: the whole file runs in a few seconds. A fixed file name per test, rewritten by each example.
-SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 COLUMNS = st.sampled_from(["", "0", "1", "0, 1", "x", "y", "2", "-1", "\u00b2", "\u0663", "99999999999999999999"])
 
