@@ -203,6 +203,9 @@ class OptimConfig:
         _require("optim", "pretrain_steps", self.pretrain_steps, int, minimum=0)
 
 
+NAN_POLICIES = ("stop", "skip")  # train.nan_policy: end the run at a non-finite step, or discard the step
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """The game: how long, how big a batch, how often to look."""
@@ -241,6 +244,8 @@ class TrainConfig:
     """End with the state of the log point with the best best_metric instead of the last state."""
     best_metric: str = ""
     """History column that --keep-best optimises (empty: w1 for 1-D targets, sliced_w1 for others); lower is better, except modes_captured and high_quality."""
+    nan_policy: str = "stop"
+    """What an iteration with a non-finite loss or parameter does: stop (the run ends at the last finite state, marked diverged) or skip (its changes to the weights are discarded and counted; the counters go on)."""
 
     def __post_init__(self):
         from tinygan.objectives import OBJECTIVES
@@ -277,6 +282,7 @@ class TrainConfig:
         _require("train", "plateau_window", self.plateau_window, int, minimum=1)
         _require("train", "plateau_tolerance", self.plateau_tolerance, float, minimum=0)
         _require("train", "keep_best", self.keep_best, bool)
+        _require("train", "nan_policy", self.nan_policy, str, choices=NAN_POLICIES)
 
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig, "train": TrainConfig}

@@ -43,6 +43,7 @@ class Game(NamedTuple):
     n_critic: int = 1  # D steps per iteration
     unroll_steps: int = 0  # look-ahead D steps behind G's loss; 0 leaves them out of the compiled program
     generator_ema: float = 0.0  # decay of the EMA of G's weights; 0: no EMA in the state
+    skip_non_finite: bool = False  # train.nan_policy "skip": a step with non-finite results changes no weight
 
 
 class TrainState(NamedTuple):
@@ -54,6 +55,7 @@ class TrainState(NamedTuple):
     discriminator_opt: optax.OptState
     step: jax.Array  # int32 scalar
     generator_ema: Params | None = None  # moving average of G's weights; None when train.generator_ema is 0
+    skipped: jax.Array | None = None  # int32 scalar: steps discarded as non-finite; None unless nan_policy is skip
 
 
 class DiscriminatorBatch(NamedTuple):
@@ -112,6 +114,7 @@ def make_game(config: Config) -> Game:
         n_critic=config.train.n_critic,
         unroll_steps=config.train.unroll_steps,
         generator_ema=config.train.generator_ema,
+        skip_non_finite=config.train.nan_policy == "skip",
     )
 
 
@@ -125,6 +128,7 @@ def init_state(game: Game, key: jax.Array) -> TrainState:
         discriminator_opt=game.discriminator_optimizer.init(discriminator),
         step=jnp.zeros((), jnp.int32),
         generator_ema=generator if game.generator_ema else None,  # the average starts at the drawn weights
+        skipped=jnp.zeros((), jnp.int32) if game.skip_non_finite else None,
     )
 
 
@@ -276,9 +280,33 @@ def update(game: Game, state: TrainState, batch: Batch) -> tuple[TrainState, Ste
 
     new_state = TrainState(
         generator, discriminator, generator_opt, discriminator_opt, state.step + 1,
-        moving_average(game.generator_ema, state.generator_ema, generator),
+        moving_average(game.generator_ema, state.generator_ema, generator), state.skipped,
     )
-    return new_state, StepMetrics(loss_d, loss_g)
+    metrics = StepMetrics(loss_d, loss_g)
+    if game.skip_non_finite:
+        new_state = skip_if_non_finite(state, new_state, metrics)
+    return new_state, metrics
+
+
+def all_finite(*trees) -> jax.Array:
+    """True (a bool scalar) when every floating-point number in the trees is finite."""
+    leaves = [leaf for leaf in jax.tree.leaves(trees) if jnp.issubdtype(leaf.dtype, jnp.floating)]
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))
+
+
+def skip_if_non_finite(old: TrainState, new: TrainState, metrics: StepMetrics) -> TrainState:
+    """train.nan_policy "skip": keep `old`'s weights, moments and averages when the step made anything non-finite.
+
+    The integer counters (the step, the optimizers' counts, which the schedules read) go on, so the next
+    iteration draws fresh batches and the schedules stay tied to the iteration; `skipped` counts the step.
+    """
+    finite = all_finite(new, metrics)
+
+    def keep(after, before):
+        return jnp.where(finite, after, before) if jnp.issubdtype(after.dtype, jnp.floating) else after
+
+    kept = jax.tree.map(keep, new._replace(skipped=None), old._replace(skipped=None))
+    return kept._replace(skipped=new.skipped + jnp.where(finite, 0, 1).astype(jnp.int32))
 
 
 def train_step(game: Game, state: TrainState, key: jax.Array) -> tuple[TrainState, StepMetrics]:
