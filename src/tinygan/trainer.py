@@ -89,8 +89,9 @@ class TrainResult:
     history: dict[str, np.ndarray]  # LOSS_COLUMNS, then the target's metric columns; one entry per log point
     frames: list[Frame]
     metrics: dict
-    status: str  # "finished", "stopped" (train.stop_when held) or "interrupted"
+    status: str  # "finished", "stopped" (train.stop_when held), "interrupted" (a signal) or "diverged"
     pretrain_losses: np.ndarray = field(repr=False)
+    stop_signal: int | None = None  # the signal that stopped the run early, if one did
 
     @functools.cached_property
     def game(self) -> engine.Game:
@@ -135,24 +136,61 @@ def final_samples(game: engine.Game, state: engine.TrainState, key: jax.Array, b
     return np.asarray(_sample(game, engine.evaluated_generator(state), key, size))[:FINAL_SAMPLES]
 
 
-@contextlib.contextmanager
-def _interrupt_between_chunks():
-    """Turn the first Ctrl-C into a request to stop after the running chunk; a second one stops at once."""
-    requested = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield requested
-        return
+class StopSignal:
+    """The first SIGINT or SIGTERM asks training to stop after the running chunk; a second one stops it at once."""
 
-    def handler(signum, frame):
-        if requested.is_set():
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.received: int | None = None  # the signal's number, once one came
+
+    def is_set(self) -> bool:
+        return self.received is not None
+
+    def handle(self, signum, frame):
+        if self.received is not None:
             raise KeyboardInterrupt
-        requested.set()
+        self.received = signum
 
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield requested
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    @contextlib.contextmanager
+    def installed(self):
+        if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+            yield self
+            return
+        previous = {number: signal.signal(number, self.handle) for number in self.SIGNALS}
+        try:
+            yield self
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+
+@dataclass
+class Snapshot:
+    """A run between two compiled chunks: all it needs to go on exactly as if never stopped (a checkpoint).
+
+    `state` is the last state trained, `best_state` keep-best's pick so far; `keys` are the run's training
+    and evaluation keys; `watch` the stopping rule's and keep-best's progress (`_Watch.progress`).
+    """
+
+    config: Config  # resolved
+    state: engine.TrainState
+    keys: jax.Array  # (2,) typed keys: training, evaluation
+    history: dict[str, np.ndarray]
+    frames: list[Frame]
+    pretrain_losses: np.ndarray
+    watch: dict
+    best_state: engine.TrainState | None = None
+    status: str = "running"  # or how the run ended: "finished", "stopped", "interrupted" or "diverged"
+
+    @property
+    def step(self) -> int:
+        return int(self.state.step)
+
+    @property
+    def measured_state(self) -> engine.TrainState:
+        """The state a finished run's metrics, samples and pictures read: keep-best's pick, else the last."""
+        return self.best_state if self.best_state is not None else self.state
 
 
 def _entry(stacked, i: int):
@@ -171,6 +209,10 @@ def train(
     *,
     progress: Callable[[int, list[dict]], None] | None = None,
     frames: bool = True,
+    resume: Snapshot | None = None,
+    checkpoint: Callable[[Snapshot], None] | None = None,
+    checkpoint_every: int = 0,
+    on_frame: Callable[[Frame], None] | None = None,
 ) -> TrainResult:
     """Pre-train D, play the game for `config.train.num_steps` iterations, measure the result.
 
@@ -180,30 +222,45 @@ def train(
     With train.generator_ema, what is measured and drawn (the history's
     distances, the frames, the final metrics, `TrainResult.sample`) reads the
     EMA of G's weights; training itself moves G's own weights.
+
+    `resume` goes on from a Snapshot (a checkpoint's) to `config.train.num_steps`, ending bit for bit as the
+    run never stopped would. `checkpoint(snapshot)` is called at the end of the first chunk past every
+    `checkpoint_every` iterations (0: never), when a signal stops the run, and once at its end.
+    `on_frame(frame)` sees each animation frame as it is kept. A first SIGINT or SIGTERM stops the run after
+    the running chunk (status "interrupted").
     """
-    with _interrupt_between_chunks() as stop_requested:
-        return _train(config, progress, frames, stop_requested)
+    with StopSignal().installed() as stop:
+        return _train(config, progress, frames, stop, resume, checkpoint, checkpoint_every, on_frame)
 
 
-def _train(config: Config, progress, with_frames: bool, stop_requested: threading.Event) -> TrainResult:
+def _train(config: Config, progress, with_frames: bool, stop: StopSignal, resume: Snapshot | None, checkpoint,
+           checkpoint_every: int, on_frame) -> TrainResult:
     started = time.perf_counter()
-    seconds = {}
+    seconds = {"compile": 0.0, "pretrain": 0.0}
     game = engine.make_game(config)
     num_steps, log_every = config.train.num_steps, config.train.log_every
     view = picture_view(game.target, config.data.noise_range)
     scorer = make_scorer(game.target, view)
-    key_setup, key_train, key_eval = jax.random.split(jax.random.key(config.train.seed), 3)
-
-    # Set-up (init and pre-training) compiled as one program; the game as chunks of whole log intervals.
-    plan = engine.plan_chunks(num_steps, log_every, CHUNK_ITERATIONS)
-    frame_every = math.ceil(math.ceil(num_steps / log_every) / MAX_FRAMES)
-    setup_fn, seconds["compile"] = _timed_compile(
-        functools.partial(engine.setup, game, pretrain_steps=config.optim.pretrain_steps), key_setup
-    )
-    start = time.perf_counter()
-    state, pretrain_losses = jax.block_until_ready(setup_fn(key_setup))
-    seconds["pretrain"] = time.perf_counter() - start
     watch = _Watch(config)
+    if resume is None:  # set-up (init and pre-training) compiled as one program
+        key_setup, key_train, key_eval = jax.random.split(jax.random.key(config.train.seed), 3)
+        setup_fn, seconds["compile"] = _timed_compile(
+            functools.partial(engine.setup, game, pretrain_steps=config.optim.pretrain_steps), key_setup
+        )
+        start = time.perf_counter()
+        state, pretrain_losses = jax.block_until_ready(setup_fn(key_setup))
+        seconds["pretrain"] = time.perf_counter() - start
+        history = {name: [] for name in LOSS_COLUMNS + scorer.columns}
+        kept_frames: list[Frame] = []
+    else:
+        state, (key_train, key_eval), pretrain_losses = resume.state, resume.keys, resume.pretrain_losses
+        history = {name: np.asarray(values).tolist() for name, values in resume.history.items()}  # Python numbers
+        kept_frames = list(resume.frames)
+        watch.restore(resume.watch, resume.best_state)
+
+    # The game as chunks of whole log intervals, from where the run stands.
+    plan = engine.plan_chunks(num_steps - int(state.step), log_every, CHUNK_ITERATIONS)
+    frame_every = math.ceil(math.ceil(num_steps / log_every) / MAX_FRAMES)
     chunk_fns = {}
     for shape in dict.fromkeys(plan):
         chunk_fns[shape], compile_seconds = _timed_compile(
@@ -214,15 +271,24 @@ def _train(config: Config, progress, with_frames: bool, stop_requested: threadin
         )
         seconds["compile"] += compile_seconds
 
-    history = {name: [] for name in LOSS_COLUMNS + scorer.columns}
-    kept_frames: list[Frame] = []
+    def snapshot(status: str) -> Snapshot:
+        return Snapshot(config.resolved(), state, jnp.stack([key_train, key_eval]),
+                        {name: np.asarray(values) for name, values in history.items()},
+                        list(kept_frames), np.asarray(pretrain_losses), watch.progress(), watch.best_state, status)
+
     seconds["metrics"] = 0.0
+    divergence = None
+    checkpointed = int(state.step)
     start = time.perf_counter()
     for intervals, length in plan:
-        if stop_requested.is_set():
+        if stop.is_set():
             break
-        first = int(state.step)
+        first, before = int(state.step), state
         state, probes, losses, starts = chunk_fns[intervals, length](state, key_train)
+        if config.train.nan_policy == "stop" and not bool(_all_finite(state, losses)):
+            divergence = _divergence(game, before, key_train, intervals * length)
+            state = before  # the last state known finite: the run ends there, this chunk's rows unrecorded
+            break
         probes, losses = jax.device_get((probes, losses))
         metrics_start = time.perf_counter()
         rows = []
@@ -233,47 +299,90 @@ def _train(config: Config, progress, with_frames: bool, stop_requested: threadin
             rows.append(row)
             for name, column in history.items():
                 column.append(row[name])
-            stop = watch.see(row, functools.partial(_entry, starts, i))
-            if stop:  # the run ends at this row's state: the row's own frame is the final one below
+            if watch.see(row, functools.partial(_entry, starts, i)):  # the run ends at this row's state
                 state = watch.start_state
                 break
             if with_frames and (step // log_every) % frame_every == 0:
                 kept_frames.append(Frame.from_probe(step, _entry(probes, i)))
+                if on_frame is not None:
+                    on_frame(kept_frames[-1])
         seconds["metrics"] += time.perf_counter() - metrics_start
         if progress is not None:
             progress(int(state.step), rows)
         if watch.stopped_at is not None:
             break
+        if checkpoint is not None and checkpoint_every and int(state.step) // checkpoint_every > \
+                checkpointed // checkpoint_every and int(state.step) < num_steps:
+            checkpoint(snapshot("running"))
+            checkpointed = int(state.step)
     seconds["train"] = time.perf_counter() - start - seconds["metrics"]
     trained = int(state.step)  # iterations played before the run ended
-    if watch.best_state is not None:
-        state = watch.best_state
-
-    # The final state: one more frame, and the metrics from FINAL_SAMPLES fresh samples.
-    start = time.perf_counter()
-    final = jax.device_get(_final_probe(game, state, view))
-    samples = final_samples(game, state, key_eval, config.model.generator_batch_norm)
-    kept_frames.append(Frame.from_probe(int(state.step), final))
-    if watch.stopped_at is not None:
+    if divergence is not None:
+        status = "diverged"
+    elif watch.stopped_at is not None:
         status = "stopped"
     else:
         status = "interrupted" if trained < num_steps else "finished"
-    metrics = {"status": status, **scorer(samples, final=True), "samples": FINAL_SAMPLES}
-    metrics["iterations"] = int(state.step)  # behind the measured state: the best one's with keep_best
+    if checkpoint is not None:
+        checkpoint(snapshot(status))
+    measured = watch.best_state if watch.best_state is not None else state
+
+    # The measured state: one more frame, and the metrics from FINAL_SAMPLES fresh samples.
+    start = time.perf_counter()
+    final_frame, metrics = measure(game, config, measured, key_eval, view, scorer)
+    kept_frames.append(final_frame)
+    metrics = {"status": status, **metrics}
     metrics.update(watch.record())
+    if divergence is not None:
+        metrics.update(diverged_at=divergence[0], divergence=divergence[1])
+    if measured.skipped is not None:
+        metrics["skipped_steps"] = int(measured.skipped)
     seconds["metrics"] += time.perf_counter() - start
     seconds["total"] = time.perf_counter() - started
     metrics["seconds"] = seconds
 
     return TrainResult(
         config=config.resolved(),
-        state=state,
+        state=measured,
         history={name: np.asarray(values) for name, values in history.items()},
         frames=kept_frames,
         metrics=metrics,
         status=status,
         pretrain_losses=np.asarray(pretrain_losses),
+        stop_signal=stop.received,
     )
+
+
+def measure(game: engine.Game, config: Config, state: engine.TrainState, key_eval: jax.Array, view, scorer):
+    """The final frame and metrics of a state: its probe, and the scores of FINAL_SAMPLES fresh samples."""
+    final = jax.device_get(_final_probe(game, state, view))
+    samples = final_samples(game, state, key_eval, config.model.generator_batch_norm)
+    metrics = {**scorer(samples, final=True), "samples": FINAL_SAMPLES, "iterations": int(state.step)}
+    return Frame.from_probe(int(state.step), final), metrics
+
+
+@jax.jit
+def _all_finite(state: engine.TrainState, losses: engine.StepMetrics) -> jax.Array:
+    return engine.all_finite(state, losses)
+
+
+def _divergence(game: engine.Game, state: engine.TrainState, run_key: jax.Array, length: int) -> tuple[int, str]:
+    """The first of the next `length` iterations from `state` that makes a loss or a weight non-finite, and what."""
+    loss_d, loss_g, weights = jax.device_get(_finite_steps(game, state, run_key, length))
+    index = int(np.argmin(loss_d & loss_g & weights))
+    step = int(state.step) + index
+    broken = [name for name, ok in (("loss_d", loss_d), ("loss_g", loss_g)) if not ok[index]]
+    what = f"{' and '.join(broken)} not finite" if broken else "the weights not finite after it"
+    return step, f"non-finite values at step {step:,}: {what}"
+
+
+@functools.partial(jax.jit, static_argnums=(0, 3))
+def _finite_steps(game: engine.Game, state: engine.TrainState, run_key: jax.Array, length: int):
+    def step(state, index):
+        new, metrics = engine.train_step(game, state, engine.step_key(run_key, state.step))
+        return new, (jnp.isfinite(metrics.loss_d), jnp.isfinite(metrics.loss_g), engine.all_finite(new))
+
+    return jax.lax.scan(step, state, jnp.arange(length))[1]
 
 
 def _loss(metric: str, value: float) -> float:
@@ -302,6 +411,18 @@ class _Watch:
         self.plateau_best, self.plateau_index = math.inf, 0  # the best value, and the row it (or the start) was
         self.best_value, self.best_step, self.best_state = _loss(self.best_metric, math.inf), None, None
         self.stopped_at, self.reason, self.start_state = None, "", None
+
+    def progress(self) -> dict:
+        """What a checkpoint keeps of the watch (numbers and text; the best state is kept apart)."""
+        return {"rows_seen": self.rows_seen, "plateau_best": self.plateau_best, "plateau_index": self.plateau_index,
+                "best_value": self.best_value, "best_step": self.best_step, "stopped_at": self.stopped_at,
+                "reason": self.reason}
+
+    def restore(self, progress: dict, best_state: engine.TrainState | None) -> None:
+        """Go on from a checkpoint's `progress()` and best state."""
+        for name, value in progress.items():
+            setattr(self, name, value)
+        self.best_state = best_state
 
     def see(self, row: dict, start_state: Callable[[], engine.TrainState]) -> bool:
         index, self.rows_seen = self.rows_seen, self.rows_seen + 1
