@@ -192,7 +192,9 @@ def test_no_plots_writes_only_the_numbers_into_an_existing_empty_folder(tmp_path
     out = capsys.readouterr().out.splitlines()
     assert [LOG_LINE.match(line).group(1) for line in out[:5]] == ["0", "10", "20", "30", "40"]
     assert out[5].startswith("Final generator: mean ")
-    assert sorted(p.name for p in tmp_path.rglob("*")) == ["config.json", "history.csv", "metrics.json", "run"]
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == [
+        "run", "run/checkpoints", "run/checkpoints/step-000000050.npz", "run/config.json", "run/history.csv",
+        "run/metrics.json", "run/status.json"]
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["iterations"] == 50 and metrics["status"] == "finished"
     assert "pictures" not in metrics["seconds"]
@@ -203,7 +205,8 @@ def test_anim_mp4_goes_to_the_given_path(tmp_path, monkeypatch, capsys):
     assert cli.main([*SHORT, "--anim", "out.mp4", "--out", "run"]) == 0
     summary = capsys.readouterr().out.splitlines()[-1]
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
-        "config.json", "distribution.png", "history.csv", "losses.png", "metrics.json", "metrics.png"]  # no training.gif
+        "checkpoints", "config.json", "distribution.png", "frames", "history.csv", "losses.png", "metrics.json",
+        "metrics.png", "status.json"]  # no training.gif
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4", "run"]  # no partial file
     data = (tmp_path / "out.mp4").read_bytes()
     assert len(data) > 1000 and data[4:8] == b"ftyp"

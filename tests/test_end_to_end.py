@@ -21,7 +21,8 @@ from tinygan.trainer import MAX_FRAMES
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOG_LINE = re.compile(r"^(\d+): (-?\d+\.\d{6})\t(-?\d+\.\d{6})$")
 PICTURES = ["distribution.png", "losses.png", "metrics.png", "training.gif"]
-NUMBERS = ["config.json", "history.csv", "metrics.json"]
+NUMBERS = ["checkpoints", "config.json", "history.csv", "metrics.json", "status.json"]
+FRAMES = ["frames"]  # the animation's frames, beside the checkpoints
 
 
 def the_run_folder(cwd: Path, preset: str = "seed") -> Path:
@@ -55,7 +56,7 @@ def check_pictures(folder: Path, frames: int) -> None:
 
 def check_finished_run(folder: Path, stdout: str, expected_config: Config) -> list[dict]:
     """Every file of a finished 50-iteration run with log_every 10; returns the history rows."""
-    assert sorted(p.name for p in folder.iterdir()) == sorted(NUMBERS + PICTURES)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(NUMBERS + FRAMES + PICTURES)
     assert Config.from_dict(json.loads((folder / "config.json").read_text())) == expected_config.resolved()
     history = read_history(folder)
     assert [row["step"] for row in history] == [0, 10, 20, 30, 40]
@@ -128,10 +129,14 @@ def test_ctrl_c_stops_training_and_keeps_what_was_trained(tmp_path, tinygan_comm
                 reader.join(timeout=10)
 
     assert returncode == 130, "".join(stderr)
-    assert sorted(p.name for p in out.iterdir()) == sorted(NUMBERS + PICTURES)
+    assert sorted(p.name for p in out.iterdir()) == sorted(NUMBERS + FRAMES + PICTURES)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["status"] == "interrupted"
     iterations = metrics["iterations"]
+    status = json.loads((out / "status.json").read_text())
+    assert (status["status"], status["step"]) == ("stopped", iterations)
+    assert max(p.name for p in (out / "checkpoints").iterdir()) == f"step-{iterations:09d}.npz"
+    assert "go on with: tinygan resume" in "".join(stderr)
     assert 0 < iterations < 2_000_000
     history = read_history(out)
     assert len(history) == -(-iterations // 10)  # one row per log point reached

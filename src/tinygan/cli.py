@@ -16,7 +16,8 @@ from tinygan.config import PRESETS, SECTIONS, ConfigError, config_from_preset, f
 from tinygan.configfile import blame_config_file, parse_args_with_config
 from tinygan.labels import LABELS
 
-EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
+EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
+EXIT_SIGNALS = {2: 130, 15: 143}  # SIGINT, SIGTERM: the shell's 128 + signal number
 
 
 class UsageError(Exception):
@@ -73,6 +74,19 @@ def config_from_args(args: argparse.Namespace):
         raise blame_config_file(args, error) from None  # a bad value from --config FILE is named with FILE
 
 
+def add_debug_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error, not one line")
+
+
+def add_output_flags(parser: argparse.ArgumentParser) -> None:
+    """--quiet, --json and --debug: what a training command prints."""
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    shown.add_argument("--json", action="store_true",
+                       help="print one JSON object per log line on stdout, and one at the end (for scripts)")
+    add_debug_flag(parser)
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="tinygan", description="Train, measure and watch GANs on low-dimensional data.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
@@ -86,7 +100,51 @@ def build_parser() -> Parser:
     train.add_argument("--anim", metavar="PATH", help="write the training animation here (.gif, or .mp4 via ffmpeg)")
     train.add_argument("--no-plots", action="store_true", help="skip losses.png, distribution.png and training.gif")
     train.add_argument("--lang", default="en", choices=sorted(LABELS), help="language of pictures and summary")
+    train.add_argument("--checkpoint-every", type=int, default=10_000, metavar="N",
+                       help="write a checkpoint every N iterations, at the end of the compiled chunk reaching them "
+                       "(0: only at the end and when stopped; default: 10000)")
+    train.add_argument("--keep-checkpoints", type=int, default=3, metavar="K", help="keep the last K (default: 3)")
+    train.add_argument("--tensorboard", action="store_true",
+                       help="also write TensorBoard event files (losses, metrics, pictures) to RUN/tensorboard/")
+    add_output_flags(train)
     add_config_flags(train)
+
+    resume = commands.add_parser(
+        "resume", help="go on with a stopped run from its latest checkpoint",
+        description="Go on with a run that was stopped (Ctrl-C, SIGTERM) or killed, from its latest checkpoint; "
+        "it ends bit for bit as if it had never stopped. --num-steps trains a finished run further.")
+    resume.add_argument("run", metavar="RUN", help="the run folder")
+    resume.add_argument("--num-steps", type=int, metavar="N", help="train to N iterations in all")
+    add_output_flags(resume)
+
+    sample = commands.add_parser("sample", help="draw samples from a run's trained generator",
+                                 description="Draw samples from a run's trained generator (its latest checkpoint; "
+                                 "G's average with --generator-ema), as CSV.")
+    sample.add_argument("run", metavar="RUN", help="the run folder")
+    sample.add_argument("-n", type=int, default=1000, help="how many samples (default: 1000)")
+    sample.add_argument("--seed", type=int, default=0, help="random seed of the noise (default: 0)")
+    sample.add_argument("--out", metavar="FILE", help="write the CSV here instead of to stdout (a new file)")
+    add_debug_flag(sample)
+
+    plot = commands.add_parser("plot", help="draw a run's pictures again from its folder",
+                               description="Draw losses.png, metrics.png, distribution.png and the animation "
+                               "again from a run's folder (its latest checkpoint).")
+    plot.add_argument("run", metavar="RUN", help="the run folder")
+    plot.add_argument("--lang", choices=sorted(LABELS), help="language of the pictures (default: the run's)")
+    add_debug_flag(plot)
+
+    listing = commands.add_parser("runs", help="list the runs in a folder",
+                                  description="A table of the runs in a folder: preset, iterations, status, "
+                                  "main metric and when each started.")
+    listing.add_argument("folder", nargs="?", default="runs", metavar="DIR", help="where to look (default: runs)")
+    add_debug_flag(listing)
+
+    export = commands.add_parser("export", help="write a run's generator alone to one small file",
+                                 description="Write a run's trained generator to one small self-describing file "
+                                 "(.npz, no pickle) that tinygan.load_generator(path) loads with no config.")
+    export.add_argument("run", metavar="RUN", help="the run folder")
+    export.add_argument("out", metavar="OUT", help="the file to write (a new .npz file)")
+    add_debug_flag(export)
 
     sweep = commands.add_parser(
         "sweep", help="train many seeds of a grid of settings at once: success rates with confidence",
@@ -117,6 +175,7 @@ def build_parser() -> Parser:
     sweep.add_argument("--no-plots", action="store_true", help="skip sweep_metric.png and sweep_seeds.png")
     sweep.add_argument("--lang", default="en", choices=sorted(LABELS), help="language of the pictures")
     sweep.add_argument("--json", action="store_true", help="print the cells' summary as JSON instead of a table")
+    add_debug_flag(sweep)
     add_config_flags(sweep)
 
     bench = commands.add_parser("bench", help="measure training speed against a step-by-step loop",
@@ -126,27 +185,122 @@ def build_parser() -> Parser:
     bench.add_argument("--steps", type=int, default=20_000, help="iterations timed for the compiled loop")
     bench.add_argument("--sweep", action="store_true",
                        help="measure sweeps instead: seed-iterations per second and peak memory for 1 to 1024 seeds")
+    add_debug_flag(bench)
     return parser
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from tinygan import runs
+    from tinygan.runner import RunOptions
 
     config = config_from_args(args)
     if args.anim and args.no_plots:
         raise UsageError("--anim and --no-plots contradict each other")
+    options = RunOptions(pictures=not args.no_plots, animation=args.anim, lang=args.lang,
+                         checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints,
+                         tensorboard=args.tensorboard)
     folder = runs.check_run_dir(Path(args.out) if args.out else runs.default_run_dir(config.preset))
-    animation = runs.check_animation_path(args.anim, folder) if args.anim else None
+    if args.anim:
+        runs.check_animation_path(args.anim, folder)
 
-    from tinygan.reporting import TrainingProgress, summary
-    from tinygan.trainer import train
+    from tinygan.runner import train_run
 
-    runs.start_run(folder, config)
-    with TrainingProgress(config.train.num_steps) as progress:
-        result = train(config, progress=progress.update, frames=not args.no_plots)
-    written = runs.save_run(result, folder, pictures=not args.no_plots, animation=animation, lang=args.lang)
-    print(summary(result, folder, written, lang=args.lang))
-    return EXIT_INTERRUPTED if result.status == "interrupted" else 0
+    return _report(args, config.train.num_steps, args.lang,
+                   lambda progress: train_run(config, folder, options, progress=progress))
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from tinygan import runs
+    from tinygan.runner import RunOptions, resume_run
+
+    folder = runs.check_run(args.run)
+    if args.num_steps is not None and args.num_steps < 1:
+        raise UsageError(f"--num-steps must be >= 1, got {args.num_steps}")
+    lang = RunOptions.from_dict(runs.read_json(folder / runs.STATUS_FILE).get("options", {})).lang
+    total = args.num_steps or runs.read_json(folder / "config.json")["train"]["num_steps"]
+    return _report(args, total, lang, lambda progress: resume_run(folder, num_steps=args.num_steps, progress=progress))
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from tinygan import runs
+    from tinygan.runner import finished_result
+
+    if args.n < 1:
+        raise UsageError(f"-n must be >= 1, got {args.n}")
+    if not 0 <= args.seed < 2**32:
+        raise UsageError(f"--seed must be in [0, 2**32), got {args.seed}")
+    out = runs.check_new_file(args.out, "--out") if args.out else None
+    result, _ = finished_result(runs.check_run(args.run), measured=False)
+
+    import jax
+
+    text = runs.samples_csv(result.sample(args.n, key=jax.random.key(args.seed)))
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        runs.write_atomic(out, text)
+        print(f"{args.n:,} samples: {out}", file=sys.stderr)
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from tinygan import runs
+    from tinygan.runner import RunOptions, finished_result
+
+    folder = runs.check_run(args.run)
+    options = RunOptions.from_dict(runs.read_json(folder / runs.STATUS_FILE).get("options", {}))
+    result, _ = finished_result(folder)
+    animation = Path(options.animation) if options.animation else None
+    written = runs.draw_pictures(result, folder, animation=animation, lang=args.lang or options.lang)
+    print(f"{folder}/ ({', '.join(p.name if p.parent == folder else str(p) for p in written)})")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from tinygan import runs
+    from tinygan.reporting import runs_table
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: {'is a file, not a folder' if folder.exists() else 'no such folder'}")
+    print(runs_table(runs.list_runs(folder)))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from tinygan import engine, runs
+    from tinygan.export import export_generator
+    from tinygan.runner import finished_result
+
+    out = runs.check_new_file(args.out, "OUT")
+    result, _ = finished_result(runs.check_run(args.run), measured=False)
+    export_generator(result.config, engine.evaluated_generator(result.state), out, iterations=int(result.state.step))
+    print(f"generator of {args.run} at step {int(result.state.step):,}: {out} ({out.stat().st_size:,} bytes)")
+    return 0
+
+
+def _report(args: argparse.Namespace, total: int, lang: str, run) -> int:
+    """Train through `run(progress)` with the log lines, bar and summary (or JSON lines, or nothing) asked
+    for; the exit code says how the run ended."""
+    from tinygan.reporting import JsonLines, TrainingProgress, summary
+
+    if args.quiet:
+        result, written = run(None)
+    elif args.json:
+        result, written = run(JsonLines().update)
+        JsonLines.end(result, written)
+    else:
+        with TrainingProgress(total) as progress:
+            result, written = run(progress.update)
+        print(summary(result, written[0].parent, written, lang=lang))
+    if result.status == "diverged":
+        print(f"tinygan: the run diverged: {result.metrics['divergence']}; its last finite state is kept",
+              file=sys.stderr)
+        return EXIT_DIVERGED
+    if result.status == "interrupted":
+        print(f"tinygan: stopped; go on with: tinygan resume {written[0].parent}", file=sys.stderr)
+        return EXIT_SIGNALS.get(result.stop_signal, EXIT_INTERRUPTED)
+    return 0
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -204,21 +358,33 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sweep": cmd_sweep, "bench": cmd_bench}
+COMMANDS = {"train": cmd_train, "resume": cmd_resume, "sample": cmd_sample, "plot": cmd_plot, "runs": cmd_runs,
+            "export": cmd_export, "sweep": cmd_sweep, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:
+    from tinygan.checkpoints import CheckpointError
+    from tinygan.export import ExportError
     from tinygan.runs import RunError
 
+    argv = sys.argv[1:] if argv is None else argv
     try:
         args = parse_args_with_config(build_parser(), argv)
         return COMMANDS[args.command](args)
-    except (UsageError, ConfigError, RunError) as error:
-        print(f"tinygan: error: {error}", file=sys.stderr)
+    except (UsageError, ConfigError, RunError, CheckpointError, ExportError, OSError) as error:
+        if "--debug" in argv:
+            raise
+        print(f"tinygan: error: {_one_line(error)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("tinygan: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _one_line(error: Exception) -> str:
+    if isinstance(error, OSError) and error.filename:
+        return f"{error.filename}: {error.strerror}"
+    return " ".join(str(error).split())
 
 
 if __name__ == "__main__":

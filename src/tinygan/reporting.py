@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -51,6 +52,45 @@ class TrainingProgress:
             print(log_line(row), flush=True)
         speed = self.bar.tasks[0].speed
         self.bar.update(self.task, completed=done, speed=f"{speed:,.0f} it/s" if speed else "")
+
+
+class JsonLines:
+    """`--json`: one JSON object per log line on stdout ({"event": "log", "step": ..., ...}), one at the end."""
+
+    def update(self, done: int, rows: list[dict]) -> None:
+        for row in rows:
+            print(_json_line({"event": "log", **row}), flush=True)
+
+    @staticmethod
+    def end(result: TrainResult, written: list[Path]) -> None:
+        metrics = {name: value for name, value in result.metrics.items() if name != "seconds"}
+        print(_json_line({"event": "end", **metrics, "seconds": result.metrics["seconds"],
+                          "folder": str(written[0].parent), "files": [str(path) for path in written]}), flush=True)
+
+
+def _json_line(value: dict) -> str:
+    """One line of JSON; NaN and infinity (which JSON lacks) as null."""
+    from tinygan.runs import finite_or_none
+
+    return json.dumps(finite_or_none(value), allow_nan=False)
+
+
+def runs_table(entries: list[dict]) -> str:
+    """`tinygan runs`: one line per run: folder, preset, iterations, status, main distance, when it started."""
+    if not entries:
+        return "no runs"
+    header = ["run", "preset", "iterations", "status", "distance", "started"]
+    lines = []
+    for entry in entries:
+        step, total = entry.get("step"), entry.get("num_steps")
+        iterations = f"{step if step is not None else '?'}/{total if total is not None else '?'}"
+        distance = next((f"{name} {_number(entry[name], '.4f')}" for name in ("w1", "sliced_w1")
+                         if isinstance(entry.get(name), float)), "")
+        lines.append([entry["run"], str(entry.get("preset") or "?"), iterations, str(entry.get("status") or "?"),
+                      distance, str(entry.get("started", "?"))[:19].replace("T", " ")])
+    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
+    return "\n".join("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip()
+                     for row in [header, *lines])
 
 
 class SweepProgress:

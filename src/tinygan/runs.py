@@ -7,7 +7,9 @@ written to a temporary name and renamed, so a reader never sees half a file.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import io
 import json
 import math
@@ -22,7 +24,7 @@ import numpy as np
 from tinygan import plots, plots_2d
 from tinygan.config import Config
 from tinygan.scoring import picture_view, view_around
-from tinygan.trainer import TrainResult
+from tinygan.trainer import Frame, TrainResult
 
 REAL_SAMPLES = 10_000  # real samples behind the pictures' real density, as the seed draws
 ANIMATION_FORMATS = tuple(plots.WRITERS)
@@ -83,6 +85,55 @@ def check_animation_path(path: str | os.PathLike, run_dir: Path | None = None) -
     return path
 
 
+def check_new_file(path: str | os.PathLike, what: str) -> Path:
+    """A file to create: its folder exists and can be written, and nothing is there yet (nothing is replaced)."""
+    path = Path(path)
+    if path.is_dir():
+        raise RunError(f"{what} {path}: is a folder; name a file")
+    if path.exists():
+        raise RunError(f"{what} {path}: already exists; remove it or choose another path")
+    if not path.parent.absolute().is_dir():
+        raise RunError(f"{what} {path}: folder {path.parent} does not exist")
+    if not os.access(path.parent.absolute(), os.W_OK | os.X_OK):
+        raise RunError(f"{what} {path}: folder {path.parent} cannot be written")
+    return path
+
+
+def samples_csv(samples: np.ndarray) -> str:
+    """Samples (n, dim) as CSV with a header (x; x, y; or x1 ... xd), as exact floats."""
+    dim = samples.shape[1]
+    header = {1: ["x"], 2: ["x", "y"]}.get(dim, [f"x{i + 1}" for i in range(dim)])
+    lines = [",".join(header)] + [",".join(repr(float(value)) for value in row) for row in samples]
+    return "\n".join(lines) + "\n"
+
+
+def list_runs(folder: Path) -> list[dict]:
+    """Every run folder directly in `folder` (one with config.json), as a dict of what `tinygan runs` shows;
+    unreadable files leave their fields out rather than stopping the listing."""
+    found = []
+    for path in sorted(folder.iterdir()):
+        if not (path / "config.json").is_file():
+            continue
+        entry = {"run": path.name}
+        with contextlib.suppress(RunError, KeyError, TypeError):
+            config = read_json(path / "config.json")
+            entry.update(preset=config.get("preset"), num_steps=config["train"]["num_steps"])
+        with contextlib.suppress(RunError):
+            status = read_json(path / STATUS_FILE)
+            entry.update({name: status[name] for name in ("status", "step", "started") if name in status})
+            if status.get("status") == "running" and not is_locked(path):
+                entry["status"] = "killed"  # running, says the file; but no process holds the lock
+        with contextlib.suppress(RunError):
+            metrics = read_json(path / "metrics.json")
+            entry.update({name: metrics[name] for name in ("w1", "sliced_w1") if name in metrics})
+            entry.setdefault("status", metrics.get("status"))
+            entry.setdefault("step", metrics.get("iterations"))
+        entry.setdefault("started", datetime.fromtimestamp((path / "config.json").stat().st_mtime).astimezone()
+                         .isoformat(timespec="seconds"))
+        found.append(entry)
+    return sorted(found, key=lambda entry: entry["started"])
+
+
 def write_atomic(path: Path, data: bytes | str) -> None:
     """Write to a temporary file beside `path`, flush it to disk, then rename it into place."""
     temporary = path.with_name(f".{path.name}.partial")
@@ -92,21 +143,23 @@ def write_atomic(path: Path, data: bytes | str) -> None:
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
+    except OSError as error:  # a full disk, a lost permission: one line, and `path` as it was
+        raise RunError(f"cannot write {path}: {error.strerror or error}") from error
     finally:
         temporary.unlink(missing_ok=True)
 
 
-def _finite_or_none(value):
+def finite_or_none(value):
     """JSON has no NaN or infinity: write them as null."""
     if isinstance(value, dict):
-        return {k: _finite_or_none(v) for k, v in value.items()}
+        return {k: finite_or_none(v) for k, v in value.items()}
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
 
 
 def to_json(value) -> str:
-    return json.dumps(_finite_or_none(value), indent=2, allow_nan=False) + "\n"
+    return json.dumps(finite_or_none(value), indent=2, allow_nan=False) + "\n"
 
 
 def history_csv(history: dict[str, np.ndarray]) -> str:
@@ -123,6 +176,85 @@ def history_csv(history: dict[str, np.ndarray]) -> str:
 def _cell(value, whole: bool) -> str:
     value = float(value)
     return str(int(value)) if whole and math.isfinite(value) else repr(value)
+
+
+STATUS_FILE, LOCK_FILE = "status.json", ".lock"
+RUN_STATUSES = ("running", "finished", "stopped", "diverged")  # status.json's words: see `run_status`
+
+
+def run_status(trainer_status: str) -> str:
+    """status.json's word for how training ended: a stopping rule's end is finished, a signal's is stopped."""
+    return {"interrupted": "stopped", "diverged": "diverged"}.get(trainer_status, "finished")
+
+
+def now() -> str:
+    """The local time, to the second, with its offset: how status.json says when."""
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def write_status(folder: Path, status: str, **fields) -> None:
+    """status.json: running, finished, stopped (by a signal: resumable) or diverged, with the step and more."""
+    write_atomic(folder / STATUS_FILE, to_json({"status": status, **fields, "updated": now()}))
+
+
+def read_json(path: Path) -> dict:
+    """A JSON object from one of tinygan's files, or RunError in one line."""
+    try:
+        value = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RunError(f"{path}: missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RunError(f"{path}: cannot be read ({error})") from None
+    if not isinstance(value, dict):
+        raise RunError(f"{path}: not a JSON object")
+    return value
+
+
+def check_run(path: str | os.PathLike) -> Path:
+    """An existing run folder (holding config.json), or RunError saying what the path is instead."""
+    path = Path(path)
+    if not path.exists():
+        raise RunError(f"{path}: no such run folder")
+    if not path.is_dir():
+        raise RunError(f"{path}: is a file, not a run folder")
+    if not (path / "config.json").is_file():
+        raise RunError(f"{path}: not a run folder (no config.json)")
+    return path
+
+
+@contextlib.contextmanager
+def run_lock(folder: Path):
+    """Hold the run's lock while training it: a second process on the same run is refused, not interleaved.
+
+    The lock (flock on RUN/.lock) goes with the process, however it ends: a killed run holds none, though
+    its file stays; a run that ends removes the file.
+    """
+    path = folder / LOCK_FILE
+    try:
+        handle = open(path, "a")  # noqa: SIM115 (held open until the run ends)
+    except OSError as error:
+        raise RunError(f"cannot lock {folder}: {error.strerror}") from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunError(f"{folder}: another process is training this run") from None
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
+
+
+def is_locked(folder: Path) -> bool:
+    """Whether a live process holds the run's lock (is training it now)."""
+    try:
+        with open(folder / LOCK_FILE) as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def start_run(folder: str | os.PathLike, config: Config) -> Path:
@@ -151,66 +283,74 @@ def png_bytes(figure) -> bytes:
     return buffer.getvalue()
 
 
-def real_samples(result: TrainResult) -> np.ndarray:
+def real_samples(game, seed: int) -> np.ndarray:
     """REAL_SAMPLES target samples (n, dim) for the pictures, the same for every picture of a run."""
-    seed = result.config.train.seed
-    if result.game.target.dim == 1:  # the seed's: from the law, as its histogram was drawn
-        law = result.game.target.distribution()
+    if game.target.dim == 1:  # the seed's: from the law, as its histogram was drawn
+        law = game.target.distribution()
         return law.rvs(REAL_SAMPLES, random_state=np.random.default_rng(seed))[:, None]
-    return np.asarray(result.game.target.sample(jax.random.key(seed), REAL_SAMPLES))
+    return np.asarray(game.target.sample(jax.random.key(seed), REAL_SAMPLES))
 
 
 def draw_pictures(result: TrainResult, folder: Path, *, animation: Path | None, lang: str) -> list[Path]:
     """losses.png, metrics.png, distribution.png and the animation (training.gif unless `animation` names a path)."""
-    history, real = result.history, real_samples(result)
+    history, real = result.history, real_samples(result.game, result.config.train.seed)
     pictures = {
         "losses.png": plots.plot_losses(history["step"], history["loss_d"], history["loss_g"],
                                         equilibrium=equilibrium_losses(result.game.objective), lang=lang),
         "metrics.png": plots.plot_metrics(history, lang=lang),
+        "distribution.png": distribution_figure(result.game, result.config, result.frames[-1], real, lang=lang),
     }
     animation = animation or folder / "training.gif"
-    draw = _draw_1d if result.game.target.dim == 1 else _draw_2d
-    pictures["distribution.png"] = draw(result, real, animation, lang)
+    (_animate_1d if result.game.target.dim == 1 else _animate_2d)(result, real, animation, lang)
     for name, figure in pictures.items():
         write_atomic(folder / name, png_bytes(figure))
     return [folder / name for name in pictures] + [animation]
 
 
-def _draw_1d(result: TrainResult, real: np.ndarray, animation: Path, lang: str):
-    """The seed's pictures: D(x), the real and the generated density; returns the still one."""
+def distribution_figure(game, config: Config, frame: Frame, real: np.ndarray, *, lang: str):
+    """One frame as the seed's picture in 1-D (D(x), real and generated densities), else GAN Lab's (samples
+    over D's heat map with G's arrows; above 2-D, the first two columns alone)."""
+    if game.target.dim == 1:
+        x_range = config.data.noise_range
+        xs = np.linspace(-x_range, x_range, len(frame.decision))
+        return plots.plot_distribution(xs, frame.decision, real[:, 0], frame.generated[:, 0], x_range=x_range,
+                                       lang=lang)
+    return plots_2d.plot_samples_2d(real[:, :2], frame.generated[:, :2], extent=_extent(game, config, real),
+                                    decision=_decision_image(frame), arrows=_arrows(frame), lang=lang)
+
+
+def _animate_1d(result: TrainResult, real: np.ndarray, animation: Path, lang: str) -> None:
     x_range, frames = result.config.data.noise_range, result.frames
     xs = np.linspace(-x_range, x_range, len(frames[-1].decision))
     plots.save_animation(animation, [f.step for f in frames], [f.decision for f in frames],
                          [f.generated[:, 0] for f in frames], xs, real[:, 0], x_range=x_range, lang=lang)
-    final = frames[-1]
-    return plots.plot_distribution(xs, final.decision, real[:, 0], final.generated[:, 0], x_range=x_range, lang=lang)
 
 
-def _draw_2d(result: TrainResult, real: np.ndarray, animation: Path, lang: str):
-    """GAN Lab's pictures: samples over D's heat map with G's arrows; above 2-D, the first two columns alone."""
+def _animate_2d(result: TrainResult, real: np.ndarray, animation: Path, lang: str) -> None:
     frames = result.frames
-    view = picture_view(result.game.target, result.config.data.noise_range)
-    if view is None:  # more than 2 columns: no heat map, a box around the first two columns
-        view = view_around(real)
-    extent = (*view[0], *view[1])
-
-    def decision(frame):
-        return None if frame.decision is None else frame.decision.reshape(-1, round(len(frame.decision) ** 0.5))
-
-    def arrows(frame):
-        if frame.pull is None:
-            return None
-        return frame.generated[:: len(frame.generated) // len(frame.pull)][: len(frame.pull)], frame.pull
-
     with_heat_map, with_arrows = frames[-1].decision is not None, frames[-1].pull is not None
     plots_2d.save_animation_2d(
-        animation, [f.step for f in frames], [f.generated[:, :2] for f in frames], real[:, :2], extent=extent,
-        decisions=[decision(f) for f in frames] if with_heat_map else None,
-        arrows=[arrows(f) for f in frames] if with_arrows else None, lang=lang,
+        animation, [f.step for f in frames], [f.generated[:, :2] for f in frames], real[:, :2],
+        extent=_extent(result.game, result.config, real),
+        decisions=[_decision_image(f) for f in frames] if with_heat_map else None,
+        arrows=[_arrows(f) for f in frames] if with_arrows else None, lang=lang,
     )
-    final = frames[-1]
-    return plots_2d.plot_samples_2d(real[:, :2], final.generated[:, :2], extent=extent, decision=decision(final),
-                                    arrows=arrows(final), lang=lang)
+
+
+def _extent(game, config: Config, real: np.ndarray) -> tuple[float, float, float, float]:
+    """The 2-D pictures' box: D's view; above 2-D (no heat map), a box around the first two columns."""
+    view = picture_view(game.target, config.data.noise_range) or view_around(real)
+    return (*view[0], *view[1])
+
+
+def _decision_image(frame: Frame) -> np.ndarray | None:
+    return None if frame.decision is None else frame.decision.reshape(-1, round(len(frame.decision) ** 0.5))
+
+
+def _arrows(frame: Frame):
+    if frame.pull is None:
+        return None
+    return frame.generated[:: len(frame.generated) // len(frame.pull)][: len(frame.pull)], frame.pull
 
 
 def save_run(

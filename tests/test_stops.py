@@ -1,0 +1,86 @@
+"""Stops a run survives, in real processes: SIGKILL at random moments and halfway through a checkpoint's
+write, SIGTERM and SIGINT. Resumed after each, the run ends bit for bit as the same run never stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from helpers import assert_trees_equal, without_timings
+
+import tinygan
+from tinygan import checkpoints, runner
+
+STEPS = 30_000  # about 2 s of training, a checkpoint every 250 iterations: each stop comes mid-run
+SETTINGS = {"num_steps": STEPS, "log_every": 50, "pretrain_steps": 0}
+FLAGS = ["--num-steps", str(STEPS), "--log-every", "50", "--pretrain-steps", "0", "--checkpoint-every", "250",
+         "--no-plots", "--quiet"]
+
+
+def newest_step(run: Path) -> int:
+    found = checkpoints.checkpoints(run)
+    return int(found[-1].stem.split("-")[1]) if found else -1
+
+
+def start(command: list[str], cwd: Path, **env) -> subprocess.Popen:
+    return subprocess.Popen(command, cwd=cwd, env=dict(os.environ, **env), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def finish(process: subprocess.Popen) -> tuple[int, str]:
+    """The exit status and stderr of a process, once it ends."""
+    _, stderr = process.communicate(timeout=90)
+    return process.returncode, stderr
+
+
+def stop_after_a_checkpoint(process: subprocess.Popen, run: Path, number: int, pause: float) -> tuple[int, str]:
+    """Wait for a checkpoint newer than the run had, then `pause` seconds more, then send the signal."""
+    before, deadline = newest_step(run), time.monotonic() + 90
+    while newest_step(run) <= before:
+        assert process.poll() is None, finish(process)
+        assert time.monotonic() < deadline, "no checkpoint within 90 s"
+        time.sleep(0.02)
+    time.sleep(pause)
+    process.send_signal(number)
+    return finish(process)
+
+
+def test_killed_stopped_and_resumed_again_and_again_the_run_ends_as_if_never_stopped(tmp_path, tinygan_command):
+    choose = random.Random(5)
+    run = tmp_path / "run"
+    resume = [*tinygan_command, "resume", str(run), "--quiet"]
+
+    process = start([*tinygan_command, "train", "--out", str(run), *FLAGS], tmp_path)
+    assert stop_after_a_checkpoint(process, run, signal.SIGKILL, choose.uniform(0, 0.2))[0] == -signal.SIGKILL
+    assert json.loads((run / "status.json").read_text())["status"] == "running"  # as the killed process left it
+
+    process = start(resume, tmp_path)
+    assert stop_after_a_checkpoint(process, run, signal.SIGKILL, choose.uniform(0, 0.2))[0] == -signal.SIGKILL
+
+    # Killed halfway through writing its first checkpoint: the half file is a temporary one, never a checkpoint.
+    last = newest_step(run)
+    assert finish(start(resume, tmp_path, **{checkpoints.KILL_IN_WRITE: "1"}))[0] == -signal.SIGKILL
+    assert newest_step(run) == last and list((run / "checkpoints").glob(".*.partial"))
+
+    for number, code in [(signal.SIGTERM, 143), (signal.SIGINT, 130)]:
+        returncode, stderr = stop_after_a_checkpoint(start(resume, tmp_path), run, number, choose.uniform(0, 0.2))
+        assert returncode == code, stderr
+        status = json.loads((run / "status.json").read_text())
+        assert status["status"] == "stopped" and status["step"] == newest_step(run) < STEPS
+        assert "tinygan resume" in stderr
+
+    finished = subprocess.run(resume, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert finished.returncode == 0, finished.stderr
+    assert not list(run.rglob(".*.partial")) and not (run / ".lock").exists()
+
+    options = runner.RunOptions(pictures=False, checkpoint_every=250)
+    whole, _ = runner.train_run(tinygan.config_from_preset("seed", **SETTINGS), tmp_path / "whole", options)
+    assert (run / "history.csv").read_text() == (tmp_path / "whole" / "history.csv").read_text()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert without_timings(metrics) == without_timings(json.loads((tmp_path / "whole" / "metrics.json").read_text()))
+    assert_trees_equal(checkpoints.load(checkpoints.latest(run))[0].state, whole.state)
