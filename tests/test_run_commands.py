@@ -1,0 +1,109 @@
+"""Working with run folders: sample, plot, runs, export; and what training prints (--json, --quiet) and logs
+(--tensorboard)."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+import tinygan
+from tinygan import cli, runner, runs
+
+TRAIN = ["train", "--num-steps", "40", "--log-every", "10", "--pretrain-steps", "0"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A 40-iteration run with pictures and TensorBoard, trained with --json: the folder and what it printed."""
+    folder = tmp_path_factory.mktemp("runs") / "first"
+    with pytest.MonkeyPatch.context() as patch:
+        printed = []
+        patch.setattr("builtins.print", lambda *args, **kwargs: printed.append(" ".join(map(str, args))))
+        assert cli.main([*TRAIN, "--out", str(folder), "--tensorboard", "--json"]) == 0
+    return folder, printed
+
+
+def test_json_prints_one_object_per_log_line_and_one_at_the_end(run):
+    folder, printed = run
+    events = [json.loads(line) for line in printed]
+    assert [e["event"] for e in events] == ["log"] * 4 + ["end"]
+    assert [e["step"] for e in events[:4]] == [0, 10, 20, 30]
+    history = runs.read_json(folder / "metrics.json")
+    assert events[-1]["w1"] == history["w1"] and events[-1]["folder"] == str(folder)
+    assert set(events[0]) == {"event", "step", "loss_d", "loss_g", "mean", "std", "w1", "ks"}
+
+
+def test_tensorboard_holds_the_losses_metrics_and_pictures(run):
+    accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    folder, _ = run
+    events = accumulator.EventAccumulator(str(folder / runner.TENSORBOARD_FOLDER), size_guidance={"images": 0})
+    events.Reload()
+    tags = events.Tags()
+    assert {"loss/d", "loss/g", "metric/w1", "metric/ks"} <= set(tags["scalars"])
+    assert [e.step for e in events.Scalars("loss/d")] == [0, 10, 20, 30]
+    history = np.genfromtxt(folder / "history.csv", delimiter=",", names=True)
+    np.testing.assert_array_equal([e.value for e in events.Scalars("metric/w1")], history["w1"].astype(np.float32))
+    assert [e.step for e in events.Images("distribution")] == [0, 10, 20, 30]
+
+
+def test_sample_draws_from_the_trained_generator(run, tmp_path, capsys):
+    folder, _ = run
+    assert cli.main(["sample", str(folder), "-n", "7", "--seed", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    result, _ = runner.finished_result(folder, measured=False)
+    expected = result.sample(7, key=jax.random.key(3))
+    assert lines[0] == "x" and [float(line) for line in lines[1:]] == expected[:, 0].tolist()
+    out = tmp_path / "samples.csv"
+    assert cli.main(["sample", str(folder), "-n", "7", "--seed", "3", "--out", str(out)]) == 0
+    assert out.read_text().splitlines() == lines
+    assert cli.main(["sample", str(folder), "-n", "7", "--out", str(out)]) == cli.EXIT_USAGE  # never replaced
+    assert "already exists" in capsys.readouterr().err
+    assert out.read_text().splitlines() == lines
+
+
+def test_export_writes_the_generator_that_load_generator_reads(run, tmp_path, capsys):
+    folder, _ = run
+    out = tmp_path / "g.npz"
+    assert cli.main(["export", str(folder), str(out)]) == 0
+    assert "at step 40" in capsys.readouterr().out
+    generator = tinygan.load_generator(out)
+    assert cli.main(["sample", str(folder), "-n", "5", "--seed", "1"]) == 0
+    sampled = [float(line) for line in capsys.readouterr().out.splitlines()[1:]]
+    assert generator.sample(5, 1)[:, 0].tolist() == sampled
+    assert out.stat().st_size < 10_000
+
+
+def test_plot_draws_the_same_pictures_again(run, tmp_path, capsys):
+    folder, _ = run
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for path in folder.rglob("*"):
+        if path.is_file() and not path.name.endswith((".png", ".gif")):
+            (copy / path.relative_to(folder)).parent.mkdir(parents=True, exist_ok=True)
+            (copy / path.relative_to(folder)).write_bytes(path.read_bytes())
+    assert cli.main(["plot", str(copy)]) == 0
+    for name in ["distribution.png", "losses.png", "metrics.png", "training.gif"]:
+        assert (copy / name).read_bytes() == (folder / name).read_bytes(), name
+
+
+def test_runs_lists_each_run_with_its_status(run, capsys):
+    folder, _ = run
+    (folder.parent / "not-a-run").mkdir()
+    assert cli.main(["runs", str(folder.parent)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["run", "preset", "iterations", "status", "distance", "started"]
+    assert lines[1].split()[:5] == ["first", "seed", "40/40", "finished", "w1"]
+    assert len(lines) == 2
+    assert cli.main(["runs", str(folder / "config.json")]) == cli.EXIT_USAGE
+
+
+def test_quiet_prints_nothing_and_debug_shows_the_traceback(tmp_path, capsys):
+    assert cli.main([*TRAIN, "--out", str(tmp_path / "quiet"), "--no-plots", "--quiet"]) == 0
+    assert capsys.readouterr().out == ""
+    assert cli.main(["resume", str(tmp_path / "nowhere")]) == cli.EXIT_USAGE
+    assert capsys.readouterr().err == f"tinygan: error: {tmp_path / 'nowhere'}: no such run folder\n"
+    with pytest.raises(runs.RunError, match="no such run folder"):
+        cli.main(["resume", str(tmp_path / "nowhere"), "--debug"])
