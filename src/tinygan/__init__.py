@@ -38,6 +38,7 @@ from tinygan.metrics import (
 )
 from tinygan.objectives import OBJECTIVES, gradient_penalty, r1_penalty
 from tinygan.plots import plot_distribution, plot_losses, save_animation
+from tinygan.runner import RunOptions, resume_run, train_run
 from tinygan.runs import save_run
 from tinygan.sweeps import SweepResult, sweep
 from tinygan.trainer import TrainResult, train
@@ -49,6 +50,7 @@ __all__ = [
     "PRESETS",
     "Config",
     "ConfigError",
+    "RunOptions",
     "SweepResult",
     "TrainResult",
     "config_from_preset",
@@ -63,10 +65,12 @@ __all__ = [
     "plot_losses",
     "r1_penalty",
     "replace",
+    "resume_run",
     "save_animation",
     "save_run",
     "sliced_wasserstein",
     "sweep",
     "train",
+    "train_run",
     "wasserstein_1d",
 ]

@@ -368,11 +368,12 @@ def main(argv: list[str] | None = None) -> int:
     from tinygan.runs import RunError
 
     argv = sys.argv[1:] if argv is None else argv
+    args = None
     try:
         args = parse_args_with_config(build_parser(), argv)
         return COMMANDS[args.command](args)
     except (UsageError, ConfigError, RunError, CheckpointError, ExportError, OSError) as error:
-        if "--debug" in argv:
+        if getattr(args, "debug", False) or "--debug" in argv:  # the flag, or `debug = true` in a config file
             raise
         print(f"tinygan: error: {_one_line(error)}", file=sys.stderr)
         return EXIT_USAGE

@@ -22,11 +22,16 @@ class ConfigError(ValueError):
     """A configuration value is out of range, of the wrong type, or unknown."""
 
 
+def _is_finite(number: float) -> bool:
+    """math.isfinite, for ints beyond float's range too (which it cannot convert)."""
+    return abs(number) < 2**1023 if isinstance(number, int) else math.isfinite(number)
+
+
 def _require(section: str, name: str, value: Any, kind: type, *, minimum=None, above=None, choices=None):
     """Check one field; raise ConfigError naming it as `section.name`."""
     where = f"{section}.{name}"
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind is float and not (is_number and math.isfinite(value)):
+    if kind is float and not (is_number and _is_finite(value)):
         raise ConfigError(f"{where}: must be a finite number, got {value!r}")
     if kind is int and not (isinstance(value, int) and not isinstance(value, bool)):
         raise ConfigError(f"{where}: must be a whole number, got {value!r}")
@@ -252,6 +257,8 @@ class TrainConfig:
         from tinygan.trainer import STOP_METRICS, parse_stop_rule
 
         _require("train", "num_steps", self.num_steps, int, minimum=1)
+        if self.num_steps >= 2**31:  # the step counter is a 32-bit integer
+            raise ConfigError(f"train.num_steps: must be < 2**31, got {self.num_steps}")
         _require("train", "batch_size", self.batch_size, int, minimum=1)
         _require("train", "log_every", self.log_every, int, minimum=1)
         _require("train", "seed", self.seed, int, minimum=0)
