@@ -152,9 +152,15 @@ def _run(config: Config, folder: Path, options: RunOptions, progress, resume: Sn
 
 
 def _both(first, second):
+    """One progress callback calling two (the first may be None)."""
     if first is None:
         return second
-    return lambda *args: (first(*args), second(*args))
+
+    def both(*args):
+        first(*args)
+        second(*args)
+
+    return both
 
 
 def _picture_logger(config: Config, board, lang: str) -> Callable[[Frame], None]:
