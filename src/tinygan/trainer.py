@@ -311,8 +311,7 @@ def _train(config: Config, progress, with_frames: bool, stop: StopSignal, resume
             progress(int(state.step), rows)
         if watch.stopped_at is not None:
             break
-        if checkpoint is not None and checkpoint_every and int(state.step) // checkpoint_every > \
-                checkpointed // checkpoint_every and int(state.step) < num_steps:
+        if checkpoint is not None and _checkpoint_due(int(state.step), checkpointed, checkpoint_every, num_steps):
             checkpoint(snapshot("running"))
             checkpointed = int(state.step)
     seconds["train"] = time.perf_counter() - start - seconds["metrics"]
@@ -335,8 +334,8 @@ def _train(config: Config, progress, with_frames: bool, stop: StopSignal, resume
     metrics.update(watch.record())
     if divergence is not None:
         metrics.update(diverged_at=divergence[0], divergence=divergence[1])
-    if measured.skipped is not None:
-        metrics["skipped_steps"] = int(measured.skipped)
+    if state.skipped is not None:
+        metrics["skipped_steps"] = int(state.skipped)  # in the whole run, with keep-best too
     seconds["metrics"] += time.perf_counter() - start
     seconds["total"] = time.perf_counter() - started
     metrics["seconds"] = seconds
@@ -351,6 +350,12 @@ def _train(config: Config, progress, with_frames: bool, stop: StopSignal, resume
         pretrain_losses=np.asarray(pretrain_losses),
         stop_signal=stop.received,
     )
+
+
+def _checkpoint_due(step: int, last: int, every: int, num_steps: int) -> bool:
+    """Whether a chunk ending at `step` passed a multiple of `every` since the checkpoint at `last`; the end
+    of the run has a checkpoint of its own."""
+    return bool(every) and step // every > last // every and step < num_steps
 
 
 def measure(game: engine.Game, config: Config, state: engine.TrainState, key_eval: jax.Array, view, scorer):
