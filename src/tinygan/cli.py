@@ -18,6 +18,7 @@ from tinygan.labels import LABELS
 
 EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
 EXIT_SIGNALS = {2: 130, 15: 143}  # SIGINT, SIGTERM: the shell's 128 + signal number
+MAX_SAMPLES = 10_000_000  # `tinygan sample -n` at most: about 200 MB of CSV per column
 
 
 class UsageError(Exception):
@@ -225,8 +226,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from tinygan import runs
     from tinygan.runner import finished_result
 
-    if args.n < 1:
-        raise UsageError(f"-n must be >= 1, got {args.n}")
+    if not 1 <= args.n <= MAX_SAMPLES:
+        raise UsageError(f"-n must be in [1, {MAX_SAMPLES:,}], got {args.n}")
     if not 0 <= args.seed < 2**32:
         raise UsageError(f"--seed must be in [0, 2**32), got {args.seed}")
     out = runs.check_new_file(args.out, "--out") if args.out else None
