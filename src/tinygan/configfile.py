@@ -19,14 +19,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import functools
 import math
 import re
+import reprlib
+import stat
 import tomllib
 from pathlib import Path
 
 from tinygan.config import SECTIONS, ConfigError, config_from_preset, field_sections
 
 FORMATS = (".toml", ".yaml", ".yml")
+MAX_BYTES = 2**20  # a config file is a few lines: a larger one is a mistake
 SETTINGS_FROM_FILE = "config_settings"  # the namespace attribute holding the file's config fields still in force
 
 
@@ -35,14 +39,7 @@ def read_settings(path: str) -> dict:
     file, kind = Path(path), Path(path).suffix.lower()
     if kind not in FORMATS:
         raise ConfigError(f"{path}: a config file is TOML (.toml) or YAML (.yaml, .yml)")
-    try:
-        data = file.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, not a file") from None
-    except (OSError, ValueError) as error:  # ValueError: a NUL in the path
-        raise ConfigError(f"{path}: cannot be read ({getattr(error, 'strerror', None) or error})") from None
+    data = _read_bytes(file, path)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -59,6 +56,26 @@ def read_settings(path: str) -> dict:
     if not settings:
         raise ConfigError(f"{path}: holds no settings")
     return settings
+
+
+def _read_bytes(file: Path, path: str) -> bytes:
+    """A regular file's bytes, at most MAX_BYTES of them: a pipe would block and /dev/zero never end."""
+    try:
+        mode = file.stat().st_mode
+        if stat.S_ISREG(mode):
+            with open(file, "rb") as handle:
+                data = handle.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, ValueError) as error:  # ValueError: a NUL in the path
+        raise ConfigError(f"{path}: cannot be read ({getattr(error, 'strerror', None) or error})") from None
+    if stat.S_ISDIR(mode):
+        raise ConfigError(f"{path}: is a folder, not a file")
+    if not stat.S_ISREG(mode):
+        raise ConfigError(f"{path}: not a regular file (a pipe, socket or device)")
+    if len(data) > MAX_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_BYTES // 2**20} MiB: not a config file")
+    return data
 
 
 def _parse_toml(text: str, path: str) -> dict:
@@ -81,11 +98,37 @@ def _parse_yaml(text: str, path: str):
             f"{path}: reading YAML needs PyYAML: pip install pyyaml (or write the file as .toml)"
         ) from None
     try:
-        return yaml.safe_load(text)  # safe: a tag naming a Python object is an error, never a call
+        return yaml.load(text, Loader=_strict_yaml_loader())  # SafeLoader's: a Python tag is an error, never a call
     except yaml.YAMLError as error:
         mark, problem = getattr(error, "problem_mark", None), getattr(error, "problem", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         raise ConfigError(f"{path}: {where}{' '.join(str(problem or error).split())}") from None
+
+
+@functools.cache
+def _strict_yaml_loader():
+    """PyYAML's SafeLoader, which also refuses a key given twice in one mapping (it would keep the last)."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults` may be overridden: that is its use
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in seen
+                except TypeError:  # an unhashable key: SafeLoader says so below
+                    continue
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"{_shown(key)} is given twice", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep)
+
+    return StrictLoader
 
 
 def parse_args_with_config(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
@@ -105,6 +148,7 @@ def parse_args_with_config(parser: argparse.ArgumentParser, argv: list[str] | No
     with _defaults(command, _options_not_given(options, command, given, path)):
         args = parser.parse_args(argv)
     in_force = {key: value for key, value in settings.items() if key.partition(".")[2] not in given}
+    _refuse_structures(in_force, path)
     for key, value in in_force.items():
         setattr(args, key.partition(".")[2], value)
     setattr(args, SETTINGS_FROM_FILE, in_force)
@@ -152,7 +196,7 @@ def _split(settings: dict, command: argparse.ArgumentParser, path: str) -> tuple
             options[key] = _option_value(takes[key], value, f"{path}: {key}")
         else:
             raise ConfigError(
-                f"{path}: {key}: unknown option of {command.prog} (options: {', '.join(sorted(takes))}; "
+                f"{path}: {_name(key)}: unknown option of {command.prog} (options: {', '.join(sorted(takes))}; "
                 f"settings go in [{'], ['.join(SECTIONS)}])"
             )
     order = list(field_sections())
@@ -162,18 +206,53 @@ def _split(settings: dict, command: argparse.ArgumentParser, path: str) -> tuple
 def _section(section: str, table, path: str) -> dict:
     """One section's settings as {"section.name": value}; ints given for floats become floats, as a flag's would."""
     if not isinstance(table, dict):
-        raise ConfigError(f"{path}: {section}: must be a table of settings, got {table!r}")
+        raise ConfigError(f"{path}: {section}: must be a table of settings, got {_shown(table)}")
     types = {f.name: f.type for f in dataclasses.fields(SECTIONS[section])}
     fields = {}
     for name, value in table.items():
         if name not in types:
-            raise ConfigError(f"{path}: {section}.{name}: unknown setting")
+            raise ConfigError(f"{path}: {section}.{_name(name)}: unknown setting")
         if value is None:
             raise ConfigError(f"{path}: {section}.{name}: has no value")
         if types[name].startswith("float") and isinstance(value, int) and not isinstance(value, bool):
             value = _as_float(value)
         fields[f"{section}.{name}"] = value
     return fields
+
+
+_FIELD_TYPES = {
+    "int": "a whole number",
+    "float": "a finite number",
+    "float | None": "a finite number",
+    "str": "a string",
+    "bool": "true or false",
+}
+
+
+def _refuse_structures(fields: dict, path: str) -> None:
+    """Refuse a list, table or date where a field takes one number, string or switch, before `Config` would
+    repeat it whole in its message: a YAML alias makes a small file's list of lists a billion items long."""
+    types = {f"{section}.{f.name}": f.type for section, cls in SECTIONS.items() for f in dataclasses.fields(cls)}
+    for key, value in fields.items():
+        if not isinstance(value, (bool, int, float, str)):
+            raise ConfigError(
+                f"{path}: {key}: must be {_FIELD_TYPES.get(types[key], 'one value')}, got {_shown(value)}"
+            )
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict = 2, 4, 4
+_SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 80, 80, 80
+
+
+def _name(key) -> str:
+    """A key as a message names it: as written, cut short."""
+    return _SHORT.repr(key)[1:-1] if isinstance(key, str) and len(key) > _SHORT.maxstring else str(key)
+
+
+def _shown(value) -> str:
+    """repr(value), cut short: a message stays one readable line whatever the file holds."""
+    return _SHORT.repr(value)
 
 
 def _as_float(value: int) -> float:
@@ -190,11 +269,11 @@ def _option_value(action: argparse.Action, value, where: str):
         if not isinstance(action.const, bool):
             raise ConfigError(f"{where}: cannot be set in a config file")
         if not isinstance(value, bool):
-            raise ConfigError(f"{where}: must be true or false, got {value!r}")
+            raise ConfigError(f"{where}: must be true or false, got {_shown(value)}")
         return value
     if isinstance(action, argparse._AppendAction) or action.nargs not in (None, "?"):
         if not isinstance(value, list):
-            raise ConfigError(f"{where}: must be a list, got {value!r}")
+            raise ConfigError(f"{where}: must be a list, got {_shown(value)}")
         return [_option_item(action, item, f"{where}[{i}]") for i, item in enumerate(value)]
     return _option_item(action, value, where)
 
@@ -203,19 +282,31 @@ def _option_item(action: argparse.Action, value, where: str):
     kind = action.type or str
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if kind is int and not (number and isinstance(value, int)):
-        raise ConfigError(f"{where}: must be a whole number, got {value!r}")
+        raise ConfigError(f"{where}: must be a whole number, got {_shown(value)}")
     if kind is float and not number:
-        raise ConfigError(f"{where}: must be a number, got {value!r}")
+        raise ConfigError(f"{where}: must be a number, got {_shown(value)}")
     if kind not in (int, float):
         if not isinstance(value, str):
-            raise ConfigError(f"{where}: must be a string, got {value!r}")
+            raise ConfigError(f"{where}: must be a string, got {_shown(value)}")
+        _check_text(value, where)
         try:
             value = kind(value)
         except (ValueError, TypeError, argparse.ArgumentTypeError) as error:
             raise ConfigError(f"{where}: {' '.join(str(error).split())}") from None
     if action.choices is not None and value not in action.choices:
-        raise ConfigError(f"{where}: must be one of {', '.join(map(str, action.choices))}, got {value!r}")
+        raise ConfigError(f"{where}: must be one of {', '.join(map(str, action.choices))}, got {_shown(value)}")
     return float(value) if kind is float else value
+
+
+def _check_text(value: str, where: str) -> None:
+    """A string an option takes (a path, a rule) must be one the command line could have given: no NUL, and
+    no lone surrogate (a YAML or TOML escape can write both; a path holding one cannot be opened)."""
+    if "\0" in value:
+        raise ConfigError(f"{where}: must not hold a NUL character, got {_shown(value)}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(f"{where}: must be text, got {_shown(value)} (a lone surrogate)") from None
 
 
 @contextlib.contextmanager
