@@ -16,19 +16,25 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import signal
+import stat
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import jax
 import numpy as np
 
 from tinygan import engine
-from tinygan.config import Config, ConfigError
+from tinygan.config import Config, ConfigError, replace
+from tinygan.data import make_target
 from tinygan.runs import write_atomic
-from tinygan.trainer import Frame, Snapshot
+from tinygan.scoring import metric_columns
+from tinygan.trainer import LOSS_COLUMNS, Frame, Snapshot
 
 FORMAT, VERSION = "tinygan-checkpoint", 1
 FOLDER, FRAMES_FOLDER = "checkpoints", "frames"
@@ -155,57 +161,131 @@ def encode(snapshot: Snapshot, segments: list[dict]) -> bytes:
 
 
 def load(path: str | Path, *, with_frames: bool = True) -> tuple[Snapshot, list[dict]]:
-    """A checkpoint file's Snapshot and its frames' files; every problem is one CheckpointError naming the file."""
+    """A checkpoint file's Snapshot and its frames' files; every problem is one CheckpointError naming the file.
+
+    Besides every member's checksum, what the manifest says is checked against the config it holds (a changed
+    manifest can carry a matching checksum): the state's shapes, a finite state, the history's columns, the
+    watch's fields, the frames' files and the pre-training losses; and, in a run folder, the config against
+    the run's config.json (a checkpoint of another run swapped in).
+    """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such checkpoint") from None
-    except IsADirectoryError:
-        raise CheckpointError(f"{path}: is a folder, not a checkpoint file") from None
-    except OSError as error:
-        raise CheckpointError(f"{path}: cannot be read ({error.strerror})") from None
-    arrays, manifest = _read_members(path, data)
+    arrays, manifest = _read_members(path, _read_regular_file(path))
     try:
         config = Config.from_dict(manifest["config"])
-    except ConfigError as error:
-        raise CheckpointError(f"{path}: its config is not valid: {error}") from None
+    except (ConfigError, TypeError, ValueError, AttributeError) as error:
+        raise CheckpointError(f"{path}: its config is not valid: {_one_line(error)}") from None
+    _check_same_run(path, config)
     expected = template(config)
     state = _tree(path, arrays, "state", expected)
     best = _tree(path, arrays, "best", expected) if any(name.startswith("best.") for name in arrays) else None
     keys = arrays["keys"]
     if keys.dtype != np.uint32 or keys.shape != (2, *jax.random.key_data(jax.random.key(0)).shape):
         raise CheckpointError(f"{path}: its keys have shape {keys.shape} and type {keys.dtype}")
-    history = {name: arrays[f"history.{name}"] for name in manifest["history_columns"]}
-    if len({len(values) for values in history.values()}) > 1:
-        raise CheckpointError(f"{path}: its history's columns differ in length")
     step = int(state.step)
     if step != manifest["step"] or not 0 <= step <= config.train.num_steps or manifest["status"] not in STATUSES:
         raise CheckpointError(f"{path}: its step ({step}) or status ({manifest['status']!r}) is not possible")
-    frames = _load_frames(path, manifest["frames"]) if with_frames else []
-    snapshot = Snapshot(config, state, jax.random.wrap_key_data(keys), history, frames, arrays["pretrain_losses"],
-                        manifest["watch"], best, manifest["status"])
-    return snapshot, manifest["frames"]
+    history = _history(path, arrays, manifest["history_columns"], config, step)
+    losses = arrays["pretrain_losses"]  # (pretrain_steps,)
+    if losses.dtype.kind != "f" or losses.shape != (config.optim.pretrain_steps,):
+        raise CheckpointError(f"{path}: its pre-training losses are {losses.dtype}{list(losses.shape)}, expected "
+                              f"one number for each of {config.optim.pretrain_steps} steps")
+    segments = _segments(path, manifest["frames"])
+    frames = _load_frames(path, segments, step, make_target(config.data).dim) if with_frames else []
+    snapshot = Snapshot(config, state, jax.random.wrap_key_data(keys), history, frames, losses,
+                        _watch(path, manifest["watch"]), best, manifest["status"])
+    return snapshot, segments
+
+
+def _read_regular_file(path: Path) -> bytes:
+    """The bytes of a regular file: a pipe named like a checkpoint would block, /dev/zero never end."""
+    try:
+        mode = path.stat().st_mode
+        data = path.read_bytes() if stat.S_ISREG(mode) else b""
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such checkpoint") from None
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot be read ({error.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise CheckpointError(f"{path}: is a folder, not a checkpoint file")
+    if not stat.S_ISREG(mode):
+        raise CheckpointError(f"{path}: not a regular file (a pipe, socket or device), not a checkpoint")
+    return data
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _check_same_run(path: Path, config: Config) -> None:
+    """A checkpoint in RUN/checkpoints/ holds RUN's config, as its config.json says, but for num_steps (which
+    `resume --num-steps` writes to config.json first). Without a readable config.json there is nothing to
+    compare: the checkpoint's own config is the run's."""
+    saved = path.parent.parent / "config.json"
+    if path.parent.name != FOLDER or not saved.is_file():
+        return
+    try:
+        theirs = Config.from_dict(json.loads(saved.read_text())).resolved()
+    except (OSError, ValueError, TypeError, AttributeError, KeyError, RecursionError):  # ValueError: JSON, Config
+        return
+    ours, theirs = config.to_dict(), replace(theirs, num_steps=config.train.num_steps).to_dict()
+    if ours != theirs:
+        raise CheckpointError(f"{path}: is not this run's checkpoint: its {_first_difference(ours, theirs)} "
+                              f"differs from {saved}'s")
+
+
+def _first_difference(ours: dict, theirs: dict) -> str:
+    """The first setting ("section.name") where two `Config.to_dict()`s differ."""
+    for section, fields in ours.items():
+        if fields != theirs.get(section):
+            if not isinstance(fields, dict):
+                return section
+            return next(f"{section}.{name}" for name in fields if fields[name] != theirs[section].get(name))
+    return "config"
 
 
 def _members(path: Path, data: bytes) -> dict[str, np.ndarray]:
-    """The arrays of an .npz file's bytes, read without unpickling anything."""
+    """The arrays of an .npz file's bytes, each .npy header checked before its data is read; nothing is
+    unpickled, and nothing compressed is inflated (tinygan stores its members: a zip bomb is refused)."""
     if not data.startswith(b"PK\x03\x04"):
         raise CheckpointError(f"{path}: not a checkpoint (not an .npz file{', empty' if not data else ''})")
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            return {name: npz[name] for name in npz.files}
-    except ValueError as error:
-        if "allow_pickle" in str(error):
-            raise CheckpointError(f"{path}: holds pickled Python objects; refused (loading them could run code)") \
-                from None
-        raise CheckpointError(f"{path}: not a checkpoint, or damaged ({error})") from None
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as error:
-        raise CheckpointError(f"{path}: not a checkpoint, or damaged or cut short ({error})") from None
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+            names = [info.filename for info in infos]
+            if len(set(names)) != len(names) or not all(name.endswith(".npy") for name in names):
+                raise CheckpointError(f"{path}: not a checkpoint (its members are not one .npy file per array)")
+            if any(info.compress_type != zipfile.ZIP_STORED for info in infos):
+                raise CheckpointError(f"{path}: has compressed members: not a file tinygan wrote")
+            return {info.filename[:-4]: _array(path, info.filename, archive.read(info)) for info in infos}
+    except CheckpointError:
+        raise
+    except _DAMAGED as error:
+        raise CheckpointError(f"{path}: not a checkpoint, or damaged or cut short ({_one_line(error)})") from None
+
+
+# What the zip and .npy layers raise on damaged bytes: each becomes one CheckpointError naming the file.
+_DAMAGED = (zipfile.BadZipFile, zlib.error, struct.error, EOFError, OSError, ValueError, OverflowError, KeyError,
+            NotImplementedError, RuntimeError)
+
+
+def _array(path: Path, name: str, raw: bytes) -> np.ndarray:
+    """One .npy member: a header naming a plain dtype and a shape its bytes hold exactly, then its data."""
+    stream = io.BytesIO(raw)
+    version = np.lib.format.read_magic(stream)
+    read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    if version not in read_header:
+        raise CheckpointError(f"{path}: member {name!r} is in an unknown .npy version {version}")
+    shape, fortran_order, dtype = read_header[version](stream)
+    if dtype.hasobject:
+        raise CheckpointError(f"{path}: holds pickled Python objects; refused (loading them could run code)")
+    if any(length < 0 for length in shape) or math.prod(shape) * dtype.itemsize != len(raw) - stream.tell():
+        raise CheckpointError(f"{path}: member {name!r} is cut short or has extra bytes")
+    array = np.frombuffer(raw, dtype, math.prod(shape), stream.tell())
+    return array.reshape(shape, order="F" if fortran_order else "C").copy()
 
 
 def _read_members(path: Path, data: bytes) -> tuple[dict[str, np.ndarray], dict]:
-    """Every member of a checkpoint, checked against its manifest; and the manifest."""
+    """Every member of a checkpoint, checked against its manifest; and the manifest, its fields of their types."""
     arrays = _members(path, data)
     if "manifest" not in arrays or "checksum" not in arrays:
         raise CheckpointError(f"{path}: not a tinygan checkpoint (no manifest)")
@@ -214,55 +294,134 @@ def _read_members(path: Path, data: bytes) -> tuple[dict[str, np.ndarray], dict]
         raise CheckpointError(f"{path}: its manifest does not match its checksum (changed or damaged)")
     try:
         manifest = json.loads(text)
-        if manifest.get("format") != FORMAT:
-            raise CheckpointError(f"{path}: not a tinygan checkpoint (format {manifest.get('format')!r})")
-        if manifest.get("version") != VERSION:
-            raise CheckpointError(f"{path}: checkpoint format version {manifest.get('version')!r}; this tinygan "
-                                  f"reads version {VERSION}")
-        listed = manifest["arrays"]
-        if set(listed) != set(arrays):
-            raise CheckpointError(f"{path}: its members do not match its manifest")
-        for name, array in arrays.items():
-            entry = listed[name]
-            if [array.dtype.str, list(array.shape)] != [entry["dtype"], entry["shape"]] or \
-                    sha256(array.tobytes()) != entry["sha256"]:
-                raise CheckpointError(f"{path}: member {name!r} does not match its checksum (changed or damaged)")
-    except (AttributeError, KeyError, TypeError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise CheckpointError(f"{path}: its manifest is malformed ({type(error).__name__}: {error})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise CheckpointError(f"{path}: not a tinygan checkpoint (format {found!r})")
+    if manifest.get("version") != VERSION:
+        raise CheckpointError(f"{path}: checkpoint format version {manifest.get('version')!r}; this tinygan "
+                              f"reads version {VERSION}")
+    for key, kind in _MANIFEST_FIELDS.items():
+        if not isinstance(manifest.get(key), kind) or isinstance(manifest.get(key), bool):
+            raise CheckpointError(f"{path}: its manifest is malformed ({key!r} missing or not {kind.__name__})")
+    listed = manifest["arrays"]
+    if set(listed) != set(arrays):
+        raise CheckpointError(f"{path}: its members do not match its manifest")
+    for name, array in arrays.items():
+        entry = listed[name]
+        if not isinstance(entry, dict) or [array.dtype.str, list(array.shape), sha256(array.tobytes())] != [
+                entry.get("dtype"), entry.get("shape"), entry.get("sha256")]:
+            raise CheckpointError(f"{path}: member {name!r} does not match its checksum (changed or damaged)")
     return arrays, manifest
 
 
+_MANIFEST_FIELDS = {"step": int, "status": str, "config": dict, "history_columns": list, "watch": dict,
+                    "frames": list, "arrays": dict}
+
+
 def _tree(path: Path, arrays: dict[str, np.ndarray], prefix: str, expected: engine.TrainState):
-    """The members `prefix.0`, `prefix.1`, ... as a state shaped like `expected`, or CheckpointError."""
+    """The members `prefix.0`, `prefix.1`, ... as a state shaped like `expected`, or CheckpointError.
+
+    Every number must be finite: the trainer never keeps a state that is not (a diverged run keeps its last
+    finite one), so one that is was changed.
+    """
     specs, treedef = jax.tree.flatten(expected)
     leaves = [arrays.get(f"{prefix}.{i}") for i in range(len(specs))]
     if sum(name.startswith(f"{prefix}.") for name in arrays) != len(specs) or any(
         leaf is None or leaf.shape != spec.shape or leaf.dtype != spec.dtype for leaf, spec in zip(leaves, specs)
     ):
         raise CheckpointError(f"{path}: its {prefix} does not fit the networks and optimizers of its config")
+    if not all(np.isfinite(leaf).all() for leaf in leaves if leaf.dtype.kind == "f"):
+        raise CheckpointError(f"{path}: its {prefix} holds numbers that are not finite")
     return jax.tree.unflatten(treedef, [jax.numpy.asarray(leaf) for leaf in leaves])
 
 
-def _load_frames(path: Path, segments: list[dict]) -> list[Frame]:
-    """The frames of a checkpoint's files in RUN/frames/, each checked against the checksum it lists."""
-    frames = []
+def _history(path: Path, arrays: dict[str, np.ndarray], columns: list, config: Config, step: int) -> dict:
+    """The history's columns: those a run of `config` records, in order, numbers of one length, the steps
+    whole, increasing and none past the state's."""
+    wanted = [*LOSS_COLUMNS, *metric_columns(make_target(config.data))]
+    stored = sorted(name.removeprefix("history.") for name in arrays if name.startswith("history."))
+    if columns != wanted or stored != sorted(wanted):
+        raise CheckpointError(f"{path}: its history's columns are not the {', '.join(wanted)} its config records")
+    history = {name: arrays[f"history.{name}"] for name in columns}
+    if any(values.ndim != 1 or values.dtype.kind not in "fiu" for values in history.values()):
+        raise CheckpointError(f"{path}: its history's columns are not lists of numbers")
+    if len({len(values) for values in history.values()}) > 1:
+        raise CheckpointError(f"{path}: its history's columns differ in length")
+    steps = history["step"].astype(np.float64)
+    if not (np.all(steps == np.round(steps)) and np.all(np.diff(steps) > 0) and np.all((0 <= steps) & (steps <= step))):
+        raise CheckpointError(f"{path}: its history's steps are not whole, increasing steps up to {step}")
+    return history
+
+
+def _watch(path: Path, watch: dict) -> dict:
+    """The stopping rule's and keep-best's progress (`trainer._Watch.progress`): its fields, of their types."""
+    if watch.keys() != _WATCH_FIELDS.keys() or not all(check(watch[name]) for name, check in _WATCH_FIELDS.items()):
+        raise CheckpointError(f"{path}: its stopping rule's progress is malformed ({_short(watch)})")
+    return watch
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+_WATCH_FIELDS = {"rows_seen": _count, "plateau_best": _number, "plateau_index": _count, "best_value": _number,
+                 "best_step": lambda v: v is None or _count(v), "stopped_at": lambda v: v is None or _count(v),
+                 "reason": lambda v: isinstance(v, str)}
+
+
+def _short(value, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _segments(path: Path, segments: list) -> list[dict]:
+    """The manifest's frames files: each {"file": "frames/frames-A-B.npz", "sha256": str, "count": n >= 1}, once."""
+    for segment in segments:
+        file = segment.get("file") if isinstance(segment, dict) else None
+        if isinstance(file, str) and not re.fullmatch(rf"{FRAMES_FOLDER}/frames-\d{{9}}-\d{{9}}\.npz", file):
+            raise CheckpointError(f"{path}: lists a frames file outside the run: {_short(file)}")
+        if not (isinstance(segment, dict) and segment.keys() == {"file", "sha256", "count"} and isinstance(file, str)
+                and isinstance(segment["sha256"], str) and _count(segment["count"]) and segment["count"] >= 1):
+            raise CheckpointError(f"{path}: lists a malformed frames entry: {_short(segment)}")
+    if len({segment["file"] for segment in segments}) != len(segments):
+        raise CheckpointError(f"{path}: lists a frames file twice")
+    return segments
+
+
+def _load_frames(path: Path, segments: list[dict], step: int, dim: int) -> list[Frame]:
+    """The frames of a checkpoint's files in RUN/frames/, each checked against the checksum it lists; their
+    steps increasing and none past `step`, samples of `dim` columns, every file's arrays shaped as the first's."""
+    frames, shapes = [], None
     for segment in segments:
         file = path.parent.parent / segment["file"]
-        if not re.fullmatch(rf"{FRAMES_FOLDER}/frames-\d{{9}}-\d{{9}}\.npz", segment["file"]):
-            raise CheckpointError(f"{path}: lists a frames file outside the run: {segment['file']!r}")
         try:
-            data = file.read_bytes()
-        except OSError:
-            raise CheckpointError(f"{path}: its frames file {file} is missing") from None
+            data = _read_regular_file(file)
+        except CheckpointError:
+            raise CheckpointError(f"{path}: its frames file {file} is missing or not a file") from None
         if sha256(data) != segment["sha256"]:
             raise CheckpointError(f"{file}: does not match the checksum {path} lists (changed or damaged)")
         arrays = _members(file, data)
         if "step" not in arrays or "generated" not in arrays or not set(arrays) <= set(_FRAME_FIELDS):
             raise CheckpointError(f"{file}: not a frames file")
-        count = len(arrays["step"])
-        if count != segment["count"] or any(len(values) != count for values in arrays.values()):
+        count = len(arrays["step"]) if arrays["step"].ndim == 1 else -1
+        if count != segment["count"] or any(values.ndim < 1 or len(values) != count for values in arrays.values()):
             raise CheckpointError(f"{file}: holds {count} frames, {path} lists {segment['count']}")
+        found = {name: (values.dtype.kind, values.shape[1:]) for name, values in arrays.items()}
+        if shapes is None:
+            shapes = found
+        kinds_ok = all(kind == ("i" if name == "step" else "f") for name, (kind, _) in found.items())
+        if found != shapes or found["step"][1] or found["generated"][1][1:] != (dim,) or not kinds_ok:
+            raise CheckpointError(f"{file}: its frames are not shaped as the run's")
         optional = {name: arrays.get(name, [None] * count) for name in ("decision", "pull")}
         frames += [Frame(int(arrays["step"][i]), optional["decision"][i], arrays["generated"][i], optional["pull"][i])
                    for i in range(count)]
+    steps = np.array([frame.step for frame in frames])
+    if np.any(np.diff(steps) <= 0) or np.any((steps < 0) | (steps > step)):
+        raise CheckpointError(f"{path}: its frames' steps are not increasing steps up to {step}")
     return frames
