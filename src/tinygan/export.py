@@ -17,6 +17,7 @@ import json
 import math
 import numbers
 import os
+import stat
 import struct
 import zipfile
 import zlib
@@ -243,19 +244,30 @@ def _one_line(error: BaseException) -> str:
 
 
 def _read_members(path: Path) -> dict[str, bytes]:
-    """The zip's members by name without ".npy", each read whole (its CRC checked)."""
+    """The zip's members by name without ".npy", each read whole (its CRC checked).
+
+    Only a regular file is read (a pipe would block, /dev/zero never end), and only stored members, as
+    `export_generator` writes them: a compressed one could inflate to any size (a zip bomb).
+    """
     try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ExportError(f"{path}: cannot read the file: {error.strerror or _one_line(error)}") from None
+        mode = path.stat().st_mode
+        data = path.read_bytes() if stat.S_ISREG(mode) else b""
+    except (OSError, ValueError) as error:  # ValueError: a NUL in the path
+        raise ExportError(f"{path}: cannot read the file: {getattr(error, 'strerror', None) or _one_line(error)}") \
+            from None
+    if not stat.S_ISREG(mode):
+        raise ExportError(f"{path}: cannot read the file: not a regular file (a folder, pipe or device)")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            names = archive.namelist()
+            infos = archive.infolist()
+            names = [info.filename for info in infos]
             if len(set(names)) != len(names):
                 raise ExportError(f"{path}: a member appears twice: not a file export_generator wrote")
             if stray := [name for name in names if not name.endswith(".npy")]:
                 raise ExportError(f"{path}: unexpected member {stray[0]!r}: not a tinygan generator file")
-            return {name.removesuffix(".npy"): archive.read(name) for name in names}
+            if packed := [info.filename for info in infos if info.compress_type != zipfile.ZIP_STORED]:
+                raise ExportError(f"{path}: member {packed[0]!r} is compressed: not a file export_generator wrote")
+            return {info.filename.removesuffix(".npy"): archive.read(info) for info in infos}
     except ExportError:
         raise
     except _DAMAGED as error:
