@@ -32,7 +32,10 @@ def load_table(path: str, columns: str = "") -> np.ndarray:
     and rows with missing or non-finite values (their line numbers).
     """
     file = Path(path)
-    if not file.is_file():
+    if not file.is_file():  # nor a pipe or device: reading one could block or never end
+        if file.exists():
+            what = "a folder, not a file" if file.is_dir() else "not a regular file (a pipe or device)"
+            raise DataError(f"data.target: {path} is {what}")
         raise DataError(f"data.target: no file {path!r}")
     try:
         data = file.read_bytes()
