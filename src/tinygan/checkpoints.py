@@ -218,19 +218,28 @@ def _one_line(error: Exception) -> str:
 
 def _check_same_run(path: Path, config: Config) -> None:
     """A checkpoint in RUN/checkpoints/ holds RUN's config, as its config.json says, but for num_steps (which
-    `resume --num-steps` writes to config.json first). Without a readable config.json there is nothing to
-    compare: the checkpoint's own config is the run's."""
+    `resume --num-steps` writes to config.json first). A config.json that is not a whole config (damaged,
+    emptied) names no run: then there is nothing to compare, the checkpoint's own config is the run's."""
     saved = path.parent.parent / "config.json"
     if path.parent.name != FOLDER or not saved.is_file():
         return
+    ours = config.to_dict()
     try:
-        theirs = Config.from_dict(json.loads(saved.read_text())).resolved()
+        written = json.loads(saved.read_text())
+        if _layout(written) != _layout(ours):
+            return
+        theirs = replace(Config.from_dict(written).resolved(), num_steps=config.train.num_steps).to_dict()
     except (OSError, ValueError, TypeError, AttributeError, KeyError, RecursionError):  # ValueError: JSON, Config
         return
-    ours, theirs = config.to_dict(), replace(theirs, num_steps=config.train.num_steps).to_dict()
     if ours != theirs:
         raise CheckpointError(f"{path}: is not this run's checkpoint: its {_first_difference(ours, theirs)} "
                               f"differs from {saved}'s")
+
+
+def _layout(config: dict) -> dict:
+    """A `Config.to_dict()`'s sections and their settings' names, without the values."""
+    return {section: sorted(fields) if isinstance(fields, dict) else None for section, fields in config.items()} \
+        if isinstance(config, dict) else {}
 
 
 def _first_difference(ours: dict, theirs: dict) -> str:
