@@ -217,8 +217,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     folder = runs.check_run(args.run)
     if args.num_steps is not None and args.num_steps < 1:
         raise UsageError(f"--num-steps must be >= 1, got {args.num_steps}")
-    lang = RunOptions.from_dict(runs.read_json(folder / runs.STATUS_FILE).get("options", {})).lang
-    total = args.num_steps or runs.read_json(folder / "config.json")["train"]["num_steps"]
+    lang = RunOptions.of_run(folder).lang
+    total = args.num_steps or runs.planned_steps(folder)
     return _report(args, total, lang, lambda progress: resume_run(folder, num_steps=args.num_steps, progress=progress))
 
 
@@ -249,7 +249,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from tinygan.runner import RunOptions, finished_result
 
     folder = runs.check_run(args.run)
-    options = RunOptions.from_dict(runs.read_json(folder / runs.STATUS_FILE).get("options", {}))
+    options = RunOptions.of_run(folder)
     result, _ = finished_result(folder)
     animation = Path(options.animation) if options.animation else None
     written = runs.draw_pictures(result, folder, animation=animation, lang=args.lang or options.lang)

@@ -22,12 +22,17 @@ class ConfigError(ValueError):
     """A configuration value is out of range, of the wrong type, or unknown."""
 
 
+# Sizes beyond any low-dimensional GAN, refused before XLA is asked for them (it would abort or never finish).
+MAX_WIDTH, MAX_LAYERS, MAX_BATCH = 65_536, 64, 1_048_576
+
+
 def _is_finite(number: float) -> bool:
     """math.isfinite, for ints beyond float's range too (which it cannot convert)."""
     return abs(number) < 2**1023 if isinstance(number, int) else math.isfinite(number)
 
 
-def _require(section: str, name: str, value: Any, kind: type, *, minimum=None, above=None, choices=None):
+def _require(section: str, name: str, value: Any, kind: type, *, minimum=None, maximum=None, above=None,
+             choices=None):
     """Check one field; raise ConfigError naming it as `section.name`."""
     where = f"{section}.{name}"
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -41,6 +46,8 @@ def _require(section: str, name: str, value: Any, kind: type, *, minimum=None, a
         raise ConfigError(f"{where}: must be a string, got {value!r}")
     if minimum is not None and value < minimum:
         raise ConfigError(f"{where}: must be >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{where}: must be <= {maximum:,}, got {value!r}")
     if above is not None and value <= above:
         raise ConfigError(f"{where}: must be > {above}, got {value!r}")
     if choices is not None and value not in choices:
@@ -96,7 +103,7 @@ class DataConfig:
         if self.columns.strip() and kind != "file":
             raise ConfigError(f"data.columns: only file targets have columns, got target {self.target!r}")
         _require("data", "noise", self.noise, str, choices=NOISES)
-        _require("data", "noise_dim", self.noise_dim, int, minimum=1)
+        _require("data", "noise_dim", self.noise_dim, int, minimum=1, maximum=MAX_WIDTH)
         _require("data", "noise_range", self.noise_range, float, above=0)
         _require("data", "noise_jitter", self.noise_jitter, float, minimum=0)
         _require("data", "standardize", self.standardize, bool)
@@ -145,7 +152,7 @@ class ModelConfig:
     def __post_init__(self):
         from tinygan.networks import ACTIVATIONS, INITS  # the registries own the names
 
-        _require("model", "hidden_size", self.hidden_size, int, minimum=1)
+        _require("model", "hidden_size", self.hidden_size, int, minimum=1, maximum=MAX_WIDTH)
         _require("model", "minibatch", self.minibatch, bool)
         _require("model", "minibatch_kernels", self.minibatch_kernels, int, minimum=1)
         _require("model", "minibatch_dims", self.minibatch_dims, int, minimum=1)
@@ -155,10 +162,10 @@ class ModelConfig:
         _require("model", "minibatch_include_self", self.minibatch_include_self, bool)
         _require("model", "generator_activation", self.generator_activation, str, choices=ACTIVATIONS)
         _require("model", "discriminator_activation", self.discriminator_activation, str, choices=ACTIVATIONS)
-        _require("model", "generator_layers", self.generator_layers, int, minimum=1)
-        _require("model", "discriminator_layers", self.discriminator_layers, int, minimum=1)
-        _require("model", "generator_width", self.generator_width, int, minimum=0)
-        _require("model", "discriminator_width", self.discriminator_width, int, minimum=0)
+        _require("model", "generator_layers", self.generator_layers, int, minimum=1, maximum=MAX_LAYERS)
+        _require("model", "discriminator_layers", self.discriminator_layers, int, minimum=1, maximum=MAX_LAYERS)
+        _require("model", "generator_width", self.generator_width, int, minimum=0, maximum=MAX_WIDTH)
+        _require("model", "discriminator_width", self.discriminator_width, int, minimum=0, maximum=MAX_WIDTH)
         _require("model", "pack", self.pack, int, minimum=1)
         _require("model", "maxout_pieces", self.maxout_pieces, int, minimum=1)
         _require("model", "generator_batch_norm", self.generator_batch_norm, bool)
@@ -259,7 +266,7 @@ class TrainConfig:
         _require("train", "num_steps", self.num_steps, int, minimum=1)
         if self.num_steps >= 2**31:  # the step counter is a 32-bit integer
             raise ConfigError(f"train.num_steps: must be < 2**31, got {self.num_steps}")
-        _require("train", "batch_size", self.batch_size, int, minimum=1)
+        _require("train", "batch_size", self.batch_size, int, minimum=1, maximum=MAX_BATCH)
         _require("train", "log_every", self.log_every, int, minimum=1)
         _require("train", "seed", self.seed, int, minimum=0)
         if self.seed >= 2**32:  # a JAX key holds 32 bits of seed: larger ones would alias smaller ones

@@ -386,10 +386,16 @@ def scipy_target(config: DataConfig) -> PoolTarget:
     return PoolTarget(pool.astype(np.float32)[:, None], knots.astype(np.float32), values[unique].astype(np.float32), law)
 
 
+MAX_FILE_VALUE = 2.0**64  # a data file's values must be smaller in size: their squares stay finite in float32
+
+
 def file_target(config: DataConfig) -> FileTarget:
     path = config.target.partition(":")[2]
     data = load_table(path, config.columns)
-    if len(data) < 2 or np.any(np.ptp(data, axis=0) == 0):
+    if np.abs(data).max() >= MAX_FILE_VALUE:
+        raise DataError(f"data.target: {path} holds values beyond +-2**64 (their squares overflow float32, which "
+                        "training computes in): rescale the data")
+    if len(data) < 2 or np.any(np.ptp(data.astype(np.float32), axis=0) == 0):  # distinct as training sees them
         raise DataError(f"data.target: a column of {path} holds a single value; every column needs two distinct values")
     return FileTarget(data)
 

@@ -36,15 +36,36 @@ class RunOptions:
     tensorboard: bool = False  # TensorBoard event files in RUN/tensorboard/
 
     def __post_init__(self):
+        from tinygan.labels import LABELS
+        from tinygan.plots import WRITERS
+
+        if not isinstance(self.pictures, bool) or not isinstance(self.tensorboard, bool):
+            raise ConfigError(f"pictures and tensorboard must be true or false, got {self.pictures!r} and "
+                              f"{self.tensorboard!r}")
+        if self.lang not in LABELS:
+            raise ConfigError(f"--lang must be one of {', '.join(LABELS)}, got {self.lang!r}")
+        if self.animation is not None and (not isinstance(self.animation, str) or
+                                           Path(self.animation).suffix.lower() not in WRITERS):
+            raise ConfigError(f"--anim must be a .gif or .mp4 path, got {self.animation!r}")
         if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 0:
             raise ConfigError(f"--checkpoint-every must be >= 0, got {self.checkpoint_every!r}")
         if not isinstance(self.keep_checkpoints, int) or self.keep_checkpoints < 1:
             raise ConfigError(f"--keep-checkpoints must be >= 1, got {self.keep_checkpoints!r}")
 
     @classmethod
-    def from_dict(cls, values: dict) -> RunOptions:
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{name: value for name, value in values.items() if name in known})
+    def of_run(cls, folder: Path, status: dict | None = None) -> RunOptions:
+        """A run's options, as its status.json (or `status`, read from it) keeps them; the defaults without
+        one. Names this tinygan does not know are left out; a bad value is a RunError naming the file."""
+        if status is None:
+            status = runs.read_json(folder / runs.STATUS_FILE) if (folder / runs.STATUS_FILE).exists() else {}
+        values = status.get("options", {})
+        try:
+            if not isinstance(values, dict):
+                raise ConfigError(f"options must be a JSON object, got {values!r:.80}")
+            known = {f.name for f in dataclasses.fields(cls)}
+            return cls(**{name: value for name, value in values.items() if name in known})
+        except ConfigError as error:
+            raise RunError(f"{folder / runs.STATUS_FILE}: {error}") from None
 
 
 def train_run(config: Config, folder: str | Path, options: RunOptions = RunOptions(), *,
@@ -67,7 +88,7 @@ def resume_run(folder: str | Path, *, num_steps: int | None = None,
     folder = runs.check_run(folder)
     with runs.run_lock(folder):
         status = runs.read_json(folder / runs.STATUS_FILE) if (folder / runs.STATUS_FILE).exists() else {}
-        options = RunOptions.from_dict(status.get("options", {}))
+        options = RunOptions.of_run(folder, status)
         started = status.get("started", runs.now())
         if not checkpoints.checkpoints(folder):  # killed before its first checkpoint: start again, as it was
             config = _config_to_start_over(folder, num_steps)

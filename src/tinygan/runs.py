@@ -90,7 +90,7 @@ def check_new_file(path: str | os.PathLike, what: str) -> Path:
     path = Path(path)
     if path.is_dir():
         raise RunError(f"{what} {path}: is a folder; name a file")
-    if path.exists():
+    if os.path.lexists(path):  # a dangling link too: it would be replaced
         raise RunError(f"{what} {path}: already exists; remove it or choose another path")
     if not path.parent.absolute().is_dir():
         raise RunError(f"{what} {path}: folder {path.parent} does not exist")
@@ -220,6 +220,15 @@ def check_run(path: str | os.PathLike) -> Path:
     if not (path / "config.json").is_file():
         raise RunError(f"{path}: not a run folder (no config.json)")
     return path
+
+
+def planned_steps(folder: Path) -> int:
+    """The iterations a run folder's config.json asks for, or RunError."""
+    train = read_json(folder / "config.json").get("train")
+    steps = train.get("num_steps") if isinstance(train, dict) else None
+    if not isinstance(steps, int) or isinstance(steps, bool):
+        raise RunError(f"{folder / 'config.json'}: holds no train.num_steps")
+    return steps
 
 
 @contextlib.contextmanager

@@ -49,17 +49,18 @@ def parse_seeds(text: str) -> tuple[int, ...]:
     for piece in (piece.strip() for piece in text.split(",")):
         start, colon, stop = piece.partition(":")
         try:
-            seeds.extend(range(int(start), int(stop)) if colon else [int(piece)])
+            first, last = (int(start), int(stop)) if colon else (int(piece), int(piece) + 1)
         except ValueError:
             raise SweepError(f"--seeds: expected N, START:STOP or a list of them joined by commas, got {piece!r}")
-        if colon and int(stop) <= int(start):
+        if last <= first:
             raise SweepError(f"--seeds: {piece!r} holds no seed (STOP must be above START)")
-        if len(seeds) > MAX_SEEDS:
+        if first < 0 or last > 2**32:
+            raise SweepError("--seeds: seeds must be in [0, 2**32)")
+        if len(seeds) + last - first > MAX_SEEDS:  # checked before the range is built
             raise SweepError(f"--seeds: at most {MAX_SEEDS:,} seeds")
+        seeds.extend(range(first, last))
     if len(set(seeds)) != len(seeds):
         raise SweepError("--seeds: a seed is given twice")
-    if min(seeds) < 0 or max(seeds) >= 2**32:
-        raise SweepError("--seeds: seeds must be in [0, 2**32)")
     return tuple(seeds)
 
 
