@@ -27,8 +27,14 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 # Compiled programs are kept on disk for the session: many tests build the same programs from fresh games,
 # and the command-line tests run them again in subprocesses (which inherit these variables); XLA then loads
 # them instead of compiling again. A loaded program is the compiled one, so no number changes.
-_COMPILE_CACHE = tempfile.mkdtemp(prefix="tinygan-test-jax-cache-")
-atexit.register(shutil.rmtree, _COMPILE_CACHE, ignore_errors=True)
+# With pytest-xdist the workers share the cache the controller made (they inherit its environment); the
+# controller, which outlives them, removes it.
+if "PYTEST_XDIST_WORKER" in os.environ and "TINYGAN_TEST_JAX_CACHE" in os.environ:
+    _COMPILE_CACHE = os.environ["TINYGAN_TEST_JAX_CACHE"]
+else:
+    _COMPILE_CACHE = tempfile.mkdtemp(prefix="tinygan-test-jax-cache-")
+    atexit.register(shutil.rmtree, _COMPILE_CACHE, ignore_errors=True)
+    os.environ["TINYGAN_TEST_JAX_CACHE"] = _COMPILE_CACHE
 os.environ.update(JAX_COMPILATION_CACHE_DIR=_COMPILE_CACHE, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
                   JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
 jax.config.update("jax_compilation_cache_dir", _COMPILE_CACHE)

@@ -197,12 +197,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     if args.anim and args.no_plots:
         raise UsageError("--anim and --no-plots contradict each other")
-    options = RunOptions(pictures=not args.no_plots, animation=args.anim, lang=args.lang,
-                         checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints,
-                         tensorboard=args.tensorboard)
     folder = runs.check_run_dir(Path(args.out) if args.out else runs.default_run_dir(config.preset))
     if args.anim:
         runs.check_animation_path(args.anim, folder)
+    options = RunOptions(pictures=not args.no_plots, animation=args.anim, lang=args.lang,
+                         checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints,
+                         tensorboard=args.tensorboard)
 
     from tinygan.runner import train_run
 
