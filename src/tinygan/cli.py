@@ -200,7 +200,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     folder = runs.check_run_dir(Path(args.out) if args.out else runs.default_run_dir(config.preset))
     if args.anim:
         runs.check_animation_path(args.anim, folder)
-    options = RunOptions(pictures=not args.no_plots, animation=args.anim, lang=args.lang,
+    animation = str(Path(args.anim).absolute()) if args.anim else None  # resume and plot may run elsewhere
+    options = RunOptions(pictures=not args.no_plots, animation=animation, lang=args.lang,
                          checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints,
                          tensorboard=args.tensorboard)
 
