@@ -21,9 +21,7 @@ import os
 import re
 import signal
 import stat
-import struct
 import zipfile
-import zlib
 from pathlib import Path
 
 import jax
@@ -32,6 +30,7 @@ import numpy as np
 from tinygan import engine
 from tinygan.config import Config, ConfigError, replace
 from tinygan.data import make_target
+from tinygan.datafiles import DAMAGED_ARCHIVE_ERRORS, read_npy_header
 from tinygan.runs import write_atomic
 from tinygan.scoring import metric_columns
 from tinygan.trainer import LOSS_COLUMNS, Frame, Snapshot
@@ -272,22 +271,19 @@ def _members(path: Path, data: bytes) -> dict[str, np.ndarray]:
         raise CheckpointError(f"{path}: not a checkpoint, or damaged or cut short ({_one_line(error)})") from None
 
 
-# What the zip and .npy layers raise on damaged bytes: each becomes one CheckpointError naming the file.
-_DAMAGED = (zipfile.BadZipFile, zlib.error, struct.error, EOFError, OSError, ValueError, OverflowError, KeyError,
-            NotImplementedError, RuntimeError)
+_DAMAGED = (*DAMAGED_ARCHIVE_ERRORS, KeyError)  # each becomes one CheckpointError naming the file
 
 
 def _array(path: Path, name: str, raw: bytes) -> np.ndarray:
     """One .npy member: a header naming a plain dtype and a shape its bytes hold exactly, then its data."""
     stream = io.BytesIO(raw)
-    version = np.lib.format.read_magic(stream)
-    read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-    if version not in read_header:
-        raise CheckpointError(f"{path}: member {name!r} is in an unknown .npy version {version}")
-    shape, fortran_order, dtype = read_header[version](stream)
+    try:
+        shape, fortran_order, dtype = read_npy_header(stream)
+    except ValueError as error:
+        raise CheckpointError(f"{path}: member {name!r} is not a readable array ({_one_line(error)})") from None
     if dtype.hasobject:
         raise CheckpointError(f"{path}: holds pickled Python objects; refused (loading them could run code)")
-    if any(length < 0 for length in shape) or math.prod(shape) * dtype.itemsize != len(raw) - stream.tell():
+    if math.prod(shape) * dtype.itemsize != len(raw) - stream.tell():
         raise CheckpointError(f"{path}: member {name!r} is cut short or has extra bytes")
     array = np.frombuffer(raw, dtype, math.prod(shape), stream.tell())
     return array.reshape(shape, order="F" if fortran_order else "C").copy()

@@ -9,6 +9,9 @@ from __future__ import annotations
 import csv
 import io
 import math
+import struct
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +116,29 @@ def _load_npy(data: bytes, columns: str, path: str) -> np.ndarray:
     return _refuse_non_finite(table, list(range(len(table))), "row", path)
 
 
+# What zipfile and numpy's .npy reader raise on damaged bytes, to be turned into one line naming the file.
+# Not markers of missing code: zipfile raises NotImplementedError for a compression method it lacks and
+# RuntimeError for an encrypted member.
+DAMAGED_ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, struct.error, EOFError, OSError, ValueError,
+                          OverflowError, NotImplementedError, RuntimeError)
+
+
+def read_npy_header(stream: io.BytesIO) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """A .npy file's shape, Fortran order and dtype, read from its header alone (the stream is left at the data):
+    how tinygan reads any .npy it did not just write, so nothing is unpickled or allocated first.
+
+    ValueError for no magic, an unknown version, a damaged header or a negative length.
+    """
+    version = npy_format.read_magic(stream)
+    read_header = {(1, 0): npy_format.read_array_header_1_0, (2, 0): npy_format.read_array_header_2_0}
+    if version not in read_header:
+        raise ValueError(f"unsupported .npy version {version[0]}.{version[1]}")
+    shape, fortran_order, dtype = read_header[version](stream)
+    if any(length < 0 for length in shape):  # numpy's header check lets these through
+        raise ValueError(f"negative shape {shape}")
+    return shape, fortran_order, dtype
+
+
 def _read_npy(data: bytes, path: str) -> np.ndarray:
     """A .npy file's 1-D or 2-D integer or float array as (rows, columns) float64.
 
@@ -121,13 +147,7 @@ def _read_npy(data: bytes, path: str) -> np.ndarray:
     """
     handle = io.BytesIO(data)
     try:
-        version = npy_format.read_magic(handle)
-        read_header = {(1, 0): npy_format.read_array_header_1_0, (2, 0): npy_format.read_array_header_2_0}
-        if version not in read_header:
-            raise ValueError(f"unsupported .npy version {version[0]}.{version[1]}")
-        shape, fortran_order, dtype = read_header[version](handle)
-        if any(length < 0 for length in shape):  # numpy's header check lets these through
-            raise ValueError(f"negative shape {shape}")
+        shape, fortran_order, dtype = read_npy_header(handle)
     except ValueError as error:
         reason = str(error).splitlines()[0] if str(error) else "unreadable header"
         raise DataError(f"data.target: {path} is not a .npy array ({reason})") from None

@@ -18,9 +18,7 @@ import math
 import numbers
 import os
 import stat
-import struct
 import zipfile
-import zlib
 from pathlib import Path
 
 import jax
@@ -28,6 +26,7 @@ import numpy as np
 
 from tinygan.config import Config, DataConfig, ModelConfig
 from tinygan.data import make_target, moments
+from tinygan.datafiles import DAMAGED_ARCHIVE_ERRORS, read_npy_header
 from tinygan.networks import Network, Params, make_discriminator, make_generator, standardized
 from tinygan.noise import make_noise
 from tinygan.runs import write_atomic
@@ -36,9 +35,7 @@ from tinygan.trainer import NORMALIZED_BATCH
 FORMAT = "tinygan-generator"
 VERSION = 1  # the newest format version this module reads and the one it writes
 MANIFEST, MANIFEST_SHA256 = "manifest", "manifest_sha256"  # the two members that are not parameter leaves
-# Errors the zip and .npy layers raise on damaged bytes: each becomes one ExportError naming the file.
-_DAMAGED = (zipfile.BadZipFile, zlib.error, struct.error, EOFError, OSError, ValueError, OverflowError,
-            NotImplementedError, RuntimeError)
+_DAMAGED = DAMAGED_ARCHIVE_ERRORS  # each becomes one ExportError naming the file
 
 
 class ExportError(ValueError):
@@ -281,11 +278,7 @@ def _read_array(path: Path, name: str, raw: bytes, dtype: np.dtype, shape: tuple
     """
     stream = io.BytesIO(raw)
     try:
-        version = np.lib.format.read_magic(stream)
-        read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-        if version not in read_header:
-            raise ExportError(f"{path}: member {name!r} is in an unknown .npy version {version}")
-        found_shape, fortran_order, found_dtype = read_header[version](stream)
+        found_shape, fortran_order, found_dtype = read_npy_header(stream)
         if found_dtype.hasobject:
             raise ExportError(f"{path}: member {name!r} holds Python objects (a pickle), which are never loaded")
         if found_dtype != dtype or fortran_order or (shape is not None and found_shape != shape) or (
