@@ -246,6 +246,23 @@ def moving_average(decay: float, average: Params | None, params: Params) -> Para
     return jax.tree.map(lambda a, p: decay * a + (1 - decay) * p, average, params)
 
 
+def generator_step(game: Game, generator: Params, opt_state, discriminator: Params, discriminator_opt,
+                   draws: DiscriminatorBatch, noise: jax.Array):
+    """One G step on `noise` against D: returns G's new parameters and optimizer state, and the loss it descended.
+
+    With unroll_steps, G's loss reads D after that many look-ahead steps on D's `draws` (`unrolled_discriminator`).
+    """
+
+    def generator_loss(g):
+        looked_ahead = unrolled_discriminator(game, g, discriminator, discriminator_opt, draws)  # D itself when k = 0
+        fake = game.generator.apply(g, noise)
+        return game.objective.generator_loss(game.discriminator.apply(looked_ahead, fake))
+
+    loss, grads = jax.value_and_grad(generator_loss)(generator)
+    updates, opt_state = game.generator_optimizer.update(grads, opt_state, generator)
+    return optax.apply_updates(generator, updates), opt_state, loss
+
+
 def update(game: Game, state: TrainState, batch: Batch) -> tuple[TrainState, StepMetrics]:
     """One iteration on a drawn batch: n_critic discriminator steps, then a generator step against the new D.
 
@@ -269,23 +286,15 @@ def update(game: Game, state: TrainState, batch: Batch) -> tuple[TrainState, Ste
         )
         loss_d = losses[-1]
 
-    def generator_loss(g):
-        looked_ahead = unrolled_discriminator(game, g, discriminator, discriminator_opt, first)  # D itself when k = 0
-        fake = game.generator.apply(g, batch.noise_g)
-        return game.objective.generator_loss(game.discriminator.apply(looked_ahead, fake))
-
-    loss_g, grads = jax.value_and_grad(generator_loss)(state.generator)
-    updates, generator_opt = game.generator_optimizer.update(grads, state.generator_opt, state.generator)
-    generator = optax.apply_updates(state.generator, updates)
-
+    generator, generator_opt, loss_g = generator_step(
+        game, state.generator, state.generator_opt, discriminator, discriminator_opt, first, batch.noise_g
+    )
     new_state = TrainState(
         generator, discriminator, generator_opt, discriminator_opt, state.step + 1,
         moving_average(game.generator_ema, state.generator_ema, generator), state.skipped,
     )
     metrics = StepMetrics(loss_d, loss_g)
-    if game.skip_non_finite:
-        new_state = skip_if_non_finite(state, new_state, metrics)
-    return new_state, metrics
+    return _checked(game, state, new_state, metrics), metrics
 
 
 def all_finite(*trees) -> jax.Array:
@@ -312,6 +321,31 @@ def skip_if_non_finite(old: TrainState, new: TrainState, metrics: StepMetrics) -
 def train_step(game: Game, state: TrainState, key: jax.Array) -> tuple[TrainState, StepMetrics]:
     """The pure train step: `(state, key) -> (state, metrics)`."""
     return update(game, state, draw_batch(game, key))
+
+
+def discriminator_only(game: Game, state: TrainState, key: jax.Array) -> tuple[TrainState, jax.Array]:
+    """One D step alone on fresh draws from `key` (the live view's "D step"): G and the step count stay."""
+    discriminator, opt_state, loss = discriminator_step(
+        game, state.generator, state.discriminator, state.discriminator_opt, draw_discriminator_batch(game, key)
+    )
+    new = state._replace(discriminator=discriminator, discriminator_opt=opt_state)
+    return _checked(game, state, new, StepMetrics(loss, jnp.zeros_like(loss))), loss
+
+
+def generator_only(game: Game, state: TrainState, key: jax.Array) -> tuple[TrainState, jax.Array]:
+    """One G step alone against the current D on fresh draws from `key` (the live view's "G step"); D and the
+    step count stay, G's EMA follows."""
+    draws = draw_discriminator_batch(game, key)  # its noise feeds G; all of it feeds an unrolled D's look-ahead
+    generator, opt_state, loss = generator_step(
+        game, state.generator, state.generator_opt, state.discriminator, state.discriminator_opt, draws, draws.noise
+    )
+    new = state._replace(generator=generator, generator_opt=opt_state,
+                         generator_ema=moving_average(game.generator_ema, state.generator_ema, generator))
+    return _checked(game, state, new, StepMetrics(jnp.zeros_like(loss), loss)), loss
+
+
+def _checked(game: Game, old: TrainState, new: TrainState, metrics: StepMetrics) -> TrainState:
+    return skip_if_non_finite(old, new, metrics) if game.skip_non_finite else new
 
 
 def step_key(run_key: jax.Array, step: jax.Array) -> jax.Array:

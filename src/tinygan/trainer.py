@@ -98,13 +98,8 @@ class TrainResult:
         return engine.make_game(self.config)
 
     def sample(self, n: int, *, key: jax.Array) -> np.ndarray:
-        """n samples of the trained generator (its weights' EMA with train.generator_ema), shape (n, data_dim).
-
-        A generator with batch norm normalises by the statistics of the batch it is given, so it always
-        draws at least NORMALIZED_BATCH samples at once and returns the first n.
-        """
-        size = max(n, NORMALIZED_BATCH) if self.config.model.generator_batch_norm else n
-        return np.asarray(_sample(self.game, engine.evaluated_generator(self.state), key, size))[:n]
+        """n samples of the trained generator (its weights' EMA with train.generator_ema), shape (n, data_dim)."""
+        return generator_samples(self.game, self.state, key, n, self.config.model.generator_batch_norm)
 
     def discriminate(self, x: np.ndarray) -> np.ndarray:
         """D(x) in [0, 1] for x of shape (n, data_dim), fed in training-sized batches."""
@@ -126,14 +121,23 @@ def _final_probe(game, state, view):
     return engine.probe(game, state, view)
 
 
+def generator_samples(game: engine.Game, state: engine.TrainState, key: jax.Array, n: int, batch_norm: bool):
+    """n samples (n, dim) of the state's generator as metrics read it (G's EMA when kept).
+
+    A generator with batch norm normalises by the statistics of the batch it is given, so it always
+    draws at least NORMALIZED_BATCH samples at once and returns the first n.
+    """
+    size = max(n, NORMALIZED_BATCH) if batch_norm else n
+    return np.asarray(_sample(game, engine.evaluated_generator(state), key, size))[:n]
+
+
 def final_samples(game: engine.Game, state: engine.TrainState, key: jax.Array, batch_norm: bool) -> np.ndarray:
-    """The FINAL_SAMPLES samples behind a run's final metrics, from G's EMA when kept, shape (FINAL_SAMPLES, dim).
+    """The FINAL_SAMPLES samples behind a run's final metrics, shape (FINAL_SAMPLES, dim).
 
     A compiled program of its own (`_sample`, as `TrainResult.sample` draws): a sweep
     (`ensemble.py`) calls it on each seed's state and gets the very same numbers.
     """
-    size = max(FINAL_SAMPLES, NORMALIZED_BATCH) if batch_norm else FINAL_SAMPLES
-    return np.asarray(_sample(game, engine.evaluated_generator(state), key, size))[:FINAL_SAMPLES]
+    return generator_samples(game, state, key, FINAL_SAMPLES, batch_norm)
 
 
 class StopSignal:
@@ -191,6 +195,11 @@ class Snapshot:
     def measured_state(self) -> engine.TrainState:
         """The state a finished run's metrics, samples and pictures read: keep-best's pick, else the last."""
         return self.best_state if self.best_state is not None else self.state
+
+
+def fresh_watch(config: Config) -> dict:
+    """The stopping rule's and keep-best's progress at the start of a run, as a Snapshot keeps it."""
+    return _Watch(config).progress()
 
 
 def _entry(stacked, i: int):
