@@ -114,8 +114,11 @@ def build_parser() -> Parser:
         "resume", help="go on with a stopped run from its latest checkpoint",
         description="Go on with a run that was stopped (Ctrl-C, SIGTERM) or killed, from its latest checkpoint; "
         "it ends bit for bit as if it had never stopped. --num-steps trains a finished run further.")
-    resume.add_argument("run", metavar="RUN", help="the run folder")
+    resume.add_argument("run", metavar="RUN", help="the run folder, or a checkpoint file alone (.npz, such as one "
+                        "`tinygan serve` downloads): a new run folder goes on from it")
     resume.add_argument("--num-steps", type=int, metavar="N", help="train to N iterations in all")
+    resume.add_argument("--out", metavar="DIR", help="with a checkpoint file: the new run folder (default: "
+                        "runs/<date>-<time>-<preset>/)")
     add_output_flags(resume)
 
     sample = commands.add_parser("sample", help="draw samples from a run's trained generator",
@@ -179,6 +182,17 @@ def build_parser() -> Parser:
     add_debug_flag(sweep)
     add_config_flags(sweep)
 
+    serve = commands.add_parser(
+        "serve", help="watch and steer training live in the browser",
+        description="Serve the live view: training as it happens in the browser (densities or heat map, losses, "
+        "metrics), with controls for the data, objective, stabilizers, learning rates and speed. Ctrl-C stops it.")
+    serve.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000; 0: any free port)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default: 127.0.0.1, this machine only; another address warns)")
+    serve.add_argument("--preset", default="seed", choices=sorted(PRESETS), help="what the session starts with")
+    serve.add_argument("--run", metavar="RUN", help="continue this run folder (saved back into it on Ctrl-C)")
+    add_debug_flag(serve)
+
     bench = commands.add_parser("bench", help="measure training speed against a step-by-step loop",
                                 description="Measure the compiled loop against a step-by-step loop, "
                                 "and time each phase of `tinygan train`.")
@@ -215,12 +229,27 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from tinygan import runs
     from tinygan.runner import RunOptions, resume_run
 
-    folder = runs.check_run(args.run)
     if args.num_steps is not None and args.num_steps < 1:
         raise UsageError(f"--num-steps must be >= 1, got {args.num_steps}")
+    if Path(args.run).is_file():  # a checkpoint file alone: a new run folder goes on from it
+        return _resume_checkpoint(args)
+    if args.out is not None:
+        raise UsageError("--out: a run folder resumes in place; --out is for a checkpoint file")
+    folder = runs.check_run(args.run)
     lang = RunOptions.of_run(folder).lang
     total = args.num_steps or runs.planned_steps(folder)
     return _report(args, total, lang, lambda progress: resume_run(folder, num_steps=args.num_steps, progress=progress))
+
+
+def _resume_checkpoint(args: argparse.Namespace) -> int:
+    from tinygan import checkpoints, runs
+    from tinygan.runner import resume_checkpoint
+
+    snapshot, _ = checkpoints.load(args.run, with_frames=False)
+    folder = runs.check_run_dir(Path(args.out) if args.out else runs.default_run_dir(snapshot.config.preset))
+    total = args.num_steps or snapshot.config.train.num_steps
+    return _report(args, total, "en", lambda progress: resume_checkpoint(args.run, folder, num_steps=args.num_steps,
+                                                                       progress=progress))
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -360,7 +389,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "resume": cmd_resume, "sample": cmd_sample, "plot": cmd_plot, "runs": cmd_runs,
+def cmd_serve(args: argparse.Namespace) -> int:
+    from tinygan.live.server import serve
+
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be in [0, 65535], got {args.port}")
+    if args.run is not None and args.preset != "seed":
+        raise UsageError("--preset: a run folder (--run) brings its own settings")
+    serve(args.host, args.port, run=args.run, config=config_from_preset(args.preset),
+          announce=lambda line: print(line, flush=True))
+    return 0
+
+
+COMMANDS = {"serve": cmd_serve, "train": cmd_train, "resume": cmd_resume, "sample": cmd_sample, "plot": cmd_plot, "runs": cmd_runs,
             "export": cmd_export, "sweep": cmd_sweep, "bench": cmd_bench}
 
 

@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import dataclasses
 import functools
+import json
 import math
 import re
 import reprlib
@@ -339,3 +340,24 @@ def _options_not_given(options: dict, command: argparse.ArgumentParser, given: s
         if len(set_in_file) > 1:
             raise ConfigError(f"{path}: {', '.join(set_in_file)}: only one of these may be set")
     return {dest: value for dest, value in options.items() if dest not in given}
+
+
+def config_toml(config) -> str:
+    """A config as a TOML file that `tinygan train --config FILE` reads back into the very same config.
+
+    Unset values (None: "the preset's rule") are left out, which is how a file leaves them unset.
+    """
+    lines = [f"preset = {_toml_value(config.preset)}"]
+    for section, values in config.to_dict().items():
+        if section in SECTIONS:
+            lines += ["", f"[{section}]"]
+            lines += [f"{name} = {_toml_value(value)}" for name, value in values.items() if value is not None]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)  # JSON's escapes are TOML's (it never writes TOML's missing "\/")
+    return repr(value)  # int, or a finite float: repr reads back exactly

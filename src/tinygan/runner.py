@@ -101,12 +101,7 @@ def resume_run(folder: str | Path, *, num_steps: int | None = None,
                 raise RunError(f"--num-steps {num_steps}: the run is already at step {snapshot.step}")
             config = replace(config, num_steps=num_steps)
         extended = config.train.num_steps > snapshot.step
-        if snapshot.status == "diverged":
-            why = status.get("reason", f"after step {snapshot.step:,}")
-            raise RunError(f"{folder}: diverged ({why}); resuming would diverge again (train it again with "
-                           "--nan-policy skip, or a smaller learning rate)")
-        if snapshot.status == "stopped":
-            raise RunError(f"{folder}: its stopping rule ended it at step {snapshot.step:,}; nothing to resume")
+        refuse_ended(folder, snapshot, status)
         if not extended and (folder / "metrics.json").is_file() and snapshot.status == "finished":
             raise RunError(f"{folder}: finished at step {snapshot.step:,}; give --num-steps N to train it further")
         _forget_after(folder, segments)
@@ -115,6 +110,40 @@ def resume_run(folder: str | Path, *, num_steps: int | None = None,
         if not extended:  # finished, but killed before its files were written: measure and write them
             snapshot = dataclasses.replace(snapshot, status="running")
         return _run(config, folder, options, progress, snapshot, segments, started)
+
+
+def refuse_ended(folder: Path, snapshot: Snapshot, status: dict) -> None:
+    """RunError for a run that cannot go on: it diverged, or its stopping rule ended it."""
+    if snapshot.status == "diverged":
+        why = status.get("reason", f"after step {snapshot.step:,}")
+        raise RunError(f"{folder}: diverged ({why}); resuming would diverge again (train it again with "
+                       "--nan-policy skip, or a smaller learning rate)")
+    if snapshot.status == "stopped":
+        raise RunError(f"{folder}: its stopping rule ended it at step {snapshot.step:,}; nothing to resume")
+
+
+def resume_checkpoint(path: str | Path, folder: str | Path, *, num_steps: int | None = None,
+                      progress: Callable[[int, list[dict]], None] | None = None) -> tuple[TrainResult, list[Path]]:
+    """Make a new run folder from a checkpoint file alone (one `tinygan serve` downloads) and go on with it.
+
+    The checkpoint is checked first, and nothing is written when it cannot be resumed. The new run's
+    animation starts at the checkpoint's step. A checkpoint of a run folder lists frames kept in that folder:
+    resume the folder itself.
+    """
+    path = Path(path)
+    snapshot, segments = checkpoints.load(path, with_frames=False)
+    if segments:
+        raise checkpoints.CheckpointError(f"{path}: a checkpoint of a run folder (its frames are files there): "
+                                          "resume that folder instead")
+    refuse_ended(path, snapshot, {})
+    data = path.read_bytes()
+    folder = runs.start_run(runs.check_run_dir(folder), snapshot.config)
+    name = f"{checkpoints.FOLDER}/{checkpoints.checkpoint_name(snapshot.step)}"
+    (folder / checkpoints.FOLDER).mkdir()
+    runs.write_atomic(folder / name, data)
+    runs.write_status(folder, "stopped", step=snapshot.step, num_steps=snapshot.config.train.num_steps,
+                      started=runs.now(), options=dataclasses.asdict(RunOptions()), checkpoint=name)
+    return resume_run(folder, num_steps=num_steps, progress=progress)
 
 
 def _config_to_start_over(folder: Path, num_steps: int | None) -> Config:
