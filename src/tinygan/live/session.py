@@ -1,0 +1,416 @@
+"""A live training session: one game, its state, and a thread that plays it in compiled chunks.
+
+Pages only ask and watch: controls (play, pause, single steps, speed, settings, reset) are method calls that
+take the session's lock, and what a page draws is published as JSON text (`Published`) that any number of
+pages read without the lock. Played iterations follow `tinygan train`'s own program and random keys
+(`engine.run_chunk`, `engine.step_key`): a session played from a preset is the run `tinygan train` makes
+with it. A single D or G step draws from keys of its own and leaves the step count as it is.
+
+The thread plays chunks of whole log intervals when it stands at a log point and the speed allows, else
+single iterations; a chunk runs about CHUNK_SECONDS at most, so pause and settings answer at once at any
+training speed. It draws a frame at most FRAME_RATE times a second.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from tinygan import engine
+from tinygan.config import Config, replace
+from tinygan.live import payload, settings
+from tinygan.scoring import make_scorer, picture_view
+from tinygan.trainer import CHUNK_ITERATIONS, LOSS_COLUMNS, Frame, Snapshot, fresh_watch, generator_samples
+
+FRAME_RATE = 15  # frames a second, at most, that a session draws and a page receives
+CHUNK_SECONDS = 0.1  # a compiled chunk runs about this long at most
+SPEEDS = (1, 10, 100, 1_000, None)  # iterations a second the page offers; None: as fast as it goes
+MAX_SPEED = 10**7
+RATE_WINDOW = 1.0  # seconds over which iterations per second are measured
+
+
+@dataclass(frozen=True)
+class Published:
+    """What pages read: the scene's JSON, the latest frame's JSON, and the history rows so far."""
+
+    version: int  # changes with every reset: a new scene
+    frame_id: int  # changes with every frame
+    scene: dict  # `payload.scene`: read only
+    frame: str  # JSON of `payload.frame` and the status, less the new rows
+    rows: list  # the history rows (lists in column order); a page sends those it has not sent yet
+
+
+class Session:
+    """One live session. Controls raise settings.SettingsError for a request that cannot be done."""
+
+    def __init__(self, config: Config, *, snapshot: Snapshot | None = None, upload: str | None = None,
+                 run: str | None = None):
+        """A session of `config` from new weights, or going on from `snapshot` (a run's checkpoint: `run` names
+        the run, whose config the session keeps while it is attached to it)."""
+        self._lock = threading.RLock()
+        self.run, self._run_config = run, snapshot.config if run is not None else None
+        self._wake = threading.Condition(self._lock)
+        self.upload = upload  # the uploaded data file's path, once a file came
+        self.playing, self.speed, self.message, self.error = False, None, "", None
+        self._closed, self._version, self._frame_id = False, 0, 0
+        self._rate = deque(maxlen=256)  # (time, iterations played in all)
+        self._played = 0
+        self._seconds_per_iteration = 0.0
+        self._warm = set()  # the (game, program) pairs already run once: their first run compiles
+        self._manual = 0  # single D and G steps so far: their keys
+        self._published_at = 0.0
+        self.published: Published | None = None
+        if snapshot is None:
+            self._start(config)
+        else:
+            self._resume(snapshot)
+        self._thread = threading.Thread(target=self._play, name="tinygan-live", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------------ controls (any thread)
+
+    def status(self) -> dict:
+        """What the page shows about the session (every reply to a control holds it)."""
+        with self._lock:
+            return self._status()
+
+    def play(self) -> None:
+        with self._lock:
+            if self.step >= self.config.train.num_steps:  # at the horizon: play on for as long again
+                more = min(self.config.train.num_steps + self._length, 2**31 - 1)
+                self._reconfigure(replace(self.config, num_steps=more))
+                self.message = f"playing on to {more:,} iterations"
+            self.playing, self.error = True, None
+            self._wake.notify_all()
+            self._publish()
+
+    def pause(self) -> None:
+        with self._lock:
+            self.playing = False
+            self._publish()
+
+    def set_speed(self, value) -> None:
+        if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and
+                                      1 <= value <= MAX_SPEED):
+            raise settings.SettingsError(f"speed: iterations a second from 1 to {MAX_SPEED:,}, or null for as "
+                                         f"fast as it goes; got {value!r:.40}")
+        with self._lock:
+            self.speed = value
+            self._credit = 0.0
+            self._wake.notify_all()
+            self._publish()
+
+    def step_once(self, kind: str) -> None:
+        """One iteration ("step"), one D step ("d") or one G step ("g"); pauses first."""
+        with self._lock:
+            self.playing = False
+            if kind == "step":
+                if self.step >= self.config.train.num_steps:
+                    raise settings.SettingsError(f"the session is at its {self.step:,} iterations: press play "
+                                                 "to train further")
+                self._iterations(1)
+            else:
+                self._single(kind)
+            self._publish(force=True)
+
+    def change(self, changes) -> None:
+        """Apply the page's settings: the trained weights stay when only KEEP_WEIGHTS knobs change."""
+        with self._lock:
+            new = settings.apply(self.config, changes, self.upload)
+            if new == self.config:
+                self.message = "nothing changed"
+            elif "seed" not in changes and not settings.changes_weights(self.config, new):
+                self._reconfigure(new)
+                self.message = f"{', '.join(changes)} changed; training goes on from step {self.step:,}"
+            else:
+                self.playing = False
+                self._start(new)
+                self.message = "started again with the new settings"
+            self._publish(force=True)
+
+    def reset(self, seed=None) -> None:
+        """Start again from new weights: with `seed`, or a fresh random seed."""
+        if seed is None:
+            seed = int(np.random.default_rng().integers(2**31))
+        with self._lock:
+            self.change({"seed": seed})
+            self.message = f"started again with seed {seed}"
+            self._publish(force=True)
+
+    def use_upload(self, path: str) -> None:
+        """Train on the uploaded file at `path` (the server's own copy)."""
+        with self._lock:
+            previous = self.upload
+            self.upload = path
+            try:
+                self.change({"target": settings.UPLOAD})
+            except settings.SettingsError:
+                self.upload = previous
+                raise
+
+    def snapshot(self) -> Snapshot:
+        """The session as a checkpoint holds a run: resumable by `tinygan resume`."""
+        with self._lock:
+            history = {name: np.asarray([row[i] for row in self.rows], np.int64 if name == "step" else np.float64)
+                       for i, name in enumerate(self.columns)}
+            status = "running" if self.step < self.config.train.num_steps else "finished"
+            return Snapshot(self.config.resolved(), self.state, jnp.stack([self.key_train, self.key_eval]), history,
+                            [], self.pretrain_losses, self._watch, self._best_state, status)
+
+    def sample(self, n: int, seed: int) -> np.ndarray:
+        """n samples (n, dim) of the generator as metrics read it (its EMA when kept)."""
+        with self._lock:
+            return generator_samples(self.game, self.state, jax.random.key(seed), n,
+                                     self.config.model.generator_batch_norm)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed, self.playing = True, False
+            self._wake.notify_all()
+        self._thread.join(timeout=10)
+
+    @property
+    def attached(self) -> bool:
+        """Whether the session still trains the run it continues: its config is the run's, num_steps aside."""
+        if self._run_config is None:
+            return False
+        horizon = {"num_steps": 1}
+        return replace(self.config.resolved(), **horizon) == replace(self._run_config.resolved(), **horizon)
+
+    @property
+    def step(self) -> int:
+        return int(self.state.step)
+
+    # ------------------------------------------------------------------ the playing thread
+
+    def _play(self) -> None:
+        last = time.perf_counter()
+        while True:
+            with self._lock:
+                while not (self.playing or self._closed):
+                    self._wake.wait()
+                    last = time.perf_counter()
+                if self._closed:
+                    return
+                now = time.perf_counter()
+                if self.speed is not None:  # a budget of iterations that fills at the speed, a quarter second deep
+                    self._credit = min(self._credit + self.speed * (now - last), max(1.0, self.speed / 4))
+                last = now
+                budget = float("inf") if self.speed is None else self._credit
+                if budget < 1:
+                    self._wake.wait(timeout=(1 - budget) / self.speed)
+                    continue
+                try:
+                    played = self._advance(budget)
+                except Exception as error:  # noqa: BLE001 (any failure pauses the session; the server stays up)
+                    self.playing, self.error = False, f"training failed: {' '.join(str(error).split())[:300]}"
+                    self._publish(force=True)
+                    continue
+                if self.speed is not None:
+                    self._credit -= played
+                if self.step >= self.config.train.num_steps:
+                    self.playing = False
+                    self.message = f"trained {self.step:,} iterations: press play to go on"
+                self._publish(force=not self.playing)
+
+    def _advance(self, budget: float) -> int:
+        """Play up to `budget` iterations (at least one): whole log intervals when the session stands at a log
+        point and they fit the budget and CHUNK_SECONDS, else one iteration. Returns the iterations played."""
+        log_every, left = self.config.train.log_every, self.config.train.num_steps - self.step
+        if self.step % log_every == 0:
+            fits = min(budget, left, CHUNK_SECONDS / max(self._seconds_per_iteration, 1e-9)) // log_every
+            for intervals in (max(1, CHUNK_ITERATIONS // log_every), 1):
+                if intervals <= fits:
+                    self._intervals(intervals)
+                    return intervals * log_every
+        self._iterations(1)
+        return 1
+
+    # ------------------------------------------------------------------ training (the lock held)
+
+    def _intervals(self, intervals: int) -> None:
+        """`intervals` whole log intervals as one compiled chunk, with their history rows."""
+        log_every, before = self.config.train.log_every, self.state
+        state, probes, losses, _ = self._timed(
+            ("chunk", intervals), intervals * log_every, _chunk, self.game, before, self.key_train,
+            intervals=intervals, log_every=log_every,
+        )
+        if self._diverged(before, state, losses):
+            return
+        probes, losses = jax.device_get((probes, losses))
+        for i in range(intervals):
+            self._row(int(before.step) + i * log_every, losses.loss_d[i], losses.loss_g[i], probes.generated[i])
+        self.state = state
+
+    def _iterations(self, count: int) -> None:
+        """`count` single iterations, each its own program call; a history row at each log point."""
+        for _ in range(count):
+            before = self.state
+            generated = None
+            if self.step % self.config.train.log_every == 0:  # the row describes the state the iteration starts from
+                generated = jax.device_get(_probe(self.game, before, None)).generated
+            state, metrics = self._timed(("iteration",), 1, _iteration, self.game, before,
+                                         engine.step_key(self.key_train, before.step))
+            if self._diverged(before, state, metrics):
+                return
+            if generated is not None:
+                self._row(self.step, metrics.loss_d, metrics.loss_g, generated)
+            self.state = state
+
+    def _single(self, kind: str) -> None:
+        """One D step ("d") or G step ("g") alone, on keys of its own (`engine.discriminator_only`)."""
+        self._manual += 1
+        key = jax.random.fold_in(engine.step_key(self.key_train, self.state.step), self._manual)
+        function = {"d": _discriminator_only, "g": _generator_only}[kind]
+        state, loss = function(self.game, self.state, key)
+        if self._diverged(self.state, state, loss):
+            return
+        self.state = state
+        network = {"d": "D", "g": "G"}[kind]
+        self.message = f"one {network} step: its loss {float(loss):.4g}"
+
+    def _timed(self, program: tuple, iterations: int, function, *args, **kwargs):
+        """Run a compiled program, timing iterations per second (a program's first, compiling run aside)."""
+        start = time.perf_counter()
+        result = jax.block_until_ready(function(*args, **kwargs))
+        seconds, key = time.perf_counter() - start, (self.game, program)
+        if key in self._warm:
+            seen = seconds / iterations
+            self._seconds_per_iteration = seen if not self._seconds_per_iteration else \
+                0.8 * self._seconds_per_iteration + 0.2 * seen
+        self._warm.add(key)
+        self._played += iterations
+        self._rate.append((time.perf_counter(), self._played))
+        return result
+
+    def _diverged(self, before: engine.TrainState, after: engine.TrainState, metrics) -> bool:
+        """Whether `after` holds a non-finite number: then the session stays at `before`, paused, and says so."""
+        if bool(_all_finite(after, metrics)):
+            return False
+        self.playing = False
+        self.error = (f"training diverged after step {int(before.step):,} (a non-finite loss or weight): the "
+                      "session stays at the last finite state; lower a learning rate, add a stabilizer or reset")
+        return True
+
+    def _row(self, step: int, loss_d, loss_g, generated: np.ndarray) -> None:
+        scores = self._scorer(generated)
+        self.rows.append([step, float(loss_d), float(loss_g), *(float(scores[name]) for name in self.columns[3:])])
+
+    # ------------------------------------------------------------------ starting and publishing (the lock held)
+
+    def _start(self, config: Config) -> None:
+        """New weights for `config`: set-up and pre-training as `tinygan train` does them."""
+        key_setup, key_train, key_eval = jax.random.split(jax.random.key(config.train.seed), 3)
+        game = engine.make_game(config)
+        _check_dim(game)
+        state, losses = _setup(game, key_setup, config.optim.pretrain_steps)
+        self._adopt(config, game, state, key_train, key_eval, np.asarray(losses), [], fresh_watch(config), None)
+
+    def _resume(self, snapshot: Snapshot) -> None:
+        game = engine.make_game(snapshot.config)
+        _check_dim(game)
+        columns = list(snapshot.history)
+        rows = [[int(values[0]), *map(float, values[1:])] for values in
+                zip(*(snapshot.history[name] for name in columns))]
+        self._adopt(snapshot.config, game, snapshot.state, *snapshot.keys, snapshot.pretrain_losses, rows,
+                    snapshot.watch, snapshot.best_state)
+
+    def _adopt(self, config, game, state, key_train, key_eval, pretrain_losses, rows, watch, best_state) -> None:
+        self.config, self.game, self.state = config, game, state
+        self.key_train, self.key_eval, self.pretrain_losses = key_train, key_eval, pretrain_losses
+        self._watch, self._best_state = watch, best_state  # a run's stopping rule and keep-best, kept as they were
+        self._length = config.train.num_steps
+        self.view = picture_view(game.target, config.data.noise_range)
+        self._scorer = make_scorer(game.target, self.view)
+        self.columns = (*LOSS_COLUMNS, *self._scorer.columns)
+        self.rows = rows
+        self._credit, self._manual, self.error = 0.0, 0, None
+        self._version += 1
+        self._scene = payload.scene(game, config, self.view, self.columns)
+        self._publish(force=True)
+
+    def _reconfigure(self, config: Config) -> None:
+        """Go on with the same weights under `config` (new objective, rates, stabilizers, horizon...)."""
+        game = engine.make_game(config)
+        self.config, self.game, self.state = config, game, carry_over(self.state, game)
+        self._scene = payload.scene(game, config, self.view, self.columns)
+        self._version += 1  # the equilibrium lines may move with the objective: a new scene
+
+    def _status(self) -> dict:
+        return {"settings": settings.settings_of(self.config), "step": self.step,
+                "num_steps": self.config.train.num_steps, "playing": self.playing, "speed": self.speed,
+                "dim": self.game.target.dim, "message": self.message, "error": self.error,
+                "run": self.run, "attached": self.attached,
+                "iterations_per_second": self._iterations_per_second()}
+
+    def _iterations_per_second(self) -> float:
+        now = time.perf_counter()
+        recent = [(t, n) for t, n in self._rate if now - t <= RATE_WINDOW]
+        if len(recent) < 2 or not self.playing:
+            return 0.0
+        (first, done), (last, total) = recent[0], recent[-1]
+        return (total - done) / max(last - first, 1e-9)
+
+    def _publish(self, force: bool = False) -> None:
+        """Draw a frame for the pages, at most FRAME_RATE a second unless `force` (a control's answer)."""
+        now = time.perf_counter()
+        if not force and now - self._published_at < 1 / FRAME_RATE:
+            return
+        self._published_at = now
+        probe = jax.device_get(_probe(self.game, self.state, self.view))
+        picture = payload.frame(Frame.from_probe(self.step, probe), self.view)
+        self._frame_id += 1
+        text = json.dumps({"type": "frame", "version": self._version, "step": self.step, "status": self._status(),
+                           **picture})
+        self.published = Published(self._version, self._frame_id, self._scene, text, self.rows)
+
+
+def carry_over(state: engine.TrainState, game: engine.Game) -> engine.TrainState:
+    """`state`'s weights under `game`: optimizer states kept where they still fit (else fresh), G's EMA started
+    from G when the game keeps one, the skipped-steps counter when it counts them."""
+    fresh = engine.init_state(game, jax.random.key(0))
+
+    def fits(kept, new):
+        return jax.tree.structure(kept) == jax.tree.structure(new) and all(
+            np.shape(a) == np.shape(b) for a, b in zip(jax.tree.leaves(kept), jax.tree.leaves(new)))
+
+    generator_opt = state.generator_opt if fits(state.generator_opt, fresh.generator_opt) else \
+        game.generator_optimizer.init(state.generator)
+    discriminator_opt = state.discriminator_opt if fits(state.discriminator_opt, fresh.discriminator_opt) else \
+        game.discriminator_optimizer.init(state.discriminator)
+    ema = None
+    if game.generator_ema:
+        ema = state.generator if state.generator_ema is None else state.generator_ema
+    skipped = None
+    if game.skip_non_finite:
+        skipped = jnp.zeros((), jnp.int32) if state.skipped is None else state.skipped
+    return engine.TrainState(state.generator, state.discriminator, generator_opt, discriminator_opt, state.step,
+                             ema, skipped)
+
+
+def _check_dim(game: engine.Game) -> None:
+    if game.target.dim > 2:
+        raise settings.SettingsError(f"the live view draws 1-D and 2-D targets; this one has {game.target.dim} "
+                                     "columns")
+
+
+# The session's compiled programs, one per game (a static argument: JAX keeps each game's programs).
+@functools.partial(jax.jit, static_argnums=0, static_argnames=("intervals", "log_every"))
+def _chunk(game, state, run_key, *, intervals, log_every):
+    return engine.run_chunk(game, state, run_key, intervals=intervals, log_every=log_every, view=None)
+
+
+_iteration = jax.jit(engine.train_step, static_argnums=0)
+_discriminator_only = jax.jit(engine.discriminator_only, static_argnums=0)
+_generator_only = jax.jit(engine.generator_only, static_argnums=0)
+_probe = jax.jit(engine.probe, static_argnums=(0, 2))
+_setup = jax.jit(engine.setup, static_argnums=(0, 2))
+_all_finite = jax.jit(engine.all_finite)

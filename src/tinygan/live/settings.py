@@ -1,0 +1,147 @@
+"""What the live page may change, and how its values become a config: every value checked, none trusted.
+
+The page speaks in `settings`, a flat dict of the knobs GAN Lab shows (objective, stabilizers, learning
+rates, batch size, seed) plus the preset and the target. `apply` turns a change into a new Config through
+the config's own checks, with the live view's tighter bounds on top; every problem is one SettingsError
+line, shown in the page.
+"""
+
+from __future__ import annotations
+
+from tinygan.config import PRESETS, SECTIONS, Config, ConfigError, config_from_preset, field_docs, replace
+from tinygan.objectives import OBJECTIVES
+from tinygan.optimizers import OPTIMIZERS, learning_rates
+
+# The page's knobs: setting -> the config field it sets.
+FIELDS = {
+    "objective": "train.objective",
+    "minibatch": "model.minibatch",
+    "label_smoothing": "train.label_smoothing",
+    "gradient_penalty": "train.gradient_penalty",
+    "r1": "train.r1",
+    "n_critic": "train.n_critic",
+    "unroll_steps": "train.unroll_steps",
+    "generator_ema": "train.generator_ema",
+    "optimizer": "optim.optimizer",
+    "generator_learning_rate": "optim.generator_learning_rate",
+    "discriminator_learning_rate": "optim.discriminator_learning_rate",
+    "batch_size": "train.batch_size",
+    "seed": "train.seed",
+}
+TARGETS = ("gaussian", "mixture", "ring", "grid", "spiral", "swiss_roll", "moons")  # built in, no file to read
+UPLOAD = "upload"  # settings["target"] of a session on the uploaded file
+# Tighter than the config's own bounds: a live session answers within a fraction of a second.
+LIMITS = {"batch_size": 4_096, "n_critic": 20, "unroll_steps": 20}
+# Settings that leave the data and both networks as they are: changing them keeps the trained weights.
+KEEP_WEIGHTS = ("objective", "label_smoothing", "gradient_penalty", "r1", "n_critic", "unroll_steps",
+                "generator_ema", "optimizer", "generator_learning_rate", "discriminator_learning_rate", "batch_size")
+
+
+class SettingsError(ConfigError):
+    """A value from the page that cannot be used: one line, shown in the page."""
+
+
+def settings_of(config: Config) -> dict:
+    """The page's view of a config: each knob's value, the learning rates as training uses them."""
+    generator_rate, discriminator_rate = learning_rates(config)
+    values = {name: _field(config, path) for name, path in FIELDS.items()}
+    values.update(generator_learning_rate=generator_rate, discriminator_learning_rate=discriminator_rate)
+    target = config.data.target
+    return {"preset": config.preset, "target": UPLOAD if target.startswith("file:") else target, **values}
+
+
+def options() -> dict:
+    """The choices the page offers, and each knob's help (the config field's own docstring)."""
+    return {
+        "presets": list(PRESETS),
+        "targets": list(TARGETS),
+        "objectives": list(OBJECTIVES),
+        "optimizers": list(OPTIMIZERS),
+        "settings_help": {name: _help(path) for name, path in FIELDS.items()} | {
+            "preset": "A named configuration: choosing one replaces every setting and starts again.",
+            "target": "The distribution the generator learns; changing it starts again. Upload a CSV of 1 or "
+                      "2 numeric columns to learn your own data.",
+        },
+        "limits": LIMITS,
+    }
+
+
+def apply(config: Config, changes, upload: str | None) -> Config:
+    """`config` with the page's `changes` (a dict of settings); `upload` is the uploaded file's path, if any.
+
+    A preset replaces everything first; a new target drops the old one's parameters. The result passes the
+    config's own checks and LIMITS, or SettingsError names the setting and the value.
+    """
+    if not isinstance(changes, dict) or not changes:
+        raise SettingsError("settings: expected a JSON object of settings to change, e.g. {\"objective\": \"minimax\"}")
+    known = ("preset", "target", *FIELDS)
+    for name in changes:
+        if name not in known:
+            raise SettingsError(f"{_short(name)}: unknown setting (known: {', '.join(known)})")
+    if "preset" in changes:
+        config = _preset(changes["preset"])
+    overrides = {FIELDS[name]: value for name, value in changes.items() if name in FIELDS}
+    for name, maximum in LIMITS.items():
+        value = changes.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > maximum:
+            raise SettingsError(f"{name}: at most {maximum:,} in the live view, got {value:,}")
+    if "target" in changes:
+        # The old target's parameters and the metrics named after it (a run's resolved config names w1) go.
+        overrides.update({"data.target": _target(changes["target"], upload), "data.target_params": "",
+                          "data.columns": "", "train.stop_when": "", "train.plateau_metric": "",
+                          "train.best_metric": ""})
+    try:
+        return replace(config, **overrides)
+    except ConfigError as error:
+        raise SettingsError(_one_line(error)) from None
+    except (TypeError, ValueError, OverflowError) as error:  # a value the config's checks could not even compare
+        raise SettingsError(f"settings: {_one_line(error)}") from None
+
+
+def changes_weights(old: Config, new: Config) -> bool:
+    """Whether going from `old` to `new` needs new networks or data: anything but the KEEP_WEIGHTS knobs."""
+    kept = {FIELDS[name] for name in KEEP_WEIGHTS} | {"optim.learning_rate"}
+    return _without(old, kept) != _without(new, kept)
+
+
+def _without(config: Config, paths: set[str]) -> dict:
+    values = config.to_dict()
+    for path in paths:
+        section, name = path.split(".")
+        values[section].pop(name)
+    return values
+
+
+def _preset(name) -> Config:
+    if not isinstance(name, str) or name not in PRESETS:
+        raise SettingsError(f"preset: must be one of {', '.join(PRESETS)}, got {_short(name)}")
+    return config_from_preset(name)
+
+
+def _target(name, upload: str | None) -> str:
+    if name == UPLOAD:
+        if upload is None:
+            raise SettingsError("target: no file uploaded yet")
+        return f"file:{upload}"
+    if not isinstance(name, str) or name not in TARGETS:
+        raise SettingsError(f"target: must be one of {', '.join(TARGETS)} or {UPLOAD}, got {_short(name)}")
+    return name
+
+
+def _field(config: Config, path: str):
+    section, name = path.split(".")
+    return getattr(getattr(config, section), name)
+
+
+def _help(path: str) -> str:
+    section, name = path.split(".")
+    return field_docs(SECTIONS[section])[name]
+
+
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())[:300]
