@@ -190,6 +190,8 @@ def build_parser() -> Parser:
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default: 127.0.0.1, this machine only; another address warns)")
     serve.add_argument("--preset", default="seed", choices=sorted(PRESETS), help="what the session starts with")
+    serve.add_argument("--num-steps", type=int, metavar="N",
+                       help="iterations the session plays before it pauses (default: the preset's; play goes on)")
     serve.add_argument("--run", metavar="RUN", help="continue this run folder (saved back into it on Ctrl-C)")
     add_debug_flag(serve)
 
@@ -394,9 +396,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be in [0, 65535], got {args.port}")
-    if args.run is not None and args.preset != "seed":
-        raise UsageError("--preset: a run folder (--run) brings its own settings")
-    serve(args.host, args.port, run=args.run, config=config_from_preset(args.preset),
+    if args.run is not None and (args.preset != "seed" or args.num_steps is not None):
+        raise UsageError("--preset, --num-steps: a run folder (--run) brings its own settings")
+    steps = {} if args.num_steps is None else {"num_steps": args.num_steps}
+    serve(args.host, args.port, run=args.run, config=config_from_preset(args.preset, **steps),
           announce=lambda line: print(line, flush=True))
     return 0
 

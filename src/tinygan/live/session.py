@@ -34,7 +34,7 @@ FRAME_RATE = 15  # frames a second, at most, that a session draws and a page rec
 CHUNK_SECONDS = 0.1  # a compiled chunk runs about this long at most
 SPEEDS = (1, 10, 100, 1_000, None)  # iterations a second the page offers; None: as fast as it goes
 MAX_SPEED = 10**7
-RATE_WINDOW = 1.0  # seconds over which iterations per second are measured
+RATE_WINDOW = 2.0  # seconds over which iterations per second are measured (the last two chunks at least)
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ class Session:
         self._played = 0
         self._seconds_per_iteration = 0.0
         self._warm = set()  # the (game, program) pairs already run once: their first run compiles
+        self._compiled = False  # whether the running chunk compiled a program
         self._manual = 0  # single D and G steps so far: their keys
         self._published_at = 0.0
         self.published: Published | None = None
@@ -225,24 +226,30 @@ class Session:
         """Play up to `budget` iterations (at least one): whole log intervals when the session stands at a log
         point and they fit the budget and CHUNK_SECONDS, else one iteration. Returns the iterations played."""
         log_every, left = self.config.train.log_every, self.config.train.num_steps - self.step
+        started, self._compiled = time.perf_counter(), False
+        played = 1
         if self.step % log_every == 0:
             fits = min(budget, left, CHUNK_SECONDS / max(self._seconds_per_iteration, 1e-9)) // log_every
-            for intervals in (max(1, CHUNK_ITERATIONS // log_every), 1):
-                if intervals <= fits:
-                    self._intervals(intervals)
-                    return intervals * log_every
-        self._iterations(1)
-        return 1
+            played = next((n * log_every for n in (max(1, CHUNK_ITERATIONS // log_every), 1) if n <= fits), 1)
+        if played > 1:
+            self._intervals(played // log_every)
+        else:
+            self._iterations(1)
+        if not self._compiled:  # the time of training and of the history's metrics, per iteration
+            seen = (time.perf_counter() - started) / played
+            self._seconds_per_iteration = seen if not self._seconds_per_iteration else \
+                0.8 * self._seconds_per_iteration + 0.2 * seen
+        self._played += played
+        self._rate.append((time.perf_counter(), self._played))
+        return played
 
     # ------------------------------------------------------------------ training (the lock held)
 
     def _intervals(self, intervals: int) -> None:
         """`intervals` whole log intervals as one compiled chunk, with their history rows."""
         log_every, before = self.config.train.log_every, self.state
-        state, probes, losses, _ = self._timed(
-            ("chunk", intervals), intervals * log_every, _chunk, self.game, before, self.key_train,
-            intervals=intervals, log_every=log_every,
-        )
+        state, probes, losses, _ = self._run(("chunk", intervals), _chunk, self.game, before, self.key_train,
+                                             intervals=intervals, log_every=log_every)
         if self._diverged(before, state, losses):
             return
         probes, losses = jax.device_get((probes, losses))
@@ -257,8 +264,8 @@ class Session:
             generated = None
             if self.step % self.config.train.log_every == 0:  # the row describes the state the iteration starts from
                 generated = jax.device_get(_probe(self.game, before, None)).generated
-            state, metrics = self._timed(("iteration",), 1, _iteration, self.game, before,
-                                         engine.step_key(self.key_train, before.step))
+            state, metrics = self._run(("iteration",), _iteration, self.game, before,
+                                       engine.step_key(self.key_train, before.step))
             if self._diverged(before, state, metrics):
                 return
             if generated is not None:
@@ -277,19 +284,12 @@ class Session:
         network = {"d": "D", "g": "G"}[kind]
         self.message = f"one {network} step: its loss {float(loss):.4g}"
 
-    def _timed(self, program: tuple, iterations: int, function, *args, **kwargs):
-        """Run a compiled program, timing iterations per second (a program's first, compiling run aside)."""
-        start = time.perf_counter()
-        result = jax.block_until_ready(function(*args, **kwargs))
-        seconds, key = time.perf_counter() - start, (self.game, program)
-        if key in self._warm:
-            seen = seconds / iterations
-            self._seconds_per_iteration = seen if not self._seconds_per_iteration else \
-                0.8 * self._seconds_per_iteration + 0.2 * seen
+    def _run(self, program: tuple, function, *args, **kwargs):
+        """Run a compiled program to its end, noting when this run compiled it (its time says nothing then)."""
+        key = (self.game, program)
+        self._compiled |= key not in self._warm
         self._warm.add(key)
-        self._played += iterations
-        self._rate.append((time.perf_counter(), self._played))
-        return result
+        return jax.block_until_ready(function(*args, **kwargs))
 
     def _diverged(self, before: engine.TrainState, after: engine.TrainState, metrics) -> bool:
         """Whether `after` holds a non-finite number: then the session stays at `before`, paused, and says so."""
@@ -353,7 +353,7 @@ class Session:
 
     def _iterations_per_second(self) -> float:
         now = time.perf_counter()
-        recent = [(t, n) for t, n in self._rate if now - t <= RATE_WINDOW]
+        recent = [(t, n) for t, n in self._rate if now - t <= RATE_WINDOW] or list(self._rate)[-2:]
         if len(recent) < 2 or not self.playing:
             return 0.0
         (first, done), (last, total) = recent[0], recent[-1]

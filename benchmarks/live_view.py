@@ -1,0 +1,111 @@
+"""The live view under watch: iterations trained per second and frames each page draws, with 0, 1 and 4 tabs.
+
+    python benchmarks/live_view.py [--preset seed] [--seconds 10] [--speed max]
+
+A `tinygan serve` process plays the preset at full speed while headless Chromium tabs (Debian's
+/usr/bin/chromium, driven by Playwright) watch it. For each number of tabs it prints the session's
+iterations per second and the frames each tab drew per second, and the ratios against the same session
+with no tab and against `tinygan train`'s own loop (`trainer.train`, measured in the same run): the machine
+is shared, so only ratios within one run mean anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+
+from tinygan import trainer
+from tinygan.config import config_from_preset
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+HORIZON = 100_000_000  # iterations: the session never reaches its end while measured
+
+
+def start_server(preset: str) -> tuple[subprocess.Popen, str]:
+    server = subprocess.Popen([sys.executable, "-m", "tinygan", "serve", "--port", "0", "--preset", preset,
+                               "--num-steps", str(HORIZON)], stdout=subprocess.PIPE, text=True)
+    line = server.stdout.readline()
+    address = re.search(r"http://\S+", line)
+    if address is None:
+        server.kill()
+        raise SystemExit(f"live_view: the server did not start: {line!r}")
+    return server, address.group(0)
+
+
+def call(url: str, path: str, body: dict | None = None) -> dict:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url + path.lstrip("/"), data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        return json.load(reply)
+
+
+def measure(url: str, pages: list, seconds: float) -> dict:
+    """Iterations per second of the session and frames per second drawn by each page, over `seconds`."""
+    drawn = [page.evaluate("window.tinygan.framesDrawn") for page in pages]
+    start, began = call(url, "/api/session")["step"], time.perf_counter()
+    time.sleep(seconds)
+    step, elapsed = call(url, "/api/session")["step"], time.perf_counter() - began
+    frames = [(page.evaluate("window.tinygan.framesDrawn") - before) / elapsed for page, before in zip(pages, drawn)]
+    return {"its": (step - start) / elapsed, "frames_per_tab": frames}
+
+
+def train_rate(preset: str, steps: int) -> float:
+    """`tinygan train`'s training loop, iterations per second (compiling and measuring aside)."""
+    config = config_from_preset(preset, num_steps=steps)
+    result = trainer.train(config, frames=False)
+    return steps / result.metrics["seconds"]["train"]
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="seed")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--speed", default="max", help="iterations a second, or max")
+    args = parser.parse_args()
+    speed = None if args.speed == "max" else int(args.speed)
+
+    baseline = train_rate(args.preset, 20_000 if args.preset.startswith("seed") else 2_000)
+    server, url = start_server(args.preset)
+    rows = []
+    try:
+        call(url, "/api/control", {"action": "speed", "value": speed})
+        call(url, "/api/control", {"action": "play"})
+        time.sleep(3)  # the first chunks compile
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            pages = []
+            for tabs in (0, 1, 4):
+                while len(pages) < tabs:
+                    page = browser.new_page(viewport={"width": 1280, "height": 900})
+                    page.goto(url)
+                    page.wait_for_function("window.tinygan && window.tinygan.framesDrawn > 0", timeout=30_000)
+                    pages.append(page)
+                rows.append({"tabs": tabs, **measure(url, pages, args.seconds)})
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    alone = rows[0]["its"]
+    print(f"live view, preset {args.preset}, speed {args.speed}, {args.seconds:g} s per row")
+    print(f"tinygan train's loop: {baseline:,.0f} it/s")
+    print("| tabs | it/s | vs. no tab | vs. tinygan train | frames/s per tab (min-max) |")
+    print("| ---: | ---: | ---: | ---: | --- |")
+    for row in rows:
+        frames = row["frames_per_tab"]
+        shown = f"{min(frames):.1f}-{max(frames):.1f}" if frames else "-"
+        print(f"| {row['tabs']} | {row['its']:,.0f} | {row['its'] / alone:.2f}x | {row['its'] / baseline:.2f}x | "
+              f"{shown} |")
+
+
+if __name__ == "__main__":
+    main()
