@@ -393,15 +393,15 @@ def generator_pull(game: Game, params: Params, xs: jax.Array) -> jax.Array:
     return in_batches(game, pull, xs)
 
 
-def picture_grid(view: tuple[tuple[float, float], ...]) -> jax.Array:
-    """The points D is drawn on: GRID_POINTS over [low, high] in 1-D; a square grid of them in 2-D.
+def picture_grid(view: tuple[tuple[float, float], ...], points: int = GRID_POINTS) -> jax.Array:
+    """The points D is drawn on: `points` over [low, high] in 1-D; a square grid of about as many in 2-D.
 
     `view` holds (low, high) per axis. 2-D points run along x first, row by row
     from the lowest y: reshaped to (side, side) they are an image with y up.
     """
     if len(view) == 1:
-        return jnp.linspace(*view[0], GRID_POINTS)[:, None]  # (GRID_POINTS, 1)
-    side = round(GRID_POINTS**0.5)
+        return jnp.linspace(*view[0], points)[:, None]  # (points, 1)
+    side = round(points**0.5)
     x, y = (jnp.linspace(low, high, side) for low, high in view)
     return jnp.stack([jnp.tile(x, side), jnp.repeat(y, side)], axis=1)  # (side * side, 2)
 
@@ -414,19 +414,20 @@ def evaluated_generator(state: TrainState) -> Params:
     return state.generator if state.generator_ema is None else state.generator_ema
 
 
-def probe(game: Game, state: TrainState, view: tuple | None) -> Probe:
-    """Look at the networks: G (its EMA when kept) on the noise grid and, with a `view`, D on its grid.
+def probe(game: Game, state: TrainState, view: tuple | None, points: int = GRID_POINTS) -> Probe:
+    """Look at the networks: G (its EMA when kept) on `points` of the noise grid and, with a `view`, D on its
+    grid of as many points.
 
     In 2-D the probe also gives G's pull (`generator_pull`) on ARROWS of the
     generated points, evenly spaced through the noise grid.
     """
-    generated = game.generator.apply(evaluated_generator(state), game.noise.grid(GRID_POINTS))
+    generated = game.generator.apply(evaluated_generator(state), game.noise.grid(points))
     if view is None:
         return Probe(generated, None)
-    decision = decision_boundary(game, state.discriminator, picture_grid(view))
+    decision = decision_boundary(game, state.discriminator, picture_grid(view, points))
     pull = None
     if len(view) == 2:
-        pull = generator_pull(game, state.discriminator, generated[:: GRID_POINTS // ARROWS][:ARROWS])
+        pull = generator_pull(game, state.discriminator, generated[:: points // ARROWS][:ARROWS])
     return Probe(generated, decision, pull)
 
 

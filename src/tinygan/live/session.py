@@ -31,6 +31,10 @@ from tinygan.scoring import make_scorer, picture_view
 from tinygan.trainer import CHUNK_ITERATIONS, LOSS_COLUMNS, Frame, Snapshot, fresh_watch, generator_samples
 
 FRAME_RATE = 15  # frames a second, at most, that a session draws and a page receives
+FRAME_SHARE = 0.2  # of the time, at most, that drawing frames takes from training (big networks draw slowly)
+# Points of a frame: the seed's 10,000 in 1-D; a 64 x 64 heat map and as many generated points in 2-D, where
+# D and G cost the most (the PacGAN networks take a tenth of a second for 10,000 points).
+FRAME_POINTS = {1: engine.GRID_POINTS, 2: 64 * 64}
 CHUNK_SECONDS = 0.1  # a compiled chunk runs about this long at most
 SPEEDS = (1, 10, 100, 1_000, None)  # iterations a second the page offers; None: as fast as it goes
 MAX_SPEED = 10**7
@@ -67,7 +71,7 @@ class Session:
         self._warm = set()  # the (game, program) pairs already run once: their first run compiles
         self._compiled = False  # whether the running chunk compiled a program
         self._manual = 0  # single D and G steps so far: their keys
-        self._published_at = 0.0
+        self._published_at, self._frame_seconds = 0.0, 0.0  # when the last frame was drawn, and how long it took
         self.published: Published | None = None
         if snapshot is None:
             self._start(config)
@@ -228,8 +232,8 @@ class Session:
         log_every, left = self.config.train.log_every, self.config.train.num_steps - self.step
         started, self._compiled = time.perf_counter(), False
         played = 1
-        if self.step % log_every == 0:
-            fits = min(budget, left, CHUNK_SECONDS / max(self._seconds_per_iteration, 1e-9)) // log_every
+        if self.step % log_every == 0 and self._seconds_per_iteration:  # single iterations until timed
+            fits = min(budget, left, CHUNK_SECONDS / self._seconds_per_iteration) // log_every
             played = next((n * log_every for n in (max(1, CHUNK_ITERATIONS // log_every), 1) if n <= fits), 1)
         if played > 1:
             self._intervals(played // log_every)
@@ -361,16 +365,20 @@ class Session:
 
     def _publish(self, force: bool = False) -> None:
         """Draw a frame for the pages, at most FRAME_RATE a second unless `force` (a control's answer)."""
-        now = time.perf_counter()
-        if not force and now - self._published_at < 1 / FRAME_RATE:
+        started = time.perf_counter()
+        pause = max(1 / FRAME_RATE, self._frame_seconds / FRAME_SHARE)
+        if not force and started - self._published_at < pause:
             return
-        self._published_at = now
-        probe = jax.device_get(_probe(self.game, self.state, self.view))
+        points, timed = FRAME_POINTS[len(self.view)], (self.game, ("frame",)) in self._warm  # else it compiles
+        probe = jax.device_get(self._run(("frame",), _probe, self.game, self.state, self.view, points))
         picture = payload.frame(Frame.from_probe(self.step, probe), self.view)
         self._frame_id += 1
         text = json.dumps({"type": "frame", "version": self._version, "step": self.step, "status": self._status(),
                            **picture})
         self.published = Published(self._version, self._frame_id, self._scene, text, self.rows)
+        self._published_at = time.perf_counter()
+        if timed:
+            self._frame_seconds = self._published_at - started
 
 
 def carry_over(state: engine.TrainState, game: engine.Game) -> engine.TrainState:
@@ -411,6 +419,6 @@ def _chunk(game, state, run_key, *, intervals, log_every):
 _iteration = jax.jit(engine.train_step, static_argnums=0)
 _discriminator_only = jax.jit(engine.discriminator_only, static_argnums=0)
 _generator_only = jax.jit(engine.generator_only, static_argnums=0)
-_probe = jax.jit(engine.probe, static_argnums=(0, 2))
+_probe = jax.jit(engine.probe, static_argnums=(0, 2, 3))
 _setup = jax.jit(engine.setup, static_argnums=(0, 2))
 _all_finite = jax.jit(engine.all_finite)
