@@ -16,6 +16,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -28,6 +29,7 @@ from tinygan.configfile import config_toml
 from tinygan.live import payload
 from tinygan.live.session import FRAME_RATE, SPEEDS, Session
 from tinygan.live.settings import SettingsError, options
+from tinygan.runs import RunError
 
 STATIC = Path(__file__).parent / "static"
 MAX_JSON_BYTES = 16 * 2**10  # a control or a change of settings is a few dozen bytes
@@ -130,7 +132,8 @@ def create_app(session: Session, *, uploads: Path, save=None) -> Starlette:
         WebSocketRoute("/api/live", live),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    handlers = {RequestError: _refused, SettingsError: _refused, ConfigError: _refused, Exception: _failed}
+    handlers = {RequestError: _refused, SettingsError: _refused, ConfigError: _refused, RunError: _conflict,
+                HTTPException: _refused, Exception: _failed}
     return Starlette(routes=routes, exception_handlers=handlers)
 
 
@@ -233,8 +236,15 @@ def _attachment(data: bytes, name: str, media_type: str) -> Response:
 
 
 async def _refused(request: Request, error: Exception) -> Response:
-    status = getattr(error, "status", 400)
-    return JSONResponse({"error": " ".join(str(error).split())[:500]}, status_code=status)
+    """A refused request (a bad value, an unknown path or method) as {"error": one line}."""
+    status = getattr(error, "status", None) or getattr(error, "status_code", 400)
+    text = error.detail if isinstance(error, HTTPException) else str(error)
+    return JSONResponse({"error": " ".join(text.split())[:500]}, status_code=status)
+
+
+async def _conflict(request: Request, error: Exception) -> Response:
+    """What the run folder refuses (a detached session saved, a full disk): the request conflicts with it."""
+    return JSONResponse({"error": " ".join(str(error).split())[:500]}, status_code=409)
 
 
 async def _failed(request: Request, error: Exception) -> Response:

@@ -96,6 +96,7 @@ def is_loopback(host: str) -> bool:
 
 def listen(host: str, port: int) -> socket.socket:
     """A listening socket on host:port (port 0: any free one); RunError in one line when that fails."""
+    sock = None
     try:
         info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
         sock = socket.socket(info[0], socket.SOCK_STREAM)
@@ -103,6 +104,8 @@ def listen(host: str, port: int) -> socket.socket:
         sock.bind(info[4])
         sock.listen(128)
     except OSError as error:
+        if sock is not None:
+            sock.close()
         raise RunError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
     return sock
 
@@ -116,6 +119,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, *, run: str | None = None, 
     from tinygan.live.app import create_app
 
     with contextlib.ExitStack() as stack:
+        sock = listen(host, port)  # first: a port in use is said at once, not after seconds of compiling
+        stack.callback(sock.close)
         link = None
         if run is not None:
             folder = runs.check_run(run)
@@ -125,8 +130,6 @@ def serve(host: str = "127.0.0.1", port: int = 8000, *, run: str | None = None, 
         else:
             session = Session(config or config_from_preset("seed"))
         stack.callback(session.close)
-        sock = listen(host, port)
-        stack.callback(sock.close)
         save = (lambda: link.save(session)) if link is not None else None
         app = create_app(session, uploads=uploads.absolute(), save=save)
         address = sock.getsockname()

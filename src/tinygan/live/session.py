@@ -95,12 +95,12 @@ class Session:
                 self.message = f"playing on to {more:,} iterations"
             self.playing, self.error = True, None
             self._wake.notify_all()
-            self._publish()
+            self._publish(force=True)
 
     def pause(self) -> None:
         with self._lock:
             self.playing = False
-            self._publish()
+            self._publish(force=True)  # the pages must see it, however recent the last frame
 
     def set_speed(self, value) -> None:
         if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and
@@ -111,12 +111,12 @@ class Session:
             self.speed = value
             self._credit = 0.0
             self._wake.notify_all()
-            self._publish()
+            self._publish(force=True)
 
     def step_once(self, kind: str) -> None:
         """One iteration ("step"), one D step ("d") or one G step ("g"); pauses first."""
         with self._lock:
-            self.playing = False
+            self.playing, self.error = False, None
             if kind == "step":
                 if self.step >= self.config.train.num_steps:
                     raise settings.SettingsError(f"the session is at its {self.step:,} iterations: press play "
@@ -134,20 +134,19 @@ class Session:
                 self.message = "nothing changed"
             elif "seed" not in changes and not settings.changes_weights(self.config, new):
                 self._reconfigure(new)
-                self.message = f"{', '.join(changes)} changed; training goes on from step {self.step:,}"
+                self.message, self.error = f"{', '.join(changes)} changed; training goes on from step {self.step:,}", None
             else:
-                self.playing = False
-                self._start(new)
-                self.message = "started again with the new settings"
+                self._start(new)  # a refused config leaves the session as it was, playing or not
+                self.playing, self.message = False, "started again with the new settings"
             self._publish(force=True)
 
     def reset(self, seed=None) -> None:
-        """Start again from new weights: with `seed`, or a fresh random seed."""
+        """Start again from new weights: with `seed` (the same one too), or a fresh random seed."""
         if seed is None:
             seed = int(np.random.default_rng().integers(2**31))
         with self._lock:
-            self.change({"seed": seed})
-            self.message = f"started again with seed {seed}"
+            self._start(settings.apply(self.config, {"seed": seed}, self.upload))
+            self.playing, self.message = False, f"started again with seed {seed}"
             self._publish(force=True)
 
     def use_upload(self, path: str) -> None:
