@@ -1,0 +1,831 @@
+// tinygan live: the page of `tinygan serve`.
+//
+// The server owns the session; this page only shows it and asks for changes.
+// Data flows one way: WebSocket messages (scene, frame) -> state -> one draw
+// per animation frame. Controls POST to the server and show its reply; on any
+// failure they re-read the server's settings, so the page never shows
+// settings the session does not have.
+"use strict";
+
+const COLORS = {
+  discriminator: "#1f77b4", // D(x) and loss_d
+  real: "#2ca02c",          // real density (1-D)
+  generated: "#d62728",     // generated density (1-D) and loss_g
+  realPoint: "#00441b",
+  generatedPoint: "#40004b",
+  arrow: "rgba(30, 30, 30, 0.6)",
+  metric: "#3b4a5e",
+  grid: "#eceef1",
+  axis: "#c5cad1",
+  text: "#5b6472",
+};
+const FONT = "11px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
+const SETTING_NAMES = [
+  "preset", "target", "objective", "minibatch", "label_smoothing", "gradient_penalty", "r1", "n_critic",
+  "unroll_steps", "generator_ema", "optimizer", "generator_learning_rate", "discriminator_learning_rate",
+  "batch_size", "seed",
+];
+// Friendlier names of the history's metric columns (the raw name stays in the tooltip: it is the CSV's).
+const METRIC_LABELS = {
+  mean: "mean", std: "std", w1: "Wasserstein-1", ks: "Kolmogorov-Smirnov", sliced_w1: "sliced Wasserstein-1",
+  energy: "energy distance", modes_captured: "modes captured", high_quality: "high-quality samples",
+  reverse_kl: "reverse KL (modes)", kl: "KL (grid)", js: "JS (grid)", loss_d: "D loss", loss_g: "G loss",
+};
+const HIGHER_IS_BETTER = new Set(["modes_captured", "high_quality"]);
+const NO_DIRECTION = new Set(["mean", "std", "loss_d", "loss_g"]); // neither higher nor lower is "better"
+
+// What tests read: plain objects, kept up to date.
+const live = (window.tinygan = { scene: null, lastFrame: null, framesReceived: 0, framesDrawn: 0, history: [] });
+
+// The page's own state.
+const page = {
+  options: null,
+  status: null,
+  rate: null,             // iterations per second, from the latest frame
+  requestError: null,     // the last failed request's line; a success clears it
+  requestErrorIsNetwork: false,
+  // Controls that status updates leave alone: number inputs being typed into, and controls whose change is
+  // on its way to the server (frames still carry the old value until it answers, which can take seconds).
+  editing: new Set(),
+  retryMs: 500,           // WebSocket reconnection backoff
+  drawScheduled: false,
+  viewDirty: false,
+  chartsDirty: false,
+  heatmap: { source: null, canvas: document.createElement("canvas") },
+};
+
+const $ = (id) => document.getElementById(id);
+
+// ---------------------------------------------------------------- connection
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/api/live`);
+  socket.onopen = () => {
+    page.retryMs = 500;
+    if (page.requestErrorIsNetwork) reportError(null); // the server is back: that line is stale
+    if (!page.options) loadOptions();
+    setConnected(true);
+  };
+  socket.onmessage = (event) => receive(event.data);
+  // An error is always followed by close: reconnecting there covers both (server restarts included).
+  socket.onclose = () => {
+    setConnected(false);
+    setTimeout(connect, page.retryMs);
+    page.retryMs = Math.min(page.retryMs * 2, 8000);
+  };
+}
+
+function setConnected(connected) {
+  document.body.dataset.connected = String(connected);
+  setText($("connection-text"), connected ? "live" : "disconnected");
+}
+
+function receive(text) {
+  let message;
+  try {
+    message = JSON.parse(text);
+  } catch (error) {
+    console.warn("tinygan: a message that is not JSON", error);
+    return;
+  }
+  if (message.type === "scene") receiveScene(message);
+  else if (message.type === "frame") receiveFrame(message);
+}
+
+async function getJson(path) {
+  const response = await fetch(path);
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  return response.json();
+}
+
+// A POST whose reply is the session's status. Never throws: failures go to the error banner.
+// `sender` is the element that sent it: it keeps the user's value, and looks busy, until the reply.
+async function post(path, body, { contentType = "application/json", sender = null } = {}) {
+  setPending(sender, true);
+  try {
+    const isFile = body instanceof Blob;
+    const response = await fetch(path, {
+      method: "POST", headers: { "Content-Type": contentType }, body: isFile ? body : JSON.stringify(body),
+    });
+    const reply = await response.json().catch(() => null);
+    if (!response.ok) throw new Error((reply && reply.error) || `${path}: HTTP ${response.status}`);
+    setPending(sender, false);
+    reportError(null);
+    if (reply) applyStatus(reply);
+    return reply;
+  } catch (error) {
+    const network = error instanceof TypeError; // what fetch throws when there is no server
+    reportError(network ? `Cannot reach the server (${error.message})` : error.message, network);
+    await resync();
+    return null;
+  }
+}
+
+// A request's failure for the banner (null: the last request succeeded).
+function reportError(text, network = false) {
+  page.requestError = text;
+  page.requestErrorIsNetwork = network;
+  showErrors();
+}
+
+function setPending(sender, pending) {
+  if (!sender) return;
+  sender.classList.toggle("pending", pending);
+  if (pending) page.editing.add(sender);
+  else page.editing.delete(sender);
+}
+
+// Put every control back to the server's settings (after a failure, what the page shows may be wrong).
+async function resync() {
+  for (const element of page.editing) element.classList.remove("pending");
+  page.editing.clear();
+  try {
+    applyStatus(await getJson("/api/session"));
+  } catch (error) {
+    console.warn("tinygan: cannot read the session", error);
+  }
+}
+
+// ---------------------------------------------------------------- state
+
+function receiveScene(scene) {
+  live.scene = scene;
+  live.history = scene.history.slice();
+  live.lastFrame = null;
+  page.rate = null;
+  document.body.dataset.dim = String(scene.dim);
+  $("view").dataset.version = String(scene.version);
+  $("metrics").style.height = `${Math.max(1, scene.metrics.length) * 70 + 22}px`;
+  showViewLegend(scene.dim);
+  buildValueTable(scene);
+  applyStatus(scene.status);
+  invalidate(true, true);
+}
+
+function receiveFrame(frame) {
+  if (!live.scene || frame.version !== live.scene.version) return; // from before a reset
+  live.framesReceived += 1;
+  for (const row of frame.rows) live.history.push(row);
+  live.lastFrame = frame; // only the latest is ever drawn
+  if (frame.iterations_per_second !== undefined) page.rate = frame.iterations_per_second;
+  applyStatus(frame.status);
+  invalidate(true, frame.rows.length > 0);
+}
+
+// Runs up to 20 times a second: every write below is skipped when nothing changed.
+function applyStatus(status) {
+  page.status = status;
+  showHeader(status);
+  showToolbar(status);
+  showSettings(status.settings);
+  setText($("message"), status.message || "");
+  showErrors();
+}
+
+// ---------------------------------------------------------------- controls
+
+function bindControls() {
+  $("play").addEventListener("click", togglePlay);
+  const buttons = { step: "step", "step-d": "step_d", "step-g": "step_g", reset: "reset", save: "save" };
+  for (const [id, action] of Object.entries(buttons)) {
+    $(id).addEventListener("click", (event) => control({ action }, event.currentTarget));
+  }
+  $("speed").addEventListener("change", (event) => {
+    const value = event.target.value;
+    control({ action: "speed", value: value === "max" ? null : Number(value) }, event.target);
+  });
+  for (const name of SETTING_NAMES) bindSetting($(name));
+  $("upload").addEventListener("change", (event) => upload(event.target));
+  $("settings").addEventListener("submit", (event) => event.preventDefault()); // Enter fires change instead
+  document.addEventListener("keydown", onKey);
+}
+
+function bindSetting(input) {
+  if (input.type === "number") {
+    input.addEventListener("input", () => page.editing.add(input));
+    // Leaving the input without a change ends the edit; a change on its way keeps it until the reply.
+    input.addEventListener("blur", () => {
+      if (!input.classList.contains("pending")) page.editing.delete(input);
+    });
+  }
+  input.addEventListener("change", () => {
+    page.editing.delete(input);
+    sendSetting(input);
+  });
+}
+
+function sendSetting(input) {
+  const value = readInput(input);
+  if (value === undefined) {
+    reportError(`${labelOf(input)}: not a number`);
+    resync();
+    return;
+  }
+  post("/api/settings", { [input.id]: value }, { sender: input });
+}
+
+function readInput(input) {
+  if (input.type === "checkbox") return input.checked;
+  if (input.type !== "number") return input.value;
+  const value = input.value.trim() === "" ? NaN : Number(input.value);
+  return Number.isFinite(value) ? value : undefined;
+}
+
+function control(body, sender = null) {
+  return post("/api/control", body, { sender });
+}
+
+function togglePlay() {
+  return control({ action: page.status && page.status.playing ? "pause" : "play" }, $("play"));
+}
+
+// Space plays or pauses, unless the key belongs to the control that has focus.
+function onKey(event) {
+  if (event.code !== "Space" || event.repeat || event.ctrlKey || event.altKey || event.metaKey) return;
+  if (event.target.closest && event.target.closest("input, select, textarea, button, a, [contenteditable]")) return;
+  event.preventDefault();
+  togglePlay();
+}
+
+async function upload(input) {
+  const file = input.files[0];
+  input.value = ""; // so that choosing the same file again sends it again
+  if (!file) return;
+  const limit = page.options && page.options.max_upload_bytes;
+  if (limit && file.size > limit) {
+    reportError(`${file.name} is ${formatBytes(file.size)}: files up to ${formatBytes(limit)} can be uploaded`);
+    return;
+  }
+  await post("/api/upload", file, { contentType: "text/csv", sender: $("target") });
+}
+
+// Fill the selects and tooltips from GET /api/options.
+function showOptions(options) {
+  page.options = options;
+  fillSelect($("preset"), options.presets.map((name) => [name, name]));
+  fillSelect($("target"), options.targets.map((name) => [name, name.replace("_", " ")]));
+  fillSelect($("objective"), options.objectives.map((name) => [name, name.replace("_", " ")]));
+  fillSelect($("optimizer"), options.optimizers.map((name) => [name, name]));
+  fillSelect($("speed"), options.speeds.map(speedOption));
+  for (const [name, limit] of Object.entries(options.limits || {})) if ($(name)) $(name).max = String(limit);
+  for (const [name, help] of Object.entries(options.settings_help || {})) {
+    const input = $(name);
+    if (!input) continue;
+    input.title = help;
+    const label = document.querySelector(`label[for="${name}"]`);
+    if (label) label.title = help;
+  }
+}
+
+function speedOption(speed) {
+  return speed === null ? ["max", "max"] : [String(speed), `${formatCount(speed)} it/s`];
+}
+
+function fillSelect(select, choices) {
+  select.replaceChildren(...choices.map(([value, text]) => new Option(text, value)));
+}
+
+// ---------------------------------------------------------------- status display
+
+function showHeader(status) {
+  const settings = status.settings || {};
+  const target = settings.target === "upload" ? "uploaded file" : settings.target;
+  setText($("what"), `${settings.preset || "custom"} · ${target}`);
+  setText($("step-count"), `step ${formatCount(status.step)} / ${formatCount(status.num_steps)}`);
+  let rate = "paused";
+  if (status.compiling) rate = "compiling…";
+  else if (status.playing) {
+    // The rate is in the frame (the protocol) or in the status (what the server also sends).
+    const perSecond = status.iterations_per_second ?? page.rate;
+    rate = Number.isFinite(perSecond) ? `${formatCount(Math.round(perSecond))} it/s` : "running";
+  }
+  setText($("rate"), rate);
+  const run = $("run-name");
+  run.hidden = !status.run;
+  setText(run, status.run ? `run: ${status.run}` : "");
+  run.title = status.attached ? "Save to run writes into this run folder"
+    : "Not attached: the session no longer continues this run";
+}
+
+function showToolbar(status) {
+  setText($("play"), status.playing ? "Pause" : "Play");
+  $("save").hidden = !status.run;
+  $("save").disabled = !status.attached;
+  const speed = status.speed === null || status.speed === undefined ? "max" : String(status.speed);
+  if (!page.editing.has($("speed"))) setSelect($("speed"), speed, `${speed} it/s`);
+}
+
+function showSettings(settings) {
+  if (!settings) return;
+  for (const name of SETTING_NAMES) {
+    const input = $(name);
+    const value = settings[name];
+    if (page.editing.has(input) || value === undefined) continue;
+    if (input.type === "checkbox") {
+      if (input.checked !== Boolean(value)) input.checked = Boolean(value);
+    } else if (input.tagName === "SELECT") {
+      setSelect(input, value === null ? "" : String(value), extraLabel(name, value));
+    } else if (input.value !== String(value)) {
+      input.value = value === null ? "" : String(value);
+    }
+  }
+}
+
+// A value the options do not list (an uploaded target, a custom preset) gets an option of its own.
+function extraLabel(name, value) {
+  if (name === "target" && value === "upload") return "uploaded file";
+  if (name === "preset" && (value === null || value === "")) return "custom";
+  return String(value);
+}
+
+function setSelect(select, value, label) {
+  for (const extra of select.querySelectorAll("option[data-extra]")) if (extra.value !== value) extra.remove();
+  if (select.value === value) return;
+  if (![...select.options].some((option) => option.value === value)) {
+    const option = new Option(label, value);
+    option.dataset.extra = "true";
+    select.append(option);
+  }
+  select.value = value;
+}
+
+function showErrors() {
+  const lines = [page.requestError, page.status && page.status.error].filter(Boolean);
+  const banner = $("error");
+  banner.hidden = lines.length === 0;
+  setText(banner, lines.join("\n"));
+}
+
+// One row per loss and metric, built once per scene; frames then only change the numbers.
+function buildValueTable(scene) {
+  const rows = ["loss_d", "loss_g", ...scene.metrics].map((name) => {
+    const row = document.createElement("tr");
+    const label = document.createElement("th");
+    label.title = name; // the column's name in the history and the CSV
+    label.textContent = METRIC_LABELS[name] || name;
+    if (!NO_DIRECTION.has(name)) {
+      const direction = document.createElement("span");
+      direction.className = "better";
+      direction.textContent = HIGHER_IS_BETTER.has(name) ? "↑ better" : "↓ better";
+      label.append(direction);
+    }
+    const value = document.createElement("td");
+    value.dataset.column = String(scene.columns.indexOf(name));
+    row.append(label, value);
+    return row;
+  });
+  $("metric-values").tBodies[0].replaceChildren(...rows);
+}
+
+function showLatestValues() {
+  for (const cell of $("metric-values").querySelectorAll("td[data-column]")) {
+    setText(cell, formatValue(latestValue(Number(cell.dataset.column))));
+  }
+}
+
+function latestValue(column) {
+  const history = live.history;
+  for (let i = history.length - 1; i >= 0 && i >= history.length - 1000; i--) {
+    if (history[i][column] !== null) return history[i][column];
+  }
+  return null;
+}
+
+function showViewLegend(dim) {
+  const item = (swatch, text) => `<span>${swatch}${text}</span>`;
+  const line = (color) => `<i class="swatch line" style="--c:${color}"></i>`;
+  const dot = (color) => `<i class="swatch dot" style="--c:${color}"></i>`;
+  $("view-title").textContent = dim === 1 ? "Densities and the discriminator" : "Samples and the discriminator";
+  $("view-legend").innerHTML = dim === 1
+    ? item(line(COLORS.discriminator), "D(x): the discriminator's belief that x is real") +
+      item(line(COLORS.real), "real density") + item(line(COLORS.generated), "generated density")
+    : item(dot(COLORS.realPoint), "real samples") + item(dot(COLORS.generatedPoint), "generated samples") +
+      item('<i class="swatch ramp"></i>', "D(x): fake … real") +
+      item('<i class="swatch arrow"></i>', "where G's gradient moves its samples");
+}
+
+// ---------------------------------------------------------------- drawing
+
+// Ask for a redraw; however many messages arrive, the page draws at most once per animation frame.
+function invalidate(view, charts) {
+  page.viewDirty ||= view;
+  page.chartsDirty ||= charts;
+  if (page.drawScheduled) return;
+  page.drawScheduled = true;
+  requestAnimationFrame(draw);
+}
+
+function draw() {
+  page.drawScheduled = false;
+  if (!live.scene) return;
+  if (page.viewDirty) drawView();
+  if (page.chartsDirty) {
+    drawLosses();
+    drawMetrics();
+    showLatestValues();
+  }
+  page.viewDirty = page.chartsDirty = false;
+}
+
+// Size the canvas's pixels to its CSS box times the device pixel ratio (crisp on HiDPI); draw in CSS pixels.
+function prepareCanvas(canvas) {
+  const width = canvas.clientWidth;
+  const height = canvas.clientHeight;
+  const ratio = window.devicePixelRatio || 1;
+  const pixelWidth = Math.max(1, Math.round(width * ratio));
+  const pixelHeight = Math.max(1, Math.round(height * ratio));
+  if (canvas.width !== pixelWidth || canvas.height !== pixelHeight) {
+    canvas.width = pixelWidth;
+    canvas.height = pixelHeight;
+  }
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.clearRect(0, 0, width, height);
+  ctx.font = FONT;
+  return { ctx, width, height };
+}
+
+function drawView() {
+  const canvas = $("view");
+  const { ctx, width, height } = prepareCanvas(canvas);
+  const frame = live.lastFrame;
+  if (live.scene.dim === 1) drawView1d(ctx, width, height, frame);
+  else drawView2d(ctx, width, height, frame);
+  canvas.dataset.step = String(frame ? frame.step : live.scene.status.step);
+  if (frame) live.framesDrawn += 1;
+}
+
+// The seed's picture: D(x), the real density and the generated density over the view.
+function drawView1d(ctx, width, height, frame) {
+  const { view, real } = live.scene;
+  const box = { left: 46, right: width - 14, top: 14, bottom: height - 34 };
+  const densityMax = Math.max(1, maxOf(real.density), frame ? maxOf(frame.generated.density) : 0);
+  const x = linear(view[0], [box.left, box.right]);
+  const y = linear([0, densityMax * 1.05], [box.bottom, box.top]);
+  drawAxes(ctx, box, x, y, { xLabel: "x", yLabel: "density · D(x)" });
+  dashedLevel(ctx, box, y(0.5), "D = ½");
+  drawCurve(ctx, real.x, real.density, x, y, COLORS.real, 2, y(0));
+  if (!frame) return;
+  drawCurve(ctx, frame.generated.x, frame.generated.density, x, y, COLORS.generated, 2, y(0));
+  drawCurve(ctx, frame.decision.x, frame.decision.y, x, y, COLORS.discriminator, 2.5);
+  const outside = frame.generated.outside || 0;
+  const [low, high] = view[0];
+  ctx.fillStyle = outside > 0.01 ? COLORS.generated : COLORS.text;
+  ctx.textAlign = "left";
+  ctx.textBaseline = "top";
+  ctx.fillText(`${formatPercent(outside)} of generated samples outside [${low}, ${high}]`, box.left + 8, box.top + 4);
+}
+
+// GAN Lab's picture: D's heat map, real and generated points, and G's gradient arrows.
+function drawView2d(ctx, width, height, frame) {
+  const { view, real } = live.scene;
+  const size = Math.max(10, Math.min(width - 50, height - 40));
+  const left = Math.round((width - size) / 2) + 10;
+  const box = { left, right: left + size, top: 10, bottom: 10 + size };
+  const x = linear(view[0], [box.left, box.right]);
+  const y = linear(view[1], [box.bottom, box.top]);
+  if (frame && frame.heatmap) {
+    ctx.imageSmoothingEnabled = true;
+    ctx.drawImage(heatmapImage(frame.heatmap), box.left, box.top, size, size);
+  }
+  drawAxes(ctx, box, x, y, { xTickCount: 8, yTickCount: 8, grid: !frame });
+  drawPoints(ctx, real.points, x, y, COLORS.realPoint, 0.7);
+  if (!frame) return;
+  drawPoints(ctx, frame.generated.points, x, y, COLORS.generatedPoint, 0.8);
+  drawArrows(ctx, frame.arrows || [], x, y);
+  if (frame.generated.outside > 0) {
+    ctx.fillStyle = COLORS.text;
+    ctx.textAlign = "left";
+    ctx.textBaseline = "top";
+    const note = `${formatPercent(frame.generated.outside)} of generated samples outside the view`;
+    ctx.fillText(note, box.left + 6, box.top + 6);
+  }
+}
+
+// D's values as an image: side x side bytes, first row the lowest y, so rows are flipped into canvas order.
+function heatmapImage(heatmap) {
+  const cache = page.heatmap;
+  if (cache.source === heatmap) return cache.canvas;
+  const side = heatmap.side;
+  const bytes = decodeBase64(heatmap.values);
+  cache.canvas.width = cache.canvas.height = side;
+  const ctx = cache.canvas.getContext("2d");
+  const image = ctx.createImageData(side, side);
+  for (let row = 0; row < side; row++) {
+    const target = (side - 1 - row) * side;
+    for (let column = 0; column < side; column++) {
+      const color = DIVERGING[bytes[row * side + column]];
+      image.data.set(color, (target + column) * 4);
+    }
+  }
+  ctx.putImageData(image, 0, 0);
+  cache.source = heatmap;
+  return cache.canvas;
+}
+
+// D from 0 to 255: purple (fake) through white (indifferent) to green (real), ColorBrewer's PRGn,
+// washed toward white so that the points drawn over it stay readable.
+const DIVERGING = (() => {
+  const stops = [[118, 42, 131], [194, 165, 207], [247, 247, 247], [166, 219, 160], [27, 120, 55]];
+  const wash = 0.45;
+  const table = [];
+  for (let i = 0; i < 256; i++) {
+    const position = (i / 255) * (stops.length - 1);
+    const k = Math.min(Math.floor(position), stops.length - 2);
+    const t = position - k;
+    const rgb = stops[k].map((c, j) => c + (stops[k + 1][j] - c) * t);
+    table.push(Uint8ClampedArray.from([...rgb.map((c) => c + (255 - c) * wash), 255]));
+  }
+  return table;
+})();
+
+function decodeBase64(text) {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+// One path per colour: a few thousand points stay one fill call.
+function drawPoints(ctx, points, x, y, color, alpha) {
+  const radius = 1.8;
+  ctx.beginPath();
+  for (const [px, py] of points) {
+    const cx = x(px);
+    const cy = y(py);
+    ctx.moveTo(cx + radius, cy);
+    ctx.arc(cx, cy, radius, 0, 2 * Math.PI);
+  }
+  ctx.globalAlpha = alpha;
+  ctx.fillStyle = color;
+  ctx.fill();
+  ctx.globalAlpha = 1;
+}
+
+function drawArrows(ctx, arrows, x, y) {
+  ctx.beginPath();
+  for (const [ax, ay, dx, dy] of arrows) {
+    const x0 = x(ax), y0 = y(ay), x1 = x(ax + dx), y1 = y(ay + dy);
+    const length = Math.hypot(x1 - x0, y1 - y0);
+    if (length < 0.5) continue;
+    const head = Math.min(5, length * 0.4);
+    const angle = Math.atan2(y1 - y0, x1 - x0);
+    ctx.moveTo(x0, y0);
+    ctx.lineTo(x1, y1);
+    ctx.lineTo(x1 - head * Math.cos(angle - 0.45), y1 - head * Math.sin(angle - 0.45));
+    ctx.moveTo(x1, y1);
+    ctx.lineTo(x1 - head * Math.cos(angle + 0.45), y1 - head * Math.sin(angle + 0.45));
+  }
+  ctx.strokeStyle = COLORS.arrow;
+  ctx.lineWidth = 1;
+  ctx.stroke();
+}
+
+// loss_d and loss_g over steps, with dashed lines where D is indifferent (the game's equilibrium).
+function drawLosses() {
+  const { ctx, width, height } = prepareCanvas($("losses"));
+  const { columns, equilibrium } = live.scene;
+  const box = { left: 46, right: width - 10, top: 8, bottom: height - 24 };
+  const series = [
+    { column: columns.indexOf("loss_d"), color: COLORS.discriminator },
+    { column: columns.indexOf("loss_g"), color: COLORS.generated },
+  ];
+  const levels = equilibrium ? equilibrium.map((value, i) => ({ value, color: series[i].color })) : [];
+  drawSeries(ctx, box, series, levels, { xTicks: true });
+}
+
+// Each metric on its own small chart: their scales differ by orders of magnitude.
+function drawMetrics() {
+  const { ctx, width, height } = prepareCanvas($("metrics"));
+  const { columns, metrics } = live.scene;
+  const panelHeight = (height - 22) / Math.max(1, metrics.length);
+  metrics.forEach((name, i) => {
+    const top = i * panelHeight;
+    const box = { left: 46, right: width - 10, top: top + 16, bottom: top + panelHeight - 6 };
+    ctx.fillStyle = COLORS.text;
+    ctx.textAlign = "left";
+    ctx.textBaseline = "alphabetic";
+    ctx.fillText(METRIC_LABELS[name] || name, box.left, top + 11);
+    const last = i === metrics.length - 1;
+    const series = [{ column: columns.indexOf(name), color: COLORS.metric }];
+    drawSeries(ctx, box, series, [], { xTicks: last, yTicks: 3, zero: true });
+  });
+}
+
+// Lines of history columns against step, at most about one point per pixel.
+function drawSeries(ctx, box, series, levels, { xTicks = false, yTicks = 4, zero = false }) {
+  const rows = live.history;
+  const indices = thinnedIndices(rows.length, box.right - box.left);
+  const lastStep = rows.length ? rows[rows.length - 1][0] : 0;
+  const x = linear([0, Math.max(lastStep, 10)], [box.left, box.right]);
+  const values = [];
+  for (const { column } of series) for (const i of indices) values.push(rows[i][column]);
+  for (const { value } of levels) values.push(value);
+  const [low, high] = paddedRange(values, zero);
+  const y = linear([low, high], [box.bottom, box.top]);
+  drawAxes(ctx, box, x, y, { xTickCount: xTicks ? 5 : 0, yTickCount: yTicks, compact: true });
+  for (const { value, color } of levels) dashedLine(ctx, box, y(value), color);
+  for (const { column, color } of series) {
+    const xs = indices.map((i) => rows[i][0]);
+    const ys = indices.map((i) => rows[i][column]);
+    drawCurve(ctx, xs, ys, x, y, color, 1.5);
+  }
+}
+
+// Indices 0, k, 2k, ... and the last, with k a power of two: the points drawn stay the same as the history
+// grows (no shimmer), and there are at most about `pixels` of them.
+function thinnedIndices(length, pixels) {
+  let stride = 1;
+  while (length / stride > pixels) stride *= 2;
+  const indices = [];
+  for (let i = 0; i < length; i += stride) indices.push(i);
+  if (length && indices[indices.length - 1] !== length - 1) indices.push(length - 1);
+  return indices;
+}
+
+// ---------------------------------------------------------------- chart primitives
+
+function linear([d0, d1], [r0, r1]) {
+  const k = d1 === d0 ? 0 : (r1 - r0) / (d1 - d0);
+  const scale = (v) => r0 + (v - d0) * k;
+  scale.domain = [d0, d1];
+  return scale;
+}
+
+function drawAxes(ctx, box, x, y, { xTickCount = 6, yTickCount = 5, xLabel, yLabel, grid = true, compact = false }) {
+  ctx.lineWidth = 1;
+  ctx.fillStyle = COLORS.text;
+  ctx.strokeStyle = COLORS.grid;
+  ctx.textAlign = "right";
+  ctx.textBaseline = "middle";
+  for (const value of niceTicks(y.domain, yTickCount)) {
+    const py = Math.round(y(value)) + 0.5;
+    if (grid) line(ctx, box.left, py, box.right, py);
+    ctx.fillText(formatTick(value, compact), box.left - 6, py);
+  }
+  ctx.textAlign = "center";
+  ctx.textBaseline = "top";
+  const canvasWidth = ctx.canvas.clientWidth;
+  for (const value of niceTicks(x.domain, xTickCount)) {
+    const px = Math.round(x(value)) + 0.5;
+    if (grid) line(ctx, px, box.top, px, box.bottom);
+    const text = formatTick(value, compact);
+    const half = ctx.measureText(text).width / 2;
+    ctx.fillText(text, Math.min(px, canvasWidth - half - 1), box.bottom + 5); // the last label stays whole
+  }
+  ctx.strokeStyle = COLORS.axis;
+  line(ctx, box.left + 0.5, box.top, box.left + 0.5, box.bottom);
+  line(ctx, box.left, box.bottom + 0.5, box.right, box.bottom + 0.5);
+  if (xLabel) ctx.fillText(xLabel, (box.left + box.right) / 2, box.bottom + 19);
+  if (yLabel) {
+    ctx.save();
+    ctx.translate(12, (box.top + box.bottom) / 2);
+    ctx.rotate(-Math.PI / 2);
+    ctx.fillText(yLabel, 0, -6);
+    ctx.restore();
+  }
+}
+
+function line(ctx, x0, y0, x1, y1) {
+  ctx.beginPath();
+  ctx.moveTo(x0, y0);
+  ctx.lineTo(x1, y1);
+  ctx.stroke();
+}
+
+function dashedLine(ctx, box, py, color) {
+  ctx.save();
+  ctx.setLineDash([5, 4]);
+  ctx.strokeStyle = color;
+  ctx.globalAlpha = 0.7;
+  line(ctx, box.left, py, box.right, py);
+  ctx.restore();
+}
+
+function dashedLevel(ctx, box, py, text) {
+  dashedLine(ctx, box, py, COLORS.axis);
+  ctx.fillStyle = COLORS.text;
+  ctx.textAlign = "right";
+  ctx.textBaseline = "bottom";
+  ctx.fillText(text, box.right - 4, py - 2);
+}
+
+// A polyline that breaks at nulls (NaN in the history); `baseline` fills the area under it, lightly.
+function drawCurve(ctx, xs, ys, x, y, color, width, baseline) {
+  ctx.beginPath();
+  let open = false;
+  for (let i = 0; i < xs.length; i++) {
+    if (ys[i] === null || !Number.isFinite(ys[i])) {
+      open = false;
+      continue;
+    }
+    const px = x(xs[i]);
+    const py = y(ys[i]);
+    if (open) ctx.lineTo(px, py);
+    else ctx.moveTo(px, py);
+    open = true;
+  }
+  ctx.strokeStyle = color;
+  ctx.lineWidth = width;
+  ctx.lineJoin = "round";
+  ctx.stroke();
+  if (baseline !== undefined && xs.length) {
+    ctx.lineTo(x(xs[xs.length - 1]), baseline);
+    ctx.lineTo(x(xs[0]), baseline);
+    ctx.globalAlpha = 0.12;
+    ctx.fillStyle = color;
+    ctx.fill();
+    ctx.globalAlpha = 1;
+  }
+}
+
+function niceTicks([low, high], count) {
+  if (!count || !(high > low)) return [];
+  const raw = (high - low) / count;
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= raw);
+  const ticks = [];
+  // Whole multiples of the step, counted (not summed) so that errors do not add up; formatTick rounds the rest.
+  for (let k = Math.ceil(low / step); k * step <= high + step * 1e-9; k++) ticks.push(k * step);
+  return ticks;
+}
+
+function paddedRange(values, includeZero) {
+  let low = Infinity;
+  let high = -Infinity;
+  for (const v of values) {
+    if (v === null || !Number.isFinite(v)) continue;
+    if (v < low) low = v;
+    if (v > high) high = v;
+  }
+  if (low > high) return [0, 1];
+  if (includeZero) low = Math.min(low, 0);
+  const pad = (high - low) * 0.06 || Math.abs(high) * 0.1 || 1;
+  return [includeZero && low === 0 ? 0 : low - pad, high + pad];
+}
+
+function maxOf(values) {
+  let max = -Infinity;
+  for (const v of values) if (v !== null && v > max) max = v;
+  return max;
+}
+
+// ---------------------------------------------------------------- text
+
+function setText(element, text) {
+  if (element.textContent !== text) element.textContent = text;
+}
+
+function labelOf(input) {
+  const label = document.querySelector(`label[for="${input.id}"]`);
+  return label ? label.textContent.trim() : input.id;
+}
+
+function formatCount(n) {
+  return n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US");
+}
+
+function formatValue(v) {
+  if (v === null || v === undefined || !Number.isFinite(v)) return "–";
+  if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString("en-US");
+  return String(Number(v.toPrecision(4)));
+}
+
+function formatTick(v, compact) {
+  if (compact && Math.abs(v) >= 10000) return `${Number((v / 1000).toPrecision(3))}k`;
+  return String(Number(v.toPrecision(6)));
+}
+
+function formatPercent(fraction) {
+  const percent = fraction * 100;
+  return `${percent === 0 || percent >= 10 ? percent.toFixed(0) : percent.toFixed(1)}%`;
+}
+
+function formatBytes(n) {
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
+  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(0)} KiB`;
+  return `${n} bytes`;
+}
+
+// ---------------------------------------------------------------- start
+
+async function loadOptions() {
+  try {
+    showOptions(await getJson("/api/options"));
+    if (page.status) applyStatus(page.status); // the selects only now hold the values to select
+  } catch (error) {
+    reportError(`Cannot read the options (${error.message})`, true);
+  }
+}
+
+async function start() {
+  bindControls();
+  const resized = new ResizeObserver(() => invalidate(true, true));
+  for (const id of ["view", "losses", "metrics"]) resized.observe($(id));
+  await loadOptions();
+  await resync();
+  connect();
+}
+
+start();
