@@ -13,6 +13,7 @@ training speed. It draws a frame at most FRAME_RATE times a second.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import threading
@@ -60,6 +61,7 @@ class Session:
         """A session of `config` from new weights, or going on from `snapshot` (a run's checkpoint: `run` names
         the run, whose config the session keeps while it is attached to it)."""
         self._lock = threading.RLock()
+        self._counting, self._waiting = threading.Lock(), 0  # controls waiting for the lock
         self.run, self._run_config = run, snapshot.config if run is not None else None
         self._wake = threading.Condition(self._lock)
         self.upload = upload  # the uploaded data file's path, once a file came
@@ -71,6 +73,8 @@ class Session:
         self._warm = set()  # the (game, program) pairs already run once: their first run compiles
         self._compiled = False  # whether the running chunk compiled a program
         self._manual = 0  # single D and G steps so far: their keys
+        self.compiling = False  # whether a program compiles now
+        self._picture = (0, {})  # the scene version and payload of the latest frame's picture
         self._published_at, self._frame_seconds = 0.0, 0.0  # when the last frame was drawn, and how long it took
         self.published: Published | None = None
         if snapshot is None:
@@ -82,13 +86,26 @@ class Session:
 
     # ------------------------------------------------------------------ controls (any thread)
 
+    @contextlib.contextmanager
+    def _control(self):
+        """The lock, for a control: the playing thread lets waiting controls go first (a lock is not fair, and
+        the thread would take it back at once, chunk after chunk)."""
+        with self._counting:
+            self._waiting += 1
+        try:
+            with self._lock:
+                yield
+        finally:
+            with self._counting:
+                self._waiting -= 1
+
     def status(self) -> dict:
         """What the page shows about the session (every reply to a control holds it)."""
-        with self._lock:
+        with self._control():
             return self._status()
 
     def play(self) -> None:
-        with self._lock:
+        with self._control():
             if self.step >= self.config.train.num_steps:  # at the horizon: play on for as long again
                 more = min(self.config.train.num_steps + self._length, 2**31 - 1)
                 self._reconfigure(replace(self.config, num_steps=more))
@@ -98,7 +115,7 @@ class Session:
             self._publish(force=True)
 
     def pause(self) -> None:
-        with self._lock:
+        with self._control():
             self.playing = False
             self._publish(force=True)  # the pages must see it, however recent the last frame
 
@@ -107,7 +124,7 @@ class Session:
                                       1 <= value <= MAX_SPEED):
             raise settings.SettingsError(f"speed: iterations a second from 1 to {MAX_SPEED:,}, or null for as "
                                          f"fast as it goes; got {value!r:.40}")
-        with self._lock:
+        with self._control():
             self.speed = value
             self._credit = 0.0
             self._wake.notify_all()
@@ -115,7 +132,7 @@ class Session:
 
     def step_once(self, kind: str) -> None:
         """One iteration ("step"), one D step ("d") or one G step ("g"); pauses first."""
-        with self._lock:
+        with self._control():
             self.playing, self.error = False, None
             if kind == "step":
                 if self.step >= self.config.train.num_steps:
@@ -128,7 +145,7 @@ class Session:
 
     def change(self, changes) -> None:
         """Apply the page's settings: the trained weights stay when only KEEP_WEIGHTS knobs change."""
-        with self._lock:
+        with self._control():
             new = settings.apply(self.config, changes, self.upload)
             if new == self.config:
                 self.message = "nothing changed"
@@ -144,14 +161,14 @@ class Session:
         """Start again from new weights: with `seed` (the same one too), or a fresh random seed."""
         if seed is None:
             seed = int(np.random.default_rng().integers(2**31))
-        with self._lock:
+        with self._control():
             self._start(settings.apply(self.config, {"seed": seed}, self.upload))
             self.playing, self.message = False, f"started again with seed {seed}"
             self._publish(force=True)
 
     def use_upload(self, path: str) -> None:
         """Train on the uploaded file at `path` (the server's own copy)."""
-        with self._lock:
+        with self._control():
             previous = self.upload
             self.upload = path
             try:
@@ -162,7 +179,7 @@ class Session:
 
     def snapshot(self) -> Snapshot:
         """The session as a checkpoint holds a run: resumable by `tinygan resume`."""
-        with self._lock:
+        with self._control():
             history = {name: np.asarray([row[i] for row in self.rows], np.int64 if name == "step" else np.float64)
                        for i, name in enumerate(self.columns)}
             status = "running" if self.step < self.config.train.num_steps else "finished"
@@ -171,12 +188,12 @@ class Session:
 
     def sample(self, n: int, seed: int) -> np.ndarray:
         """n samples (n, dim) of the generator as metrics read it (its EMA when kept)."""
-        with self._lock:
+        with self._control():
             return generator_samples(self.game, self.state, jax.random.key(seed), n,
                                      self.config.model.generator_batch_norm)
 
     def close(self) -> None:
-        with self._lock:
+        with self._control():
             self._closed, self.playing = True, False
             self._wake.notify_all()
         self._thread.join(timeout=10)
@@ -198,6 +215,8 @@ class Session:
     def _play(self) -> None:
         last = time.perf_counter()
         while True:
+            while self._waiting:  # a control is waiting: it goes first
+                time.sleep(0.001)
             with self._lock:
                 while not (self.playing or self._closed):
                     self._wake.wait()
@@ -288,11 +307,19 @@ class Session:
         self.message = f"one {network} step: its loss {float(loss):.4g}"
 
     def _run(self, program: tuple, function, *args, **kwargs):
-        """Run a compiled program to its end, noting when this run compiled it (its time says nothing then)."""
+        """Run a compiled program to its end, noting when this run compiled it (its time says nothing then); the
+        pages hear that it compiles, which takes seconds."""
         key = (self.game, program)
-        self._compiled |= key not in self._warm
+        cold = key not in self._warm
+        self._compiled |= cold
         self._warm.add(key)
-        return jax.block_until_ready(function(*args, **kwargs))
+        if cold:
+            self.compiling = True
+            self._announce()
+        try:
+            return jax.block_until_ready(function(*args, **kwargs))
+        finally:
+            self.compiling = False
 
     def _diverged(self, before: engine.TrainState, after: engine.TrainState, metrics) -> bool:
         """Whether `after` holds a non-finite number: then the session stays at `before`, paused, and says so."""
@@ -351,7 +378,7 @@ class Session:
         return {"settings": settings.settings_of(self.config), "step": self.step,
                 "num_steps": self.config.train.num_steps, "playing": self.playing, "speed": self.speed,
                 "dim": self.game.target.dim, "message": self.message, "error": self.error,
-                "run": self.run, "attached": self.attached,
+                "run": self.run, "attached": self.attached, "compiling": self.compiling,
                 "iterations_per_second": self._iterations_per_second()}
 
     def _iterations_per_second(self) -> float:
@@ -371,13 +398,22 @@ class Session:
         points, timed = FRAME_POINTS[len(self.view)], (self.game, ("frame",)) in self._warm  # else it compiles
         probe = jax.device_get(self._run(("frame",), _probe, self.game, self.state, self.view, points))
         picture = payload.frame(Frame.from_probe(self.step, probe), self.view)
+        self._picture = (self._version, picture)
+        self._announce()
+        self._published_at = time.perf_counter()
+        if timed:
+            self._frame_seconds = self._published_at - started
+
+
+    def _announce(self) -> None:
+        """Publish the latest picture with the status as it is now (no probe: cheap, and nothing to compile)."""
+        version, picture = self._picture
+        if version != self._version:
+            return  # a new scene has no picture yet
         self._frame_id += 1
         text = json.dumps({"type": "frame", "version": self._version, "step": self.step, "status": self._status(),
                            **picture})
         self.published = Published(self._version, self._frame_id, self._scene, text, self.rows)
-        self._published_at = time.perf_counter()
-        if timed:
-            self._frame_seconds = self._published_at - started
 
 
 def carry_over(state: engine.TrainState, game: engine.Game) -> engine.TrainState:

@@ -490,10 +490,17 @@ function drawView2d(ctx, width, height, frame) {
     ctx.drawImage(heatmapImage(frame.heatmap), box.left, box.top, size, size);
   }
   drawAxes(ctx, box, x, y, { xTickCount: 8, yTickCount: 8, grid: !frame });
+  ctx.save(); // points and arrows beyond the view stop at its edge (the note below counts them)
+  ctx.beginPath();
+  ctx.rect(box.left, box.top, size, size);
+  ctx.clip();
   drawPoints(ctx, real.points, x, y, COLORS.realPoint, 0.7);
+  if (frame) {
+    drawPoints(ctx, frame.generated.points, x, y, COLORS.generatedPoint, 0.8);
+    drawArrows(ctx, frame.arrows || [], x, y);
+  }
+  ctx.restore();
   if (!frame) return;
-  drawPoints(ctx, frame.generated.points, x, y, COLORS.generatedPoint, 0.8);
-  drawArrows(ctx, frame.arrows || [], x, y);
   if (frame.generated.outside > 0) {
     ctx.fillStyle = COLORS.text;
     ctx.textAlign = "left";
