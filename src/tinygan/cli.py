@@ -234,6 +234,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if args.num_steps is not None and args.num_steps < 1:
         raise UsageError(f"--num-steps must be >= 1, got {args.num_steps}")
     if Path(args.run).is_file():  # a checkpoint file alone: a new run folder goes on from it
+        if Path(args.run).suffix.lower() != ".npz":
+            raise UsageError(f"{args.run}: is a file, neither a run folder nor a checkpoint (.npz)")
         return _resume_checkpoint(args)
     if args.out is not None:
         raise UsageError("--out: a run folder resumes in place; --out is for a checkpoint file")
