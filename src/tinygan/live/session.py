@@ -138,7 +138,7 @@ class Session:
                 if self.step >= self.config.train.num_steps:
                     raise settings.SettingsError(f"the session is at its {self.step:,} iterations: press play "
                                                  "to train further")
-                self._iterations(1)
+                self._iteration()
             else:
                 self._single(kind)
             self._publish(force=True)
@@ -256,7 +256,7 @@ class Session:
         if played > 1:
             self._intervals(played // log_every)
         else:
-            self._iterations(1)
+            self._iteration()
         if not self._compiled:  # the time of training and of the history's metrics, per iteration
             seen = (time.perf_counter() - started) / played
             self._seconds_per_iteration = seen if not self._seconds_per_iteration else \
@@ -279,20 +279,18 @@ class Session:
             self._row(int(before.step) + i * log_every, losses.loss_d[i], losses.loss_g[i], probes.generated[i])
         self.state = state
 
-    def _iterations(self, count: int) -> None:
-        """`count` single iterations, each its own program call; a history row at each log point."""
-        for _ in range(count):
-            before = self.state
-            generated = None
-            if self.step % self.config.train.log_every == 0:  # the row describes the state the iteration starts from
-                generated = jax.device_get(_probe(self.game, before, None)).generated
-            state, metrics = self._run(("iteration",), _iteration, self.game, before,
-                                       engine.step_key(self.key_train, before.step))
-            if self._diverged(before, state, metrics):
-                return
-            if generated is not None:
-                self._row(self.step, metrics.loss_d, metrics.loss_g, generated)
-            self.state = state
+    def _iteration(self) -> None:
+        """One iteration, a program call of its own; at a log point, the history row of the state it starts from."""
+        before, generated = self.state, None
+        if self.step % self.config.train.log_every == 0:
+            generated = jax.device_get(self._run(("row",), _probe, self.game, before, None)).generated
+        state, metrics = self._run(("iteration",), _train_step, self.game, before,
+                                   engine.step_key(self.key_train, before.step))
+        if self._diverged(before, state, metrics):
+            return
+        if generated is not None:
+            self._row(self.step, metrics.loss_d, metrics.loss_g, generated)
+        self.state = state
 
     def _single(self, kind: str) -> None:
         """One D step ("d") or G step ("g") alone, on keys of its own (`engine.discriminator_only`)."""
@@ -451,7 +449,7 @@ def _chunk(game, state, run_key, *, intervals, log_every):
     return engine.run_chunk(game, state, run_key, intervals=intervals, log_every=log_every, view=None)
 
 
-_iteration = jax.jit(engine.train_step, static_argnums=0)
+_train_step = jax.jit(engine.train_step, static_argnums=0)
 _discriminator_only = jax.jit(engine.discriminator_only, static_argnums=0)
 _generator_only = jax.jit(engine.generator_only, static_argnums=0)
 _probe = jax.jit(engine.probe, static_argnums=(0, 2, 3))
