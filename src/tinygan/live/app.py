@@ -28,7 +28,7 @@ from tinygan.config import ConfigError
 from tinygan.configfile import config_toml
 from tinygan.live import payload
 from tinygan.live.session import FRAME_RATE, SPEEDS, Session
-from tinygan.live.settings import SettingsError, options
+from tinygan.live.settings import SettingsError, one_line, options
 from tinygan.runs import RunError
 
 STATIC = Path(__file__).parent / "static"
@@ -100,7 +100,7 @@ def create_app(session: Session, *, uploads: Path, save=None) -> Starlette:
         return JSONResponse(await run_in_threadpool(session.status))
 
     async def download_config(request: Request) -> Response:
-        config = await run_in_threadpool(lambda: session.snapshot().config)
+        config = session.config.resolved()  # a frozen config, replaced whole by the session: read as it stands
         return _attachment(config_toml(config).encode(), "tinygan-config.toml", "application/toml")
 
     async def download_samples(request: Request) -> Response:
@@ -132,7 +132,7 @@ def create_app(session: Session, *, uploads: Path, save=None) -> Starlette:
         WebSocketRoute("/api/live", live),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    handlers = {RequestError: _refused, SettingsError: _refused, ConfigError: _refused, RunError: _conflict,
+    handlers = {RequestError: _refused, SettingsError: _refused, ConfigError: _refused, RunError: _refused,
                 HTTPException: _refused, Exception: _failed}
     return Starlette(routes=routes, exception_handlers=handlers)
 
@@ -219,7 +219,7 @@ async def _json_body(request: Request):
     try:
         return json.loads(data)
     except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
-        raise RequestError(400, f"the request is not JSON: {' '.join(str(error).split())[:120]}") from None
+        raise RequestError(400, f"the request is not JSON: {one_line(error, 120)}") from None
 
 
 def _query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -236,18 +236,16 @@ def _attachment(data: bytes, name: str, media_type: str) -> Response:
 
 
 async def _refused(request: Request, error: Exception) -> Response:
-    """A refused request (a bad value, an unknown path or method) as {"error": one line}."""
-    status = getattr(error, "status", None) or getattr(error, "status_code", 400)
-    text = error.detail if isinstance(error, HTTPException) else str(error)
-    return JSONResponse({"error": " ".join(text.split())[:500]}, status_code=status)
-
-
-async def _conflict(request: Request, error: Exception) -> Response:
-    """What the run folder refuses (a detached session saved, a full disk): the request conflicts with it."""
-    return JSONResponse({"error": " ".join(str(error).split())[:500]}, status_code=409)
+    """A refused request as {"error": one line}: a bad value (400), an unknown path or method (Starlette's
+    status), or what the run folder refuses, such as saving a detached session (409)."""
+    if isinstance(error, HTTPException):
+        status, text = error.status_code, error.detail
+    else:
+        status, text = getattr(error, "status", 409 if isinstance(error, RunError) else 400), str(error)
+    return JSONResponse({"error": one_line(text, 500)}, status_code=status)
 
 
 async def _failed(request: Request, error: Exception) -> Response:
     """A bug, not a bad request: logged with its traceback, answered in one line; the server goes on."""
     log.exception("live view: %s %s failed", request.method, request.url.path)
-    return JSONResponse({"error": f"internal error: {' '.join(str(error).split())[:300]}"}, status_code=500)
+    return JSONResponse({"error": f"internal error: {one_line(error)}"}, status_code=500)

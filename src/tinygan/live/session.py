@@ -234,7 +234,7 @@ class Session:
                 try:
                     played = self._advance(budget)
                 except Exception as error:  # noqa: BLE001 (any failure pauses the session; the server stays up)
-                    self.playing, self.error = False, f"training failed: {' '.join(str(error).split())[:300]}"
+                    self.playing, self.error = False, f"training failed: {settings.one_line(error)}"
                     self._publish(force=True)
                     continue
                 if self.speed is not None:
@@ -301,8 +301,7 @@ class Session:
         if self._diverged(self.state, state, loss):
             return
         self.state = state
-        network = {"d": "D", "g": "G"}[kind]
-        self.message = f"one {network} step: its loss {float(loss):.4g}"
+        self.message = f"one {kind.upper()} step: its loss {float(loss):.4g}"
 
     def _run(self, program: tuple, function, *args, **kwargs):
         """Run a compiled program to its end, noting when this run compiled it (its time says nothing then); the
@@ -402,7 +401,6 @@ class Session:
         if timed:
             self._frame_seconds = self._published_at - started
 
-
     def _announce(self) -> None:
         """Publish the latest picture with the status as it is now (no probe: cheap, and nothing to compile)."""
         version, picture = self._picture
@@ -417,11 +415,11 @@ class Session:
 def carry_over(state: engine.TrainState, game: engine.Game) -> engine.TrainState:
     """`state`'s weights under `game`: optimizer states kept where they still fit (else fresh), G's EMA started
     from G when the game keeps one, the skipped-steps counter when it counts them."""
-    fresh = engine.init_state(game, jax.random.key(0))
+    fresh = jax.eval_shape(lambda key: engine.init_state(game, key), jax.random.key(0))  # shapes, no numbers
 
     def fits(kept, new):
         return jax.tree.structure(kept) == jax.tree.structure(new) and all(
-            np.shape(a) == np.shape(b) for a, b in zip(jax.tree.leaves(kept), jax.tree.leaves(new)))
+            a.shape == b.shape for a, b in zip(jax.tree.leaves(kept), jax.tree.leaves(new)))
 
     generator_opt = state.generator_opt if fits(state.generator_opt, fresh.generator_opt) else \
         game.generator_optimizer.init(state.generator)

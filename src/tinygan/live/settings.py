@@ -93,9 +93,9 @@ def apply(config: Config, changes, upload: str | None) -> Config:
     try:
         return replace(config, **overrides)
     except ConfigError as error:
-        raise SettingsError(_one_line(error)) from None
+        raise SettingsError(one_line(error)) from None
     except (TypeError, ValueError, OverflowError) as error:  # a value the config's checks could not even compare
-        raise SettingsError(f"settings: {_one_line(error)}") from None
+        raise SettingsError(f"settings: {one_line(error)}") from None
 
 
 def changes_weights(old: Config, new: Config) -> bool:
@@ -143,5 +143,6 @@ def _short(value, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split())[:300]
+def one_line(text, limit: int = 300) -> str:
+    """An error's text (or any text) as one line of at most `limit` characters, for the page."""
+    return " ".join(str(text).split())[:limit]
