@@ -9,6 +9,7 @@ history and the animation.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -21,6 +22,7 @@ from tinygan.networks import Network, Params, make_discriminator, make_generator
 from tinygan.noise import make_noise
 from tinygan.objectives import OBJECTIVES, Objective, gradient_penalty, r1_penalty
 from tinygan.optimizers import learning_rates, make_optimizer
+from tinygan.units import make_units
 
 GRID_POINTS = 10_000  # points on the x and z grids the seed draws its pictures from
 
@@ -44,6 +46,7 @@ class Game(NamedTuple):
     unroll_steps: int = 0  # look-ahead D steps behind G's loss; 0 leaves them out of the compiled program
     generator_ema: float = 0.0  # decay of the EMA of G's weights; 0: no EMA in the state
     skip_non_finite: bool = False  # train.nan_policy "skip": a step with non-finite results changes no weight
+    units: Any = None  # the units the networks work in (`units.py`): real batches, and G's samples mapped back
 
 
 class TrainState(NamedTuple):
@@ -115,6 +118,7 @@ def make_game(config: Config) -> Game:
         unroll_steps=config.train.unroll_steps,
         generator_ema=config.train.generator_ema,
         skip_non_finite=config.train.nan_policy == "skip",
+        units=make_units(config.data),
     )
 
 
@@ -142,7 +146,7 @@ def pretrain(game: Game, params: Params, key: jax.Array, num_steps: int) -> tupl
     """
 
     def loss(params, d):
-        labels = game.target.density(d)  # (batch,)
+        labels = game.units.density(d)  # (batch,) in the units the networks work in
         logits = per_point(game.discriminator)(params, d)  # a packed D sees copies of each d
         return jnp.mean((jax.nn.sigmoid(logits) - labels) ** 2)
 
@@ -182,7 +186,7 @@ def draw_batch(game: Game, key: jax.Array) -> Batch:
         keys = jax.random.split(jax.random.split(key, 5)[4], game.n_critic - 1)
         extra = jax.vmap(functools.partial(draw_discriminator_batch, game))(keys)
     return Batch(
-        game.target.sample(key_real, size), game.noise.sample(key_d, size), game.noise.sample(key_g, size), penalty_key,
+        game.units.sample(key_real, size), game.noise.sample(key_d, size), game.noise.sample(key_g, size), penalty_key,
         extra,
     )
 
@@ -192,7 +196,7 @@ def draw_discriminator_batch(game: Game, key: jax.Array) -> DiscriminatorBatch:
     key_real, key_noise, key_penalty = jax.random.split(key, 3)
     penalty_key = key_penalty if game.gradient_penalty else None
     return DiscriminatorBatch(
-        game.target.sample(key_real, game.batch_size), game.noise.sample(key_noise, game.batch_size), penalty_key
+        game.units.sample(key_real, game.batch_size), game.noise.sample(key_noise, game.batch_size), penalty_key
     )
 
 
@@ -372,9 +376,21 @@ def in_batches(game: Game, function, xs: jax.Array) -> jax.Array:
     return jnp.concatenate([head, tail])
 
 
-def decision_boundary(game: Game, params: Params, xs: jax.Array) -> jax.Array:
-    """D(x) in [0, 1] for every row of xs (`in_batches`); a packed D is asked about `pack` copies of each point."""
+def data_discriminator(game: Game) -> Callable[[Params, jax.Array], jax.Array]:
+    """D's logit of each point given in the data's units (`per_point`, through the game's units)."""
     decide = per_point(game.discriminator)
+    return lambda params, x: decide(params, game.units.to_model(x))
+
+
+def generated(game: Game, params: Params, noise: jax.Array) -> jax.Array:
+    """G's samples of `noise` (n, noise_dim) in the data's units, (n, data_dim)."""
+    return game.units.to_data(game.generator.apply(params, noise))
+
+
+def decision_boundary(game: Game, params: Params, xs: jax.Array) -> jax.Array:
+    """D(x) in [0, 1] for every row of xs, in the data's units (`in_batches`); a packed D is asked about `pack`
+    copies of each point."""
+    decide = data_discriminator(game)
     return jax.nn.sigmoid(in_batches(game, lambda rows: decide(params, rows), xs))
 
 
@@ -384,7 +400,7 @@ def generator_pull(game: Game, params: Params, xs: jax.Array) -> jax.Array:
     The arrows GAN Lab draws on generated samples. Each batch's loss is a mean,
     so it is scaled by the batch size: the gradient of each point's own share.
     """
-    decide = per_point(game.discriminator)
+    decide = data_discriminator(game)
 
     def pull(rows):
         loss = lambda x: game.objective.generator_loss(decide(params, x)) * rows.shape[0]
@@ -421,14 +437,14 @@ def probe(game: Game, state: TrainState, view: tuple | None, points: int = GRID_
     In 2-D the probe also gives G's pull (`generator_pull`) on ARROWS of the
     generated points, evenly spaced through the noise grid.
     """
-    generated = game.generator.apply(evaluated_generator(state), game.noise.grid(points))
+    samples = generated(game, evaluated_generator(state), game.noise.grid(points))
     if view is None:
-        return Probe(generated, None)
+        return Probe(samples, None)
     decision = decision_boundary(game, state.discriminator, picture_grid(view, points))
     pull = None
     if len(view) == 2:
-        pull = generator_pull(game, state.discriminator, generated[:: points // ARROWS][:ARROWS])
-    return Probe(generated, decision, pull)
+        pull = generator_pull(game, state.discriminator, samples[:: points // ARROWS][:ARROWS])
+    return Probe(samples, decision, pull)
 
 
 def run_chunk(

@@ -170,6 +170,9 @@ def make_generator(config: ModelConfig, noise_dim: int = 1, data_dim: int = 1) -
     hidden layer w * pieces wide before it. Parameters: "hidden" (the first layer), "deeper"
     (a list, only when layers > 1), "output"; with `config.generator_batch_norm` also
     "hidden_norm" and "deeper_norm" (a list), the batch norm after each hidden layer.
+    With `config.generator_skip` the network adds its first data_dim inputs to its output,
+    G(z) = z[:, :data] + Linear(w, data)(...), and the output layer starts at 0: G starts as
+    the identity (in normal scores, every column's law already right; see `units.py`).
     """
     width = config.generator_width or config.hidden_size
     activation = ACTIVATIONS[config.generator_activation](config.maxout_pieces)
@@ -181,7 +184,8 @@ def make_generator(config: ModelConfig, noise_dim: int = 1, data_dim: int = 1) -
         params = {"hidden": init_linear(keys[0], noise_dim, columns, weight_std(config, noise_dim, columns))}
         if layers > 1:
             params["deeper"] = init_stack(list(keys[2:]), width, columns, weight_std(config, width, columns))
-        params["output"] = init_linear(keys[1], width, data_dim, weight_std(config, width, data_dim))
+        params["output"] = init_linear(keys[1], width, data_dim, 0.0 if config.generator_skip else
+                                       weight_std(config, width, data_dim))
         if config.generator_batch_norm:
             params["hidden_norm"] = init_batch_norm(columns)
             if layers > 1:
@@ -192,7 +196,8 @@ def make_generator(config: ModelConfig, noise_dim: int = 1, data_dim: int = 1) -
         hidden = [params["hidden"], *params.get("deeper", [])]
         norms = [params["hidden_norm"], *params.get("deeper_norm", [])] if config.generator_batch_norm else None
         h = apply_stack(hidden, activation.function, z, norms)  # (batch, w)
-        return linear(params["output"], h)
+        output = linear(params["output"], h)  # (batch, data_dim)
+        return z[:, :data_dim] + output if config.generator_skip else output
 
     return Network(init, apply)
 

@@ -27,6 +27,7 @@ import numpy as np
 from tinygan import engine
 from tinygan.config import Config
 from tinygan.scoring import ALL_COLUMNS, HIGHER_IS_BETTER, make_scorer, picture_view
+from tinygan.verdict import table_verdict
 
 FINAL_SAMPLES = 100_000  # samples behind the final metrics
 NORMALIZED_BATCH = 10_000  # samples drawn at once, at least, from a generator with batch norm
@@ -108,7 +109,7 @@ class TrainResult:
 
 @functools.partial(jax.jit, static_argnums=(0, 3))
 def _sample(game, params, key, n):
-    return game.generator.apply(params, game.noise.sample(key, n))
+    return engine.generated(game, params, game.noise.sample(key, n))
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -372,6 +373,8 @@ def measure(game: engine.Game, config: Config, state: engine.TrainState, key_eva
     final = jax.device_get(_final_probe(game, state, view))
     samples = final_samples(game, state, key_eval, config.model.generator_batch_norm)
     metrics = {**scorer(samples, final=True), "samples": FINAL_SAMPLES, "iterations": int(state.step)}
+    if scorer.table is not None:  # a file's table: whether it was learned, in a sentence
+        metrics["verdict"] = table_verdict(metrics, scorer.table, config.train.num_steps)
     return Frame.from_probe(int(state.step), final), metrics
 
 

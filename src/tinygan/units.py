@@ -1,0 +1,176 @@
+"""The units the networks work in: the data's own (`Identity`), or each column's normal scores (`NormalScores`).
+
+With data.quantile_transform the game is played on normal scores: a value x of a column becomes
+z = Phi^-1(F(x)), F the column's cumulative distribution, and G's output is mapped back through the
+column's quantiles (the quantile transform of tabular generative models, e.g. TabDDPM). Scales, offsets,
+skew, heavy tails and bounds are gone before training starts: every column of the real batches is
+exactly N(0, 1), so a generator that starts as the identity (model.generator_skip) starts with every
+column's law right and only has to learn how the columns go together.
+
+A units object gives the game its real batches in model units (`sample`), their density for D's
+pre-training (`density`), and the two maps between the units, `to_data` (what G's samples become) and
+`to_model` (what D reads of a point in the data's units, for pictures). All four are JAX functions.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.special
+
+from tinygan.config import DataConfig
+from tinygan.data import FileTarget, fixed_sample, kernel_density, make_target
+
+MAX_KNOTS = 2_048  # knots of a column's cumulative distribution, at most: more values are interpolated between them
+MAX_VALUES = 65_536  # distinct values of a column generated on its own values, at most
+LAW_ROWS = 100_000  # draws of a law behind its normal scores (a file's own rows otherwise)
+DENSITY_CENTRES = 4_096  # encoded rows behind the density that D's pre-training reads
+_EDGE = 1e-6  # probabilities are kept in [_EDGE, 1 - _EDGE]: normal scores within +-4.75
+
+
+class Identity(NamedTuple):
+    """The data's own units: real batches are the target's samples, and both maps are the identity."""
+
+    target: Any
+
+    def sample(self, key: jax.Array, n: int) -> jax.Array:
+        return self.target.sample(key, n)  # (n, dim)
+
+    def density(self, x: jax.Array) -> jax.Array:
+        return self.target.density(x)  # (n,)
+
+    def to_data(self, z: jax.Array) -> jax.Array:
+        return z
+
+    def to_model(self, x: jax.Array) -> jax.Array:
+        return x
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: part of a jit static argument, built once per config
+class NormalScores:
+    """Each column's normal scores: the quantile transform, with repeated values spread over their share.
+
+    Each distinct value v of a column owns the interval [low, high) of cumulative probability that its rows
+    take up. A real row drawn for a batch gets, per column, u uniform in its value's interval and
+    z = Phi^-1(u), so the batches are continuous and exactly N(0, 1) per column even where values repeat.
+    Back in the data's units, u = Phi(z) goes through the column's quantile function: a column whose
+    values repeat (at most half as many distinct values as rows: integers, counts, categories) maps each
+    interval to its value, so it is generated on its own values; any other column is interpolated linearly
+    between its values at their intervals' midpoints, so it is generated within its range, between the
+    values seen. Knot arrays are (k, dim), each column padded with its last knot.
+    """
+
+    row_low: jax.Array | None  # (rows, dim) probability intervals of each row's values; None for a law
+    row_high: jax.Array | None
+    quantile_levels: jax.Array  # (k, dim) to_data's knots: probability levels, non-decreasing per column
+    quantile_values: jax.Array  # (k, dim) the values there
+    cdf_values: jax.Array  # (k, dim) to_model's knots: values, increasing per column
+    cdf_levels: jax.Array  # (k, dim) their cumulative probability (the midpoints of their intervals)
+    centres: np.ndarray  # (<= DENSITY_CENTRES, dim) encoded rows behind `density`
+    target: Any  # the target in the data's units: a law's fresh draws are encoded by `to_model`
+
+    def sample(self, key: jax.Array, n: int) -> jax.Array:
+        if self.row_low is None:  # a law: fresh draws, encoded
+            return self.to_model(self.target.sample(key, n))
+        key_row, key_level = jax.random.split(key)
+        rows = jax.random.randint(key_row, (n,), 0, self.row_low.shape[0])  # (n,)
+        low, high = self.row_low[rows], self.row_high[rows]  # (n, dim)
+        u = low + (high - low) * jax.random.uniform(key_level, low.shape)
+        return jax.scipy.special.ndtri(jnp.clip(u, _EDGE, 1 - _EDGE))  # (n, dim)
+
+    def density(self, x: jax.Array) -> jax.Array:
+        return kernel_density(self.centres, x)
+
+    def to_data(self, z: jax.Array) -> jax.Array:
+        """(n, dim) normal scores -> (n, dim) values, through each column's quantile function."""
+        return from_scores(z, self.quantile_levels, self.quantile_values)
+
+    def to_model(self, x: jax.Array) -> jax.Array:
+        """(n, dim) values -> (n, dim) normal scores, through each column's cumulative distribution."""
+        u = jax.vmap(jnp.interp, in_axes=1, out_axes=1)(x, self.cdf_values, self.cdf_levels)
+        return jax.scipy.special.ndtri(jnp.clip(u, _EDGE, 1 - _EDGE))
+
+
+def from_scores(z: jax.Array, levels: jax.Array, values: jax.Array) -> jax.Array:
+    """Normal scores z (n, dim) back to values: per column, the quantile function given by knots (levels,
+    values), each (k, dim), linear between them: `NormalScores.to_data`, and what an exported generator reads."""
+    return jax.vmap(jnp.interp, in_axes=1, out_axes=1)(jax.scipy.special.ndtr(z), levels, values)
+
+
+class _Column(NamedTuple):
+    """One column's knots and its rows' intervals (numpy, float64)."""
+
+    quantile_levels: np.ndarray
+    quantile_values: np.ndarray
+    cdf_values: np.ndarray
+    cdf_levels: np.ndarray
+    row_low: np.ndarray  # (rows,)
+    row_high: np.ndarray
+
+
+def repeats_values(column: np.ndarray) -> bool:
+    """Whether a column is generated on its own values: at most half as many distinct values as rows (and at
+    most MAX_VALUES of them), as integers, counts and categories are."""
+    return _repeats(len(np.unique(column)), len(column))
+
+
+def _repeats(distinct: int, rows: int) -> bool:
+    return distinct <= rows / 2 and distinct <= MAX_VALUES
+
+
+def _column(values: np.ndarray) -> _Column:
+    distinct, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    high = np.cumsum(counts) / len(values)
+    low = high - counts / len(values)
+    cdf_values, cdf_levels = _at_most(distinct, (low + high) / 2)
+    if _repeats(len(distinct), len(values)):  # each value keeps its whole interval
+        quantile_levels, quantile_values = np.stack([low, high], 1).ravel(), np.repeat(distinct, 2)
+    else:  # linear between the values at their intervals' midpoints
+        quantile_levels, quantile_values = cdf_levels, cdf_values
+    return _Column(quantile_levels, quantile_values, cdf_values, cdf_levels, low[inverse], high[inverse])
+
+
+def _at_most(values: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(values, levels) of a column's cumulative distribution, thinned to MAX_KNOTS evenly spaced levels."""
+    if len(values) <= MAX_KNOTS:
+        return values, levels
+    thinned = np.linspace(levels[0], levels[-1], MAX_KNOTS)
+    return np.interp(thinned, levels, values), thinned
+
+
+def _stacked(columns: list[np.ndarray]) -> jax.Array:
+    """Columns of knots (each (k_j,)) as one (max k_j, dim) float32 array, each padded with its last knot."""
+    length = max(len(column) for column in columns)
+    padded = [np.concatenate([column, np.full(length - len(column), column[-1])]) for column in columns]
+    return jnp.asarray(np.stack(padded, axis=1), jnp.float32)
+
+
+def normal_scores(target, rows: np.ndarray | None = None) -> NormalScores:
+    """The normal scores of a table `rows` (rows, dim), or of `target`'s law from LAW_ROWS fixed draws."""
+    table = fixed_sample(target, LAW_ROWS) if rows is None else np.asarray(rows, np.float64)
+    columns = [_column(table[:, j]) for j in range(table.shape[1])]
+    knots = {name: _stacked([getattr(column, name) for column in columns])
+             for name in ("quantile_levels", "quantile_values", "cdf_values", "cdf_levels")}
+    low = high = None
+    if rows is not None:  # a file's rows: each keeps its intervals
+        low, high = (jnp.asarray(np.stack([getattr(c, name) for c in columns], 1), jnp.float32)
+                     for name in ("row_low", "row_high"))
+    centres = table[:: -(-len(table) // DENSITY_CENTRES)]  # (<= DENSITY_CENTRES, dim)
+    levels = np.stack([np.interp(centres[:, j], c.cdf_values, c.cdf_levels) for j, c in enumerate(columns)], 1)
+    encoded = scipy.special.ndtri(np.clip(levels, _EDGE, 1 - _EDGE))
+    return NormalScores(low, high, **knots, centres=encoded, target=target)
+
+
+@functools.lru_cache(maxsize=16)
+def make_units(config: DataConfig) -> Identity | NormalScores:
+    """The units of `config`'s game: normal scores with data.quantile_transform (of a file's rows, or of the
+    law's draws), else the data's own; built once per config."""
+    target = make_target(config)
+    if not config.quantile_transform:
+        return Identity(target)
+    return normal_scores(target, target.data if isinstance(target, FileTarget) else None)
