@@ -84,6 +84,8 @@ class DataConfig:
     """Width of the uniform jitter added to each stratified noise point."""
     standardize: bool = False
     """Train in standard units: D sees (x - mean) / scale and G's output is mapped back as mean + scale * G(z), with the target's own per-column mean and standard deviation."""
+    quantile_transform: bool = False
+    """Train on each column's normal scores: x becomes Phi^-1(F(x)), F the column's distribution (a file's rows, or 100,000 draws of a law), and G's output is mapped back through the column's quantiles: values stay within the column's range, and a column whose values repeat (integers, counts) is generated on its own values."""
 
     def __post_init__(self):
         from tinygan.data import TAKES_PARAMS, TARGETS, make_target  # the registries own the names
@@ -107,6 +109,10 @@ class DataConfig:
         _require("data", "noise_range", self.noise_range, float, above=0)
         _require("data", "noise_jitter", self.noise_jitter, float, minimum=0)
         _require("data", "standardize", self.standardize, bool)
+        _require("data", "quantile_transform", self.quantile_transform, bool)
+        if self.standardize and self.quantile_transform:
+            raise ConfigError("data.quantile_transform: the networks work in one kind of units; "
+                              "choose it or data.standardize")
         make_target(self), make_noise(self)  # the kind's own checks; a file target's data loads here, once
 
 
@@ -148,6 +154,8 @@ class ModelConfig:
     """Pieces of each maxout unit (Goodfellow et al. 2013): a unit is the largest of this many linear outputs."""
     generator_batch_norm: bool = False
     """Batch normalisation of each of G's hidden layers before its activation, by the statistics of the batch G is given (PacGAN's generator)."""
+    generator_skip: bool = False
+    """G(z) = z[:dim] + MLP(z), its last layer starting at 0: G starts as the identity on the first dim noise coordinates (needs noise_dim >= the data's dimension)."""
 
     def __post_init__(self):
         from tinygan.networks import ACTIVATIONS, INITS  # the registries own the names
@@ -169,6 +177,7 @@ class ModelConfig:
         _require("model", "pack", self.pack, int, minimum=1)
         _require("model", "maxout_pieces", self.maxout_pieces, int, minimum=1)
         _require("model", "generator_batch_norm", self.generator_batch_norm, bool)
+        _require("model", "generator_skip", self.generator_skip, bool)
 
 
 @dataclass(frozen=True)
@@ -326,6 +335,14 @@ class Config:
             raise ConfigError(
                 f"train.batch_size: must be >= 2 with minibatch discrimination, got {self.train.batch_size}"
             )
+        if self.model.generator_skip:  # ModelConfig cannot see the noise or the data: checked here
+            from tinygan.data import make_target
+            from tinygan.noise import make_noise
+
+            noise_dim, data_dim = make_noise(self.data).dim, make_target(self.data).dim
+            if noise_dim < data_dim:
+                raise ConfigError(f"model.generator_skip: G adds its noise to its output, so the noise needs at least "
+                                  f"the data's {data_dim} dimensions; got data.noise_dim {noise_dim}")
         if self.train.batch_size % self.model.pack:  # ModelConfig cannot see the batch: checked here
             raise ConfigError(
                 f"model.pack: must divide train.batch_size ({self.train.batch_size}), got {self.model.pack}"
@@ -420,6 +437,59 @@ def pacgan_preset(name: str, target: str) -> Config:
     )
 
 
+MIN_TABLE_ROWS, MAX_TABLE_COLUMNS = 20, 16  # the tables the `data` preset learns
+
+
+def data_preset(rows: int | None, columns: int, num_steps: int | None = None) -> Config:
+    """The `data` preset for a table of `rows` x `columns` (rows None: a law, which gives as many as asked);
+    `num_steps` replaces the iterations it would choose (the log interval follows).
+
+    A GAN on each column's normal scores (data.quantile_transform) whose generator starts as the identity
+    (model.generator_skip), so every column's law is right from the first step and training learns how the
+    columns go together: the README's "The data preset" gives the rule and how it was measured.
+    """
+    rows = 100_000 if rows is None else rows
+    if num_steps is None:
+        num_steps = int(min(20_000, max(4_000, 2_000 * math.log2(max(rows, 2) / 50))) // 100 * 100)
+    return Config(
+        preset="data",
+        data=DataConfig(noise="gaussian", noise_dim=columns, noise_range=UNIT_GAUSSIAN_RANGE,
+                        quantile_transform=True),
+        model=ModelConfig(generator_layers=3, generator_width=128, generator_activation="relu", generator_skip=True,
+                          discriminator_layers=2, discriminator_width=128, discriminator_activation="leaky_relu",
+                          init="he"),
+        optim=OptimConfig(optimizer="adam", learning_rate=1e-3, adam_beta1=0.5, adam_beta2=0.9, schedule="cosine",
+                          pretrain_steps=0),
+        train=TrainConfig(num_steps=num_steps, batch_size=256, log_every=max(1, num_steps // 40), r1=1.0,
+                          generator_ema=0.999),
+    )
+
+
+def table_shape(data: DataConfig) -> tuple[int | None, int]:
+    """(rows, columns) of a target: a file's table, or (None, dim) for a law, which has no rows."""
+    from tinygan.data import FileTarget, make_target  # the registry owns the targets
+
+    target = make_target(data)
+    return (len(target.data), target.dim) if isinstance(target, FileTarget) else (None, target.dim)
+
+
+def check_table(data: DataConfig) -> tuple[int | None, int]:
+    """The shape of a table the `data` preset can learn; a ConfigError naming the file otherwise."""
+    rows, columns = table_shape(data)
+    path = data.target.partition(":")[2]
+    if rows is not None and rows < MIN_TABLE_ROWS:
+        raise ConfigError(f"data.target: {path} has {rows} rows; the data preset needs at least {MIN_TABLE_ROWS} "
+                          "to learn a law from")
+    if columns > MAX_TABLE_COLUMNS:
+        raise ConfigError(f"data.target: {path or data.target} has {columns} columns; the data preset learns at most "
+                          f"{MAX_TABLE_COLUMNS}: pick some with --columns")
+    return rows, columns
+
+
+# Presets whose settings follow the data's shape: (rows, columns, num_steps) -> Config, rows None for a law and
+# num_steps the iterations asked for, if any.
+SIZED_PRESETS = {"data": data_preset}
+
 PRESETS: dict[str, Config] = {
     "seed": Config(preset="seed"),
     "seed-minibatch": Config(preset="seed-minibatch", model=ModelConfig(minibatch=True)),
@@ -450,14 +520,31 @@ PRESETS: dict[str, Config] = {
         train=TrainConfig(num_steps=100_000, batch_size=256, log_every=500, objective="wasserstein",
                           gradient_penalty=0.1, n_critic=5),
     ),
+    "data": data_preset(None, 1),  # as sized for its default target; a table re-sizes it (config_from_preset)
 }
 
 
 def config_from_preset(preset: str = "seed", **overrides) -> Config:
-    """A named preset with overrides, e.g. `config_from_preset("seed", minibatch=True, num_steps=500)`."""
+    """A named preset with overrides, e.g. `config_from_preset("seed", minibatch=True, num_steps=500)`.
+
+    A preset sized by the data (`SIZED_PRESETS`: `data`) is sized for the target the overrides name, and the
+    overrides still win: `config_from_preset("data", target="file:x.csv", num_steps=500)`.
+    """
     if preset not in PRESETS:
         raise ConfigError(f"preset: unknown preset {preset!r} (known: {', '.join(PRESETS)})")
-    return replace(PRESETS[preset], **overrides)
+    base = PRESETS[preset]
+    if preset in SIZED_PRESETS:
+        data = {key.rpartition(".")[2]: value for key, value in overrides.items() if _section_of(key) == "data"}
+        steps = next((value for key, value in overrides.items() if key.rpartition(".")[2] == "num_steps"), None)
+        valid = isinstance(steps, int) and not isinstance(steps, bool) and 1 <= steps < 2**31  # else refused below
+        base = SIZED_PRESETS[preset](*check_table(dataclasses.replace(base.data, **data)), steps if valid else None)
+    return replace(base, **overrides)
+
+
+def _section_of(key: str) -> str:
+    """The section of an override given by name (`batch_size`) or path (`train.batch_size`); '' if unknown."""
+    section, dot, name = key.rpartition(".")
+    return section if dot else field_sections().get(name, "")
 
 
 @functools.cache

@@ -30,7 +30,7 @@ import scipy.special
 import scipy.stats
 
 from tinygan.config import ConfigError, DataConfig
-from tinygan.datafiles import DataError, load_table
+from tinygan.datafiles import DataError, read_table
 
 POOL_SIZE = 200_000  # samples a scipy target draws its batches from
 PPF_KNOTS = 2_049  # points where a scipy law's ppf and pdf are computed; the pool and density interpolate them
@@ -200,9 +200,20 @@ def kernel_density(centres: np.ndarray, x: jax.Array) -> jax.Array:
 class FileTarget:
     """Samples from a file, any number of columns: batches are random rows, the density a Gaussian KDE."""
 
-    data: np.ndarray  # (m, d)
+    data: np.ndarray  # (m, d) float64
+    names: tuple[str, ...] = ()  # the columns' names: the file's header, else x, y or x1 ... xd
 
     modes = None
+
+    @functools.cached_property
+    def mean(self) -> np.ndarray:
+        """(d,) each column's mean."""
+        return self.data.mean(axis=0)
+
+    @functools.cached_property
+    def scale(self) -> np.ndarray:
+        """(d,) each column's standard deviation (never 0: every column holds two distinct values)."""
+        return self.data.std(axis=0)
 
     @property
     def dim(self) -> int:
@@ -227,6 +238,10 @@ class EmpiricalLaw:
     def cdf(self, x):
         """F_m(x) = #{x_i <= x} / m."""
         return np.searchsorted(self.sorted, np.asarray(x, np.float64), side="right") / len(self.sorted)
+
+    def cdf_left(self, x):
+        """F_m(x-) = #{x_i < x} / m: the left limit, below the step of a repeated value."""
+        return np.searchsorted(self.sorted, np.asarray(x, np.float64), side="left") / len(self.sorted)
 
     def ppf(self, u):
         """F_m^-1(u) = inf {x : F_m(x) >= u} = x_(ceil(u m)), the smallest value for u = 0."""
@@ -391,13 +406,16 @@ MAX_FILE_VALUE = 2.0**64  # a data file's values must be smaller in size: their 
 
 def file_target(config: DataConfig) -> FileTarget:
     path = config.target.partition(":")[2]
-    data = load_table(path, config.columns)
+    data, names = read_table(path, config.columns)
     if np.abs(data).max() >= MAX_FILE_VALUE:
         raise DataError(f"data.target: {path} holds values beyond +-2**64 (their squares overflow float32, which "
                         "training computes in): rescale the data")
-    if len(data) < 2 or np.any(np.ptp(data.astype(np.float32), axis=0) == 0):  # distinct as training sees them
-        raise DataError(f"data.target: a column of {path} holds a single value; every column needs two distinct values")
-    return FileTarget(data)
+    constant = np.flatnonzero(np.ptp(data.astype(np.float32), axis=0) == 0)  # distinct as training sees them
+    if len(data) < 2 or len(constant):
+        which = f"column {names[constant[0]]!r}" if len(constant) else "its one row"
+        raise DataError(f"data.target: {which} of {path} holds a single value; every column needs two distinct "
+                        "values (leave it out with --columns)")
+    return FileTarget(data, names)
 
 
 def mixture_target(config: DataConfig) -> Mixture:

@@ -34,6 +34,16 @@ def load_table(path: str, columns: str = "") -> np.ndarray:
     DataError: a missing file, no rows, ragged rows, a non-numeric cell (line and column), too few columns,
     and rows with missing or non-finite values (their line numbers).
     """
+    return read_table(path, columns)[0]
+
+
+def default_names(width: int) -> tuple[str, ...]:
+    """Names of columns a file does not name: x; x, y; or x1 ... xd (as `tinygan sample` writes them)."""
+    return {1: ("x",), 2: ("x", "y")}.get(width, tuple(f"x{i + 1}" for i in range(width)))
+
+
+def read_table(path: str, columns: str = "") -> tuple[np.ndarray, tuple[str, ...]]:
+    """`load_table`'s table and the names of its columns: the header's, else `default_names`."""
     file = Path(path)
     if not file.is_file():  # nor a pipe or device: reading one could block or never end
         if file.exists():
@@ -45,7 +55,8 @@ def load_table(path: str, columns: str = "") -> np.ndarray:
     except OSError as error:
         raise DataError(f"data.target: {path} cannot be read ({error.strerror})") from None
     if file.suffix.lower() == ".npy":
-        return _load_npy(data, columns, path)
+        table = _load_npy(data, columns, path)
+        return table, default_names(table.shape[1])
     rows = _csv_rows(data, path)
     if rows and all(not _is_number(cell) for cell in rows[0][1]) and any(c.lower() not in MISSING for c in rows[0][1]):
         header, rows = rows[0][1], rows[1:]  # a first row of words; one of only missing markers is data
@@ -63,9 +74,11 @@ def load_table(path: str, columns: str = "") -> np.ndarray:
         for j, column in enumerate(picked):
             cell = cells[column]
             if not _is_number(cell) and cell.lower() not in MISSING:
-                raise DataError(f"data.target: {path} line {line}, column {column}: {cell!r} is not a number")
+                named = f" ({header[column]!r})" if header else ""
+                raise DataError(f"data.target: {path} line {line}, column {column}{named}: {cell!r} is not a number")
             table[i, j] = float(cell) if _is_number(cell) else np.nan
-    return _refuse_non_finite(table, [line for line, _ in rows], "line", path)
+    names = tuple(header[column] for column in picked) if header else default_names(len(picked))
+    return _refuse_non_finite(table, [line for line, _ in rows], "line", path), names
 
 
 def _csv_rows(data: bytes, path: str) -> list[tuple[int, list[str]]]:
