@@ -29,7 +29,9 @@ def wasserstein_1d(samples: np.ndarray, distribution) -> float:
 def ks_statistic(samples: np.ndarray, distribution) -> float:
     """Kolmogorov-Smirnov statistic D_n = sup_x |F_n(x) - F(x)| against a 1-D distribution with a `cdf`.
 
-    Over the sorted samples: D_n = max_i max(i/n - F(x_(i)), F(x_(i)) - (i-1)/n).
+    Over the sorted samples: D_n = max_i max(i/n - F(x_(i)), F(x_(i)-) - (i-1)/n), with F(x-) the law's left
+    limit: its `cdf_left` where it has steps (a data file's law: then this is `scipy.stats.ks_2samp`'s
+    statistic against the data), else F(x) itself.
     """
     return _ks_sorted(np.sort(np.asarray(samples, np.float64).ravel()), distribution)
 
@@ -55,8 +57,9 @@ def _midpoint_quantiles(distribution, n: int) -> np.ndarray:
 
 def _ks_sorted(x: np.ndarray, distribution) -> float:
     cdf = distribution.cdf(x)
+    left = distribution.cdf_left(x) if hasattr(distribution, "cdf_left") else cdf
     i = np.arange(1, x.size + 1)
-    return float(max(np.max(i / x.size - cdf), np.max(cdf - (i - 1) / x.size)))
+    return float(max(np.max(i / x.size - cdf), np.max(left - (i - 1) / x.size)))
 
 
 def distances(samples: np.ndarray, distribution) -> dict[str, float]:
@@ -221,3 +224,112 @@ def _density_masses(density: Callable, num_cells: int, low, high) -> np.ndarray:
     centres = [low[a] + (np.arange(num_cells) + 0.5) * width[a] for a in range(2)]
     grid = np.stack(np.meshgrid(*centres, indexing="ij"), axis=-1).reshape(-1, 2)  # (cells, 2), x-major
     return np.asarray(density(grid), np.float64).reshape(num_cells, num_cells) * np.prod(width)
+
+
+# ---------------------------------------------------------------- a generated table against its rows
+
+
+def standardized_columns(rows: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
+    """`rows` and each of `others` in the rows' standard units: (x - mean) / std per column (std 0 counts as 1).
+
+    What "columns standardised" means for the distances below, so a column of 0.01s and one of 10,000s weigh alike.
+    """
+    rows = _as_points(rows)
+    mean, std = rows.mean(axis=0), rows.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    return [(x - mean) / std for x in (rows, *map(_as_points, others))]
+
+
+def squared_energy_distance(x: np.ndarray, y: np.ndarray) -> float:
+    """2 E|X - Y| - E|X - X'| - E|Y - Y'| over all pairs (a V-statistic): the energy distance in Szekely and
+    Rizzo's own form, of which `energy_distance` is the square root. Its expectation between two samples of
+    one law, of sizes n and m, is E|X - X'| (1/n + 1/m): what `sampling_floor` measures of a data set."""
+    return energy_distance(x, y) ** 2
+
+
+def sampling_floor(rows: np.ndarray, *, splits: int = 20, seed: int = 0) -> float:
+    """The data's own sampling noise: the median over `splits` random halvings of `rows` of the squared energy
+    distance between the two halves (odd rows: one row left out). Rows as given: standardize them first."""
+    rows = _as_points(rows)
+    rng, half = np.random.default_rng(seed), len(rows) // 2
+    values = [squared_energy_distance(rows[order[:half]], rows[order[half : 2 * half]])
+              for order in (rng.permutation(len(rows)) for _ in range(splits))]
+    return float(np.median(values))
+
+
+def nearest_neighbour_accuracy(generated: np.ndarray, real: np.ndarray, *, k: int = 5, seed: int = 0
+                               ) -> tuple[float, int]:
+    """A classifier two-sample test (Lopez-Paz & Oquab 2017, "Revisiting classifier two-sample tests"): the
+    held-out accuracy of a k-nearest-neighbour classifier telling generated from real points.
+
+    Equal numbers of each (the larger set thinned), shuffled by `seed` and split in halves: the classifier
+    votes by the k nearest points of the first half, and is scored on the second. 0.5 means the two are
+    indistinguishable; near 1, told apart; below 0.5, generated points sit on real ones (copies). Returns
+    (accuracy, points scored). Points as given: standardize them first.
+    """
+    from scipy.spatial import cKDTree
+
+    n = min(len(generated), len(real))
+    points = np.concatenate([_as_points(generated)[:n], _as_points(real)[:n]])  # (2n, d)
+    labels = np.repeat([1, 0], n)
+    order = np.random.default_rng(seed).permutation(2 * n)
+    fit, test = order[:n], order[n:]
+    _, neighbours = cKDTree(points[fit]).query(points[test], k=min(k, n))
+    votes = labels[fit][np.asarray(neighbours).reshape(len(test), -1)].mean(axis=1)  # share voting "generated"
+    guesses = np.where(votes == 0.5, np.random.default_rng(seed + 1).integers(0, 2, len(test)), votes > 0.5)
+    return float(np.mean(guesses == labels[test])), len(test)
+
+
+def memorised_share(generated: np.ndarray, training: np.ndarray) -> float:
+    """The share of generated points closer to their nearest training row than that row is to its own nearest
+    other row (strictly: a duplicated row has a twin at distance 0, and nothing is closer). SDMetrics' "distance
+    to closest record": a generator that copies its rows scores near 1. Points as given: standardize them first."""
+    from scipy.spatial import cKDTree
+
+    training = _as_points(training)
+    tree = cKDTree(training)
+    distance, nearest = tree.query(_as_points(generated), k=1)
+    row_gap = tree.query(training[nearest], k=2)[0][:, 1]  # each such row's distance to its nearest other row
+    return float(np.mean(distance < row_gap))
+
+
+def memorised_reference(training: np.ndarray, *, n: int = 2_000, seed: int = 0) -> float:
+    """`memorised_share` of rows the generator never saw, estimated by leaving each of n training rows out in
+    turn: the share that new samples of the data's own law score (about 1/2 in 1-D, less in more)."""
+    from scipy.spatial import cKDTree
+
+    training = _as_points(training)
+    picked = np.random.default_rng(seed).permutation(len(training))[:n]
+    tree = cKDTree(training)
+    distances, indices = tree.query(training[picked], k=2)
+    gap, nearest = distances[:, 1], indices[:, 1]  # the left-out row's nearest other row, and how far
+    around, who = tree.query(training[nearest], k=3)  # that row itself, then the two nearest others
+    others = np.where(who[:, 1] == picked, around[:, 2], around[:, 1])  # its nearest row but the left-out one
+    return float(np.mean(gap < others))
+
+
+def column_errors(generated: np.ndarray, rows: np.ndarray) -> list[tuple[float, float]]:
+    """Per column, (Wasserstein-1, Kolmogorov-Smirnov) between the generated and the real values, in the
+    column's own units: `scipy.stats.wasserstein_distance` and `scipy.stats.ks_2samp`'s statistic."""
+    generated, rows = _as_points(generated), _as_points(rows)
+    return [(float(scipy.stats.wasserstein_distance(generated[:, j], rows[:, j])),
+             float(scipy.stats.ks_2samp(generated[:, j], rows[:, j]).statistic)) for j in range(rows.shape[1])]
+
+
+def correlation_error(generated: np.ndarray, rows: np.ndarray) -> float:
+    """The largest error of the pairwise rank (Spearman) correlations, |rho_gen(i, j) - rho_real(i, j)| over
+    pairs of columns: ranks, so heavy tails and counts weigh like any column. NaN below two columns, and 0 for
+    a pair where either side has a constant column."""
+    generated, rows = _as_points(generated), _as_points(rows)
+    if rows.shape[1] < 2:
+        return float("nan")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gaps = np.abs(_spearman(generated) - _spearman(rows))
+    return float(np.nanmax(gaps)) if np.isfinite(gaps).any() else 0.0
+
+
+def _spearman(x: np.ndarray) -> np.ndarray:
+    """(d, d) Spearman correlations (Pearson's of the average ranks); NaN where a column is constant."""
+    ranks = scipy.stats.rankdata(x, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.atleast_2d(np.corrcoef(ranks, rowvar=False))

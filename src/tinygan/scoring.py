@@ -9,23 +9,31 @@ metrics.json. Which columns depends on the target:
   (on SLICED_SAMPLES and ENERGY_SAMPLES points: fewer at log points than at the end);
 - targets of two modes or more: modes_captured, high_quality, reverse_kl (PacGAN's
   measures, on MODE_SAMPLES samples as PacGAN counts them);
-- 2-D: GAN Lab's kl and js over the picture's square.
+- 2-D: GAN Lab's kl and js over the picture's square;
+- file targets (a table's rows): the verdict's measures against the rows (`TABLE_COLUMNS`): floor_ratio,
+  the squared energy distance to the rows over the data's own sampling floor; classifier, a 5-nearest-
+  neighbour classifier's held-out accuracy telling generated from real rows; memorised, the share of
+  generated samples closer to a row than that row is to any other; with two columns or more, corr_error,
+  the largest error of the rank correlations, and each column's w1 and ks in its own units ("w1:NAME").
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import functools
+
 import numpy as np
 
 from tinygan import metrics
-from tinygan.data import fixed_sample
+from tinygan.data import FileTarget, fixed_sample
 
 LAW_COLUMNS = ("mean", "std", "w1", "ks")
 SAMPLE_COLUMNS = ("sliced_w1", "energy")
 MODE_COLUMNS = ("modes_captured", "high_quality", "reverse_kl")
 GRID_COLUMNS = ("kl", "js")
-ALL_COLUMNS = LAW_COLUMNS + SAMPLE_COLUMNS + MODE_COLUMNS + GRID_COLUMNS
+TABLE_COLUMNS = ("floor_ratio", "classifier", "memorised", "corr_error")  # corr_error from two columns on
+ALL_COLUMNS = LAW_COLUMNS + SAMPLE_COLUMNS + MODE_COLUMNS + GRID_COLUMNS + TABLE_COLUMNS
 HIGHER_IS_BETTER = frozenset({"modes_captured", "high_quality"})  # every other metric: lower is better
 
 REFERENCE_SAMPLES = 10_000  # target samples that generated ones are compared with in 2 or more dimensions
@@ -34,6 +42,13 @@ REFERENCE_SAMPLES = 10_000  # target samples that generated ones are compared wi
 SLICED_SAMPLES = (2_000, 10_000)
 ENERGY_SAMPLES = (1_000, 5_000)
 MODE_SAMPLES = 2_500  # samples behind the mode measures, at log points and at the end: PacGAN's protocol
+# A table's measures, (at a log point, at the end): rows and samples behind the floor ratio and the classifier
+# (energy costs n^2 distances; the floor is the median of FLOOR_SPLITS halvings), and rows behind each column's
+# W1 and KS. Fewer rows than that: all of them.
+TABLE_SAMPLES = (1_000, 3_000)
+COLUMN_ROWS = (10_000, 100_000)
+FLOOR_SPLITS = 20
+FLOOR_DRAWS = 10  # disjoint sets of final samples whose floor ratios are averaged, at most
 
 
 def metric_columns(target) -> tuple[str, ...]:
@@ -43,6 +58,10 @@ def metric_columns(target) -> tuple[str, ...]:
         columns += MODE_COLUMNS
     if target.dim == 2:
         columns += GRID_COLUMNS
+    if isinstance(target, FileTarget):
+        columns += TABLE_COLUMNS[: 3 + (target.dim > 1)]
+        if target.dim > 1:
+            columns += tuple(f"{kind}:{name}" for name in target.names for kind in ("w1", "ks"))
     return columns
 
 
@@ -60,6 +79,7 @@ class Scorer:
     reference: np.ndarray | None  # (REFERENCE_SAMPLES, dim) target samples, in 2 or more dimensions
     modes: object | None  # data.Modes
     view: tuple | None  # ((low, high), (low, high)): GAN Lab's grid in 2-D
+    table: FileTarget | None = None  # a file target's rows, for the verdict's measures
 
     def __call__(self, samples: np.ndarray, *, final: bool = False) -> dict[str, float]:
         """The metrics of samples (n, dim); `final` compares more points in 2 or more dimensions (slower)."""
@@ -79,6 +99,8 @@ class Scorer:
         if "kl" in self.columns:
             (x_low, x_high), (y_low, y_high) = self.view
             scores.update(metrics.gan_lab_divergences(x, self.reference, low=(x_low, y_low), high=(x_high, y_high)))
+        if self.table is not None:
+            scores.update(table_scores(x, self.table, final))
         return {name: scores[name] for name in self.columns}
 
 
@@ -88,21 +110,72 @@ def make_scorer(target, view: tuple | None = None) -> Scorer:
     if target.dim > 1:
         reference = fixed_sample(target, REFERENCE_SAMPLES)
     return Scorer(metric_columns(target), target.distribution() if target.dim == 1 else None, reference,
-                  target.modes, view)
+                  target.modes, view, target if isinstance(target, FileTarget) else None)
+
+
+def table_scores(samples: np.ndarray, table: FileTarget, final: bool) -> dict[str, float]:
+    """The verdict's measures of samples (n, dim) against a table's rows (`TABLE_COLUMNS` and each column's)."""
+    size = min(TABLE_SAMPLES[final], len(table.data))
+    rows = standard_rows(table, size)
+    # The floor ratio compares `size` generated samples with `size` rows, as the floor compares halves; at the
+    # end, it is the mean over several disjoint sets of samples (one set's ratio varies widely on small tables).
+    draws = max(1, min(FLOOR_DRAWS, len(samples) // size, 10_000 // size)) if final else 1
+    standard = (thinned(samples, size * draws) - table.mean) / table.scale  # (size * draws, dim) standard units
+    generated = standard[:size]
+    ratio = np.mean([metrics.squared_energy_distance(part, rows) for part in np.split(standard, draws)])
+    scores = {"floor_ratio": float(ratio) / sampling_floor(table, size),
+              "classifier": metrics.nearest_neighbour_accuracy(generated, rows)[0],
+              "memorised": metrics.memorised_share(generated, standard_rows(table, len(table.data)))}
+    if table.dim > 1:
+        scores["corr_error"] = metrics.correlation_error(thinned(samples, COLUMN_ROWS[final]), column_rows(table, final))
+        errors = metrics.column_errors(thinned(samples, COLUMN_ROWS[final]), column_rows(table, final))
+        for name, (w1, ks) in zip(table.names, errors):
+            scores[f"w1:{name}"], scores[f"ks:{name}"] = w1, ks
+    return scores
+
+
+@functools.lru_cache(maxsize=32)
+def standard_rows(table: FileTarget, n: int) -> np.ndarray:
+    """n of the table's rows (all of them, or a random pick of a fixed key), in their standard units (n, dim)."""
+    rows = table.data if n >= len(table.data) else table.data[np.random.default_rng(0).permutation(len(table.data))[:n]]
+    return (rows - table.mean) / table.scale
+
+
+@functools.lru_cache(maxsize=32)
+def sampling_floor(table: FileTarget, n: int) -> float:
+    """The table's own sampling noise at n rows: `metrics.sampling_floor` of `standard_rows(table, n)`."""
+    return metrics.sampling_floor(standard_rows(table, n), splits=FLOOR_SPLITS)
+
+
+@functools.lru_cache(maxsize=32)
+def column_rows(table: FileTarget, final: bool) -> np.ndarray:
+    """The rows behind each column's W1 and KS: all of them, or COLUMN_ROWS[final] of a fixed random pick."""
+    n = COLUMN_ROWS[final]
+    return table.data if n >= len(table.data) else table.data[np.random.default_rng(1).permutation(len(table.data))[:n]]
 
 
 def picture_view(target, x_range: float) -> tuple[tuple[float, float], ...] | None:
-    """The region pictures show: [-x_range, x_range] in 1-D (the seed's), a box around the target in 2-D.
+    """The region pictures show: [-x_range, x_range] in 1-D (the seed's; a file's data: around its rows), a box
+    around the target in 2-D.
 
     Each axis is centred on the middle of the target's 0.1% to 99.9% quantiles and spans 1.5 times their
     distance (a quarter spare on each side); axes of spans within a factor 2 of each other get the larger
     span, so a round target looks round. None above 2-D.
     """
+    if target.dim == 1 and isinstance(target, FileTarget):
+        return (span_around(target.data[:, 0]),)
     if target.dim == 1:
         return ((-x_range, x_range),)
     if target.dim > 2:
         return None
     return view_around(fixed_sample(target, REFERENCE_SAMPLES))  # the points the scorer compares with
+
+
+def span_around(values: np.ndarray) -> tuple[float, float]:
+    """One axis of a picture around values: the middle of their 0.1% to 99.9% quantiles, 1.5 times that wide."""
+    low, high = np.quantile(values, [0.001, 0.999])
+    middle, span = (low + high) / 2, max(high - low, 1e-9)
+    return float(middle - 0.75 * span), float(middle + 0.75 * span)
 
 
 def view_around(points: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:

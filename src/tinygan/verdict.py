@@ -1,0 +1,86 @@
+"""A verdict anyone can read: did a run learn its table? Numbers, and one plain sentence.
+
+"Learned" means the generated samples are no farther from the rows than the data's own sampling noise
+(`floor_ratio` <= 1: the squared energy distance between generated samples and the rows, over the median
+of that between two random halves of the rows). The rest of the verdict says how it looks from other sides:
+whether a nearest-neighbour classifier can tell generated from real rows, whether the generator copies its
+rows, and which column or correlation is furthest off.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+from tinygan import metrics
+from tinygan.data import FileTarget
+from tinygan.scoring import TABLE_SAMPLES, standard_rows
+from tinygan.stats import wilson_interval
+
+COLUMN_OFF = 0.1  # a column's W1 beyond this share of its standard deviation is named as off
+CORRELATION_OFF = 0.1  # a rank correlation off by more than this is named
+
+
+def table_verdict(scores: dict, table: FileTarget, num_steps: int) -> dict:
+    """The verdict of a run's final `scores` (`scoring.table_scores`) on `table`, trained `num_steps`:
+    learned, the classifier's 95% interval, the memorised share of new rows, the column furthest off, and
+    the sentence."""
+    tested = min(TABLE_SAMPLES[1], len(table.data))  # the classifier is scored on as many points
+    low, high = wilson_interval(round(scores["classifier"] * tested), tested)
+    reference = memorised_reference(table)
+    column_w1 = [scores["w1"]] if table.dim == 1 else [scores[f"w1:{name}"] for name in table.names]
+    worst = max(range(table.dim), key=lambda j: column_w1[j] / table.scale[j])
+    verdict = {
+        "learned": bool(scores["floor_ratio"] <= 1),
+        "classifier_interval": [low, high],
+        "memorised_new_rows": reference,
+        "worst_column": table.names[worst],
+        "worst_column_w1": column_w1[worst],
+    }
+    verdict["sentence"] = sentence(scores, verdict, table, num_steps)
+    return verdict
+
+
+def sentence(scores: dict, verdict: dict, table: FileTarget, num_steps: int) -> str:
+    """One plain sentence: learned or not against the sampling noise, then what a reader should know next."""
+    ratio, accuracy = scores["floor_ratio"], scores["classifier"]
+    low, high = verdict["classifier_interval"]
+    told = ("indistinguishable" if low <= 0.5 <= high else "told apart" if low > 0.5
+            else "below chance: generated samples sit on real rows")
+    parts = [f"a 5-NN classifier tells them apart {accuracy:.0%} of the time ({told})"]
+    copied, reference = scores["memorised"], verdict["memorised_new_rows"]
+    if copied > max(1.5 * reference, reference + 0.1):
+        parts.append(f"{copied:.0%} of them are nearer a training row than any other row is, against "
+                     f"{reference:.0%} for new rows: it copies its rows")
+    if not math.isfinite(ratio):
+        return "not learned: the generator's samples are not finite numbers"
+    if verdict["learned"]:
+        return f"learned: generated samples are {ratio:.2g}x the data's own sampling noise from it; {'; '.join(parts)}"
+    return f"not learned: {ratio:.2g}x the data's own sampling noise; {'; '.join([*_what_is_off(scores, verdict, table), *parts])}; " \
+           f"try --num-steps {_more(num_steps)}"
+
+
+def _what_is_off(scores: dict, verdict: dict, table: FileTarget) -> list[str]:
+    """The column furthest off (in its own units), and the correlations when they are off."""
+    off = []
+    worst = verdict["worst_column"]
+    scale = table.scale[list(table.names).index(worst)]
+    if verdict["worst_column_w1"] > COLUMN_OFF * scale:
+        off.append(f"the column {worst!r} is off by {verdict['worst_column_w1']:.3g} (W1, in its units; its "
+                   f"standard deviation is {scale:.3g})")
+    if scores.get("corr_error", 0) > CORRELATION_OFF:
+        off.append(f"a rank correlation is off by {scores['corr_error']:.2f}")
+    return off
+
+
+def _more(num_steps: int) -> int:
+    """Twice the iterations, rounded to two significant digits."""
+    twice = 2 * num_steps
+    digits = max(0, len(str(twice)) - 2)
+    return round(twice, -digits)
+
+
+@functools.lru_cache(maxsize=4)
+def memorised_reference(table: FileTarget) -> float:
+    """`metrics.memorised_reference` of the table's rows in their standard units, once per table."""
+    return metrics.memorised_reference(standard_rows(table, len(table.data)))
