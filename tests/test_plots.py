@@ -96,8 +96,8 @@ def test_plot_distribution_draws_three_curves_and_says_what_lies_outside():
 def test_plot_distribution_in_the_seeds_portuguese():
     figure = plots.plot_distribution(XS, np.full(10_000, 0.5), np.zeros(10), np.zeros(10), lang="pt")
     ax = figure.axes[0]
-    assert {line.get_label() for line in ax.get_lines()} == {"Fronteira discriminante", "Dados reais",
-                                                              "Dados sinteticos"}
+    assert {line.get_label() for axis in figure.axes for line in axis.get_lines()} == {
+        "Fronteira discriminante", "Dados reais", "Dados sinteticos"}
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("Valores", "Densidade de probabilidade")
     assert "0.0% das amostras sinteticas fora de [-8, 8]" in [t.get_text() for t in ax.texts]
 

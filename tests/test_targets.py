@@ -169,7 +169,7 @@ def test_npy_files(tmp_path):
     ("", "", "holds no data rows"),
     ("x,y\n", "", "holds no data rows"),
     ("1,2\n3\n", "", "line 2 has 1 cells, expected 2"),
-    ("x,y\n1,2\n3,oops\n", "", "line 3, column 1: 'oops' is not a number"),
+    ("x,y\n1,2\n3,oops\n", "", "line 3, column 1 ('y'): 'oops' is not a number"),
     ("1,2\nnan,3\n4,5\n6,inf\n", "", "missing or non-finite values at lines 2, 4"),
     ("1,2\n,3\n4,NA\n", "", "missing or non-finite values at lines 2, 3"),
     ("".join(f"{i},nan\n" for i in range(8)), "", "missing or non-finite values at lines 1, 2, 3, 4, 5 and 3 more"),

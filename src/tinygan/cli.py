@@ -12,7 +12,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from tinygan.config import PRESETS, SECTIONS, ConfigError, config_from_preset, field_docs
+from tinygan.config import PRESETS, SECTIONS, SIZED_PRESETS, ConfigError, config_from_preset, field_docs
 from tinygan.configfile import blame_config_file, parse_args_with_config
 from tinygan.labels import LABELS
 
@@ -62,7 +62,18 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(**{f.name: None for cls in SECTIONS.values() for f in dataclasses.fields(cls)})
 
 
+def default_preset(target: str | None) -> str:
+    """The preset a command without --preset starts from: `data` to learn a file's table, else the seed's."""
+    return "data" if isinstance(target, str) and target.startswith("file:") else "seed"
+
+
+PRESET_HELP = ("named configuration to start from; a preset changes the defaults below (default: data for a "
+               "--target file:PATH, else seed)")
+
+
 def config_from_args(args: argparse.Namespace):
+    if args.preset is None:  # not given on the command line nor in a config file
+        args.preset, args.preset_chosen = default_preset(args.target), True
     overrides = {
         f.name: getattr(args, f.name)
         for cls in SECTIONS.values()
@@ -94,7 +105,7 @@ def build_parser() -> Parser:
 
     train = commands.add_parser("train", help="train a GAN and write its run folder",
                                 description="Train a GAN (default: the seed's experiment) and write its run folder.")
-    train.add_argument("--preset", default="seed", choices=sorted(PRESETS), help="named configuration to start from")
+    train.add_argument("--preset", choices=sorted(PRESETS), help=PRESET_HELP)
     train.add_argument("--config", metavar="FILE", help="read options and settings from a TOML or YAML file; "
                        "flags given here override it")
     train.add_argument("--out", metavar="DIR", help="run folder (default: runs/<date>-<time>-<preset>/)")
@@ -155,7 +166,7 @@ def build_parser() -> Parser:
         description="Train many seeds of one configuration, or of every cell of a grid of settings, as one "
         "compiled program per batch of seeds; print each cell's success rate with its 95%% interval and write "
         "sweep.csv, summary.json and pictures. Every seed's result equals `tinygan train --seed S`.")
-    sweep.add_argument("--preset", default="seed", choices=sorted(PRESETS), help="named configuration to start from")
+    sweep.add_argument("--preset", choices=sorted(PRESETS), help=PRESET_HELP)
     sweep.add_argument("--config", metavar="FILE", help="read options and settings from a TOML or YAML file; "
                        "flags given here override it")
     sweep.add_argument("--seeds", default="0:100", metavar="SEEDS",
@@ -223,6 +234,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from tinygan.runner import train_run
 
+    if config.preset in SIZED_PRESETS and not (args.quiet or args.json):
+        from tinygan.reporting import preset_line
+
+        print(preset_line(config, chosen=getattr(args, "preset_chosen", False)), flush=True)
     return _report(args, config.train.num_steps, args.lang,
                    lambda progress: train_run(config, folder, options, progress=progress))
 
@@ -269,7 +284,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     import jax
 
-    text = runs.samples_csv(result.sample(args.n, key=jax.random.key(args.seed)))
+    samples = result.sample(args.n, key=jax.random.key(args.seed))
+    text = runs.samples_csv(samples, runs.column_names(result.game.target))
     if out is None:
         sys.stdout.write(text)
     else:

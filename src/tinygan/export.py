@@ -31,10 +31,12 @@ from tinygan.networks import Network, Params, make_discriminator, make_generator
 from tinygan.noise import make_noise
 from tinygan.runs import write_atomic
 from tinygan.trainer import NORMALIZED_BATCH
+from tinygan.units import from_scores, make_units
 
 FORMAT = "tinygan-generator"
 VERSION = 1  # the newest format version this module reads and the one it writes
 MANIFEST, MANIFEST_SHA256 = "manifest", "manifest_sha256"  # the two members that are not parameter leaves
+QUANTILE_LEVELS, QUANTILE_VALUES = "quantile_levels", "quantile_values"  # with data.quantile_transform
 _DAMAGED = DAMAGED_ARCHIVE_ERRORS  # each becomes one ExportError naming the file
 
 
@@ -59,6 +61,10 @@ def export_generator(config: Config, params: Params, path: str | os.PathLike, *,
         mean_scale = {"mean": [float(v) for v in mean], "scale": [float(v) for v in scale]}
     names, leaves, _ = _leaves(params)
     arrays = {name: np.ascontiguousarray(leaf) for name, leaf in zip(names, leaves, strict=True)}
+    quantiles = {}  # with data.quantile_transform: each column's quantile function, as its knots
+    if config.data.quantile_transform:
+        units = make_units(config.data)
+        quantiles = {QUANTILE_LEVELS: np.asarray(units.quantile_levels), QUANTILE_VALUES: np.asarray(units.quantile_values)}
     manifest = {
         "format": FORMAT,
         "version": VERSION,
@@ -71,12 +77,13 @@ def export_generator(config: Config, params: Params, path: str | os.PathLike, *,
         "data_dim": target.dim,
         "standardization": mean_scale,
         "leaves": [_describe_leaf(name, array) for name, array in arrays.items()],
+        "quantiles": [_describe_leaf(name, array) for name, array in quantiles.items()] or None,
     }
     rebuilt = _rebuild(path, manifest)  # the file must load: refuse parameters that are not this config's G
     _check_leaves(path, manifest["leaves"], rebuilt.leaf_specs, "the parameters")
 
     text = json.dumps(manifest, sort_keys=True, allow_nan=False).encode()
-    members = {**arrays, MANIFEST: np.frombuffer(text, np.uint8),
+    members = {**arrays, **quantiles, MANIFEST: np.frombuffer(text, np.uint8),
                MANIFEST_SHA256: np.frombuffer(_sha256(text).encode(), np.uint8)}
     buffer = io.BytesIO()
     np.savez(buffer, allow_pickle=False, **members)
@@ -97,7 +104,8 @@ def load_generator(path: str | os.PathLike) -> Generator:
         raise ExportError(f"{path}: the manifest's checksum does not match: the file was changed or damaged")
     manifest = _parse_manifest(path, text)
 
-    expected = {MANIFEST, MANIFEST_SHA256} | {leaf["name"] for leaf in manifest["leaves"]}
+    quantiles = manifest.get("quantiles") or []
+    expected = {MANIFEST, MANIFEST_SHA256} | {leaf["name"] for leaf in manifest["leaves"] + quantiles}
     if missing := sorted(expected - members.keys()):
         raise ExportError(f"{path}: missing member(s) {', '.join(missing)}")
     if extra := sorted(members.keys() - expected):
@@ -113,7 +121,32 @@ def load_generator(path: str | os.PathLike) -> Generator:
                               "changed or damaged")
         arrays.append(array)
     params = jax.tree.unflatten(rebuilt.treedef, arrays)
-    return Generator(rebuilt.network, rebuilt.noise, params, {**manifest, "model": rebuilt.model, "data": rebuilt.data})
+    network = _in_data_units(path, rebuilt.network, manifest["data_dim"], quantiles, members) if quantiles \
+        else rebuilt.network
+    return Generator(network, rebuilt.noise, params, {**manifest, "model": rebuilt.model, "data": rebuilt.data})
+
+
+def _in_data_units(path: Path, network: Network, data_dim: int, described: list[dict], members: dict) -> Network:
+    """The generator followed by its columns' quantile functions (data.quantile_transform), from the file's
+    knots: float32 (k, data_dim), checksums matching, finite, levels non-decreasing in [0, 1] per column."""
+    knots = {}
+    for leaf in described:
+        if leaf["name"] not in (QUANTILE_LEVELS, QUANTILE_VALUES) or len(leaf["shape"]) != 2:
+            raise ExportError(f"{path}: the manifest's quantiles hold {leaf['name']!r}{leaf['shape']}, expected "
+                              f"{QUANTILE_LEVELS} and {QUANTILE_VALUES} of shape (knots, data_dim)")
+        array = _read_array(path, leaf["name"], members[leaf["name"]], np.dtype(np.float32), tuple(leaf["shape"]))
+        if _sha256(array.tobytes()) != leaf["sha256"]:
+            raise ExportError(f"{path}: the checksum of member {leaf['name']!r} does not match: the file was "
+                              "changed or damaged")
+        knots[leaf["name"]] = array
+    levels, values = knots.get(QUANTILE_LEVELS), knots.get(QUANTILE_VALUES)
+    if levels is None or values is None or levels.shape != values.shape or levels.shape[1] != data_dim:
+        raise ExportError(f"{path}: the quantile knots must be two arrays of shape (knots, {data_dim})")
+    if not (np.isfinite(levels).all() and np.isfinite(values).all() and (np.diff(levels, axis=0) >= 0).all()
+            and levels.min() >= 0 and levels.max() <= 1):
+        raise ExportError(f"{path}: the quantile knots are not finite, or their levels are not rising within [0, 1]")
+    return Network(network.init, lambda params, z: from_scores(network.apply(params, z), levels, values),
+                   network.pack)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -150,7 +183,8 @@ class Generator:
         layers = model["generator_layers"]
         norm = " with batch norm" if model["generator_batch_norm"] else ""
         trained = f", {manifest['iterations']} iterations" if manifest["iterations"] is not None else ""
-        units = "standardized units" if manifest["standardization"] else "data units"
+        units = ("standardized units" if manifest["standardization"] else
+                 "data units (through each column's quantiles)" if manifest.get("quantiles") else "data units")
         return (f"tinygan generator (preset {manifest['preset']}{trained}): {data['noise']} noise "
                 f"{self.noise_dim}-D -> {layers} hidden layer{'s' if layers > 1 else ''} of {width} "
                 f"{model['generator_activation']} units{norm} -> {self.data_dim}-D samples in {units} of "
@@ -318,6 +352,11 @@ def _parse_manifest(path: Path, text: bytes) -> dict:
         value = manifest.get(key, ...)
         if not (isinstance(value, kind) if isinstance(kind, type) else kind(value)):
             raise ExportError(f"{path}: the manifest's {key!r} is missing or malformed")
+    quantiles = manifest.get("quantiles")  # absent from files written before data.quantile_transform
+    if not (quantiles is None or isinstance(quantiles, list) and all(map(_is_leaf, quantiles))):
+        raise ExportError(f"{path}: the manifest's 'quantiles' is malformed")
+    if bool(quantiles) != bool(manifest["data"].get("quantile_transform")):
+        raise ExportError(f"{path}: data.quantile_transform disagrees with the quantile knots the file holds")
     for leaf in manifest["leaves"]:
         if not _is_leaf(leaf):
             raise ExportError(f"{path}: the manifest's leaf {leaf!r:.80} is malformed")

@@ -103,36 +103,60 @@ def plot_metrics(history: dict[str, np.ndarray], *, lang: str = "en") -> Figure:
     return figure
 
 
+def span(x_range: float | tuple[float, float]) -> tuple[float, float]:
+    """A picture's x range: (low, high) as given, or a half-width r for [-r, r] (the seed's [-8, 8])."""
+    return (-x_range, x_range) if np.isscalar(x_range) else (float(x_range[0]), float(x_range[1]))
+
+
+def shares_axis(real_density: np.ndarray) -> bool:
+    """Whether D(x), in [0, 1], is drawn on the densities' axis (the seed's picture) or on one of its own: the
+    real density must peak between 1/4 and 4, so neither hides the other (data in its own units may not)."""
+    return 0.25 <= float(np.max(real_density)) <= 4
+
+
+def decision_axis(ax, real_density: np.ndarray, words: dict):
+    """The axis D(x) is drawn on: `ax` itself, or a second y axis on the right, in [0, 1.05]."""
+    if shares_axis(real_density):
+        return ax
+    twin = ax.twinx()
+    twin.set(ylim=(0, 1.05), ylabel=words["decision"])
+    return twin
+
+
 def plot_distribution(
     xs: np.ndarray,
     decision: np.ndarray,
     real: np.ndarray,
     generated: np.ndarray,
     *,
-    x_range: float = 8.0,
+    x_range: float | tuple[float, float] = 8.0,
     lang: str = "en",
     title: str | None = None,
 ) -> Figure:
     """The seed's picture: D(x) on the grid xs, the real density and the generated density.
 
-    `real` and `generated` are samples; both are histogrammed over
-    [-x_range, x_range] in BINS bins, and the share of generated samples
-    outside that range is written on the picture.
+    `real` and `generated` are samples; both are histogrammed over `x_range` ([-x_range, x_range], or
+    (low, high)) in BINS bins, and the share of generated samples outside that range is written on the picture.
+    D(x) shares the densities' axis unless their scale is far from its [0, 1] (`shares_axis`).
     """
     words = LABELS[lang]
+    low, high = span(x_range)
     figure = Figure(figsize=(6.4, 4), dpi=100, layout="constrained")
     ax = figure.add_subplot()
-    centres, real_density, _ = density(real, -x_range, x_range)
-    _, generated_density, outside = density(generated, -x_range, x_range)
-    ax.plot(xs, decision, label=words["decision"], color=COLORS["decision"])
-    ax.plot(centres, real_density, label=words["real"], color=COLORS["real"])
-    ax.plot(centres, generated_density, label=words["generated"], color=COLORS["generated"])
-    top = max(1.0, float(np.max(real_density)), float(np.max(generated_density)))
-    ax.set(xlim=(-x_range, x_range), ylim=(0, top * 1.05), xlabel=words["values"], ylabel=words["density"])
+    centres, real_density, _ = density(real, low, high)
+    _, generated_density, outside = density(generated, low, high)
+    boundary = decision_axis(ax, real_density, words)
+    lines = boundary.plot(xs, decision, label=words["decision"], color=COLORS["decision"])
+    lines += ax.plot(centres, real_density, label=words["real"], color=COLORS["real"])
+    lines += ax.plot(centres, generated_density, label=words["generated"], color=COLORS["generated"])
+    top = max(float(np.max(real_density)), float(np.max(generated_density)), 1e-300)
+    if boundary is ax:
+        top = max(top, 1.0)
+    ax.set(xlim=(low, high), ylim=(0, top * 1.05), xlabel=words["values"], ylabel=words["density"])
     ax.set_title(title or words["title"])
-    ax.text(0.02, 0.97, words["outside"].format(fraction=outside, low=-x_range, high=x_range),
+    ax.text(0.02, 0.97, words["outside"].format(fraction=outside, low=low, high=high),
             transform=ax.transAxes, va="top", fontsize=8)
-    ax.legend(loc="upper right")
+    ax.legend(lines, [line.get_label() for line in lines], loc="upper right")
     return figure
 
 
@@ -144,28 +168,32 @@ def save_animation(
     xs: np.ndarray,
     real: np.ndarray,
     *,
-    x_range: float = 8.0,
+    x_range: float | tuple[float, float] = 8.0,
     view: tuple[float, float] = (-6.0, 6.0),
     lang: str = "en",
     fps: int = 30,
 ) -> None:
     """Animate the seed's three curves through training, one frame per entry, to a GIF or an MP4.
 
-    Drawn over x in `view` and y in [0, 1.4] like the seed's animation,
-    labelled "Frame: i/n" with the iteration, and the share of generated
-    samples outside the view. The file appears only once complete.
+    Densities are histogrammed over `x_range` (as `plot_distribution`) and drawn over x in `view` and y in
+    [0, 1.4] like the seed's animation (1.4 times the real density's peak when D(x) has an axis of its own),
+    labelled "Frame: i/n" with the iteration, and the share of generated samples outside the view. The file
+    appears only once complete.
     """
     path = Path(path)
     words = LABELS[lang]
+    low, high = span(x_range)
     figure = Figure(figsize=(6.4, 4), dpi=100)
     canvas = FigureCanvasAgg(figure)
     figure.suptitle(words["title"], fontsize=15)
     ax = figure.add_subplot()
-    ax.set(xlim=view, ylim=(0, 1.4), xlabel=words["values"], ylabel=words["density"])
-    centres, real_density, _ = density(real, -x_range, x_range)
+    centres, real_density, _ = density(real, low, high)
+    top = 1.4 if shares_axis(real_density) else 1.4 * float(np.max(real_density))
+    ax.set(xlim=view, ylim=(0, top), xlabel=words["values"], ylabel=words["density"])
+    boundary = decision_axis(ax, real_density, words)
     ax.plot(centres, real_density, color=COLORS["real"])
     # Only the changing artists are drawn per frame, over a saved background (blitting: ~10x faster).
-    (line_decision,) = ax.plot(xs, decisions[0], color=COLORS["decision"], animated=True)
+    (line_decision,) = boundary.plot(xs, decisions[0], color=COLORS["decision"], animated=True)
     (line_generated,) = ax.plot(centres, centres * 0, color=COLORS["generated"], animated=True)
     caption = ax.text(0.02, 0.95, "", transform=ax.transAxes, va="top", fontsize=9, linespacing=1.6, animated=True)
     ax.legend(
@@ -178,12 +206,12 @@ def save_animation(
 
     def render(i: int) -> np.ndarray:
         line_decision.set_ydata(decisions[i])
-        line_generated.set_ydata(density(generated[i], -x_range, x_range)[1])
+        line_generated.set_ydata(density(generated[i], low, high)[1])
         outside = words["outside"].format(fraction=outside_fraction(generated[i], *view), low=view[0], high=view[1])
         caption.set_text(f"{words['frame']}: {i + 1}/{len(steps)}  ({words['iteration'].lower()} {steps[i]})\n{outside}")
         canvas.restore_region(background)
-        for artist in (line_decision, line_generated, caption):
-            ax.draw_artist(artist)
+        for artist, axis in ((line_decision, boundary), (line_generated, ax), (caption, ax)):
+            axis.draw_artist(artist)
         return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()  # (height, width, 3)
 
     write_frames(path, (render(i) for i in range(len(steps))), fps)

@@ -13,6 +13,19 @@ from tinygan.labels import LABELS
 from tinygan.trainer import TrainResult
 
 
+def preset_line(config, *, chosen: bool = False) -> str:
+    """One line saying what the `data` preset chose for the table: its shape, the networks, the game's length."""
+    from tinygan.config import table_shape
+
+    rows, columns = table_shape(config.data)
+    model, train = config.model, config.train
+    shape = f"{rows:,} rows x {columns} column{'s' * (columns > 1)}" if rows is not None else f"a {columns}-D law"
+    why = " (for a file target; --preset seed trains the blog's network on it)" if chosen else ""
+    return (f"preset {config.preset}{why}: {shape}; G {model.generator_layers} x {model.generator_width} "
+            f"{model.generator_activation}, D {model.discriminator_layers + 1} x {model.discriminator_width} "
+            f"{model.discriminator_activation}, batch {train.batch_size}, {train.num_steps:,} iterations")
+
+
 def log_line(row: dict) -> str:
     """The seed's log line: `step: loss_d loss_g`."""
     return f"{row['step']}: {row['loss_d']:.6f}\t{row['loss_g']:.6f}"
@@ -170,6 +183,8 @@ def summary(result: TrainResult, folder: Path, written: list[Path], *, lang: str
         f"training {seconds['train']:.2f} s, metrics {seconds['metrics']:.2f} s"
     )
     lines = [metrics_line]
+    if "verdict" in m:
+        lines.append(f"verdict: {m['verdict']['sentence']}")
     if "stop_reason" in m:
         lines.append(f"stopped: {m['stop_reason']}")
     if m.get("best_step") is not None:

@@ -23,6 +23,8 @@ import numpy as np
 
 from tinygan import plots, plots_2d
 from tinygan.config import Config
+from tinygan.data import FileTarget
+from tinygan.datafiles import default_names
 from tinygan.scoring import picture_view, view_around
 from tinygan.trainer import Frame, TrainResult
 
@@ -99,12 +101,17 @@ def check_new_file(path: str | os.PathLike, what: str) -> Path:
     return path
 
 
-def samples_csv(samples: np.ndarray) -> str:
-    """Samples (n, dim) as CSV with a header (x; x, y; or x1 ... xd), as exact floats."""
-    dim = samples.shape[1]
-    header = {1: ["x"], 2: ["x", "y"]}.get(dim, [f"x{i + 1}" for i in range(dim)])
-    lines = [",".join(header)] + [",".join(repr(float(value)) for value in row) for row in samples]
+def samples_csv(samples: np.ndarray, names: tuple[str, ...] = ()) -> str:
+    """Samples (n, dim) as CSV with a header (the columns' `names`, else x; x, y; or x1 ... xd), as exact floats."""
+    header = io.StringIO()
+    csv.writer(header, lineterminator="").writerow(names or default_names(samples.shape[1]))
+    lines = [header.getvalue()] + [",".join(repr(float(value)) for value in row) for row in samples]
     return "\n".join(lines) + "\n"
+
+
+def column_names(target) -> tuple[str, ...]:
+    """The names of a target's columns: a file's own, else x; x, y; or x1 ... xd."""
+    return target.names if isinstance(target, FileTarget) else default_names(target.dim)
 
 
 def list_runs(folder: Path) -> list[dict]:
@@ -320,8 +327,8 @@ def distribution_figure(game, config: Config, frame: Frame, real: np.ndarray, *,
     """One frame as the seed's picture in 1-D (D(x), real and generated densities), else GAN Lab's (samples
     over D's heat map with G's arrows; above 2-D, the first two columns alone)."""
     if game.target.dim == 1:
-        x_range = config.data.noise_range
-        xs = np.linspace(-x_range, x_range, len(frame.decision))
+        (x_range,) = picture_view(game.target, config.data.noise_range)
+        xs = np.linspace(*x_range, len(frame.decision))
         return plots.plot_distribution(xs, frame.decision, real[:, 0], frame.generated[:, 0], x_range=x_range,
                                        lang=lang)
     return plots_2d.plot_samples_2d(real[:, :2], frame.generated[:, :2], extent=_extent(game, config, real),
@@ -329,10 +336,12 @@ def distribution_figure(game, config: Config, frame: Frame, real: np.ndarray, *,
 
 
 def _animate_1d(result: TrainResult, real: np.ndarray, animation: Path, lang: str) -> None:
-    x_range, frames = result.config.data.noise_range, result.frames
-    xs = np.linspace(-x_range, x_range, len(frames[-1].decision))
+    frames = result.frames
+    (x_range,) = picture_view(result.game.target, result.config.data.noise_range)
+    xs = np.linspace(*x_range, len(frames[-1].decision))
+    view = x_range if isinstance(result.game.target, FileTarget) else (-6.0, 6.0)  # the seed's animation: [-6, 6]
     plots.save_animation(animation, [f.step for f in frames], [f.decision for f in frames],
-                         [f.generated[:, 0] for f in frames], xs, real[:, 0], x_range=x_range, lang=lang)
+                         [f.generated[:, 0] for f in frames], xs, real[:, 0], x_range=x_range, view=view, lang=lang)
 
 
 def _animate_2d(result: TrainResult, real: np.ndarray, animation: Path, lang: str) -> None:

@@ -107,7 +107,8 @@ def create_app(session: Session, *, uploads: Path, save=None) -> Starlette:
         n = _query_int(request, "n", 1_000, 1, MAX_DOWNLOAD_SAMPLES)
         seed = _query_int(request, "seed", 0, 0, 2**32 - 1)
         samples = await run_in_threadpool(session.sample, n, seed)
-        return _attachment(runs.samples_csv(samples).encode(), "tinygan-samples.csv", "text/csv")
+        names = runs.column_names(session.game.target)
+        return _attachment(runs.samples_csv(samples, names).encode(), "tinygan-samples.csv", "text/csv")
 
     async def download_checkpoint(request: Request) -> Response:
         snapshot = await run_in_threadpool(session.snapshot)

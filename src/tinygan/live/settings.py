@@ -60,7 +60,7 @@ def options() -> dict:
         "settings_help": {name: _help(path) for name, path in FIELDS.items()} | {
             "preset": "A named configuration: choosing one replaces every setting and starts again.",
             "target": "The distribution the generator learns; changing it starts again. Upload a CSV of 1 or "
-                      "2 numeric columns to learn your own data.",
+                      "2 numeric columns to learn your own data: the data preset, sized for it, learns it.",
         },
         "limits": LIMITS,
     }
@@ -86,8 +86,14 @@ def apply(config: Config, changes, upload: str | None) -> Config:
         if isinstance(value, int) and not isinstance(value, bool) and value > maximum:
             raise SettingsError(f"{name}: at most {maximum:,} in the live view, got {value:,}")
     if "target" in changes:
+        target = _target(changes["target"], upload)
+        if target.startswith("file:") and "preset" not in changes:  # a table: the data preset, sized for it
+            try:
+                config = config_from_preset("data", target=target)
+            except ConfigError as error:
+                raise SettingsError(one_line(error)) from None
         # The old target's parameters and the metrics named after it (a run's resolved config names w1) go.
-        overrides.update({"data.target": _target(changes["target"], upload), "data.target_params": "",
+        overrides.update({"data.target": target, "data.target_params": "",
                           "data.columns": "", "train.stop_when": "", "train.plateau_metric": "",
                           "train.best_metric": ""})
     try:
