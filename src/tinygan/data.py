@@ -202,6 +202,7 @@ class FileTarget:
 
     data: np.ndarray  # (m, d) float64
     names: tuple[str, ...] = ()  # the columns' names: the file's header, else x, y or x1 ... xd
+    bound_rows: jax.Array | None = None  # the rows as an argument of a program (`engine.with_data`), if they are
 
     modes = None
 
@@ -215,12 +216,17 @@ class FileTarget:
         """(d,) each column's standard deviation (never 0: every column holds two distinct values)."""
         return self.data.std(axis=0)
 
+    @functools.cached_property
+    def rows(self) -> jax.Array:
+        """(m, d) the table as training reads it, float32: the program's argument when bound, else made once."""
+        return jnp.asarray(self.data, jnp.float32) if self.bound_rows is None else self.bound_rows
+
     @property
     def dim(self) -> int:
         return self.data.shape[1]
 
     def sample(self, key: jax.Array, n: int) -> jax.Array:
-        return jnp.asarray(self.data, jnp.float32)[jax.random.randint(key, (n,), 0, len(self.data))]  # (n, d)
+        return self.rows[jax.random.randint(key, (n,), 0, len(self.data))]  # (n, d)
 
     def density(self, x: jax.Array) -> jax.Array:
         return kernel_density(self.data, x)
@@ -488,8 +494,12 @@ TAKES_PARAMS = ("scipy", "ring", "grid", "spiral", "swiss_roll", "moons")  # kin
 
 @functools.lru_cache(maxsize=16)
 def fixed_sample(target, n: int) -> np.ndarray:
-    """n draws (n, dim) float64 of the target from the fixed key 0: the same points wherever they are read."""
-    return np.asarray(jax.jit(target.sample, static_argnums=1)(jax.random.key(0), n), np.float64)
+    """n draws (n, dim) float64 of the target from the fixed key 0: the same points wherever they are read.
+
+    A file's rows are picked outside any compiled program (a table baked into one makes it large and slow).
+    """
+    draw = target.sample if isinstance(target, FileTarget) else jax.jit(target.sample, static_argnums=1)
+    return np.asarray(draw(jax.random.key(0), n), np.float64)
 
 
 MOMENT_SAMPLES = 100_000  # draws behind the moments of a target without a law

@@ -122,6 +122,31 @@ def make_game(config: Config) -> Game:
     )
 
 
+def bind_data(game: Game, arrays) -> Game:
+    """The game reading its data from `arrays` (traced arguments of a program, in place of the data's own
+    arrays: a file's rows, the quantile knots); `arrays` None (a law's game in its own units) leaves it as it is."""
+    return game if arrays is None else game._replace(units=game.units.with_arrays(arrays))
+
+
+def with_data(function: Callable, *, static_argnums: tuple[int, ...] = (), static_argnames: tuple[str, ...] = ()):
+    """`function(game, *args, **kwargs)` compiled with the game's data (`units.arrays`: a file's rows, the
+    quantile knots) as arguments of the program rather than constants baked into it, which would make programs
+    as large as the data and slow to compile. The game is static (one program per game), as are `static_argnums`
+    (positions among `function`'s own arguments) and `static_argnames`. `.lower(game, ...)` lowers it ahead."""
+
+    @functools.partial(jax.jit, static_argnums=tuple(0 if i == 0 else i + 1 for i in (0, *static_argnums)),
+                       static_argnames=static_argnames)
+    def program(game, arrays, *args, **kwargs):
+        return function(bind_data(game, arrays), *args, **kwargs)
+
+    @functools.wraps(function)
+    def run(game: Game, *args, **kwargs):
+        return program(game, game.units.arrays, *args, **kwargs)
+
+    run.lower = lambda game, *args, **kwargs: program.lower(game, game.units.arrays, *args, **kwargs)
+    return run
+
+
 def init_state(game: Game, key: jax.Array) -> TrainState:
     key_g, key_d = jax.random.split(key)
     generator, discriminator = game.generator.init(key_g), game.discriminator.init(key_d)

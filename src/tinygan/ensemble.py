@@ -74,14 +74,14 @@ def seed_keys(seeds: Sequence[int]) -> jax.Array:
     return jax.vmap(lambda seed: jax.random.split(jax.random.key(seed), 3), out_axes=1)(seeds)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 2))
+@functools.partial(engine.with_data, static_argnums=(2,))
 def setup_seeds(game: engine.Game, keys: jax.Array, pretrain_steps: int) -> engine.TrainState:
     """Each seed's starting state (`engine.setup`), stacked, with the counters (all zero) kept once."""
     states = jax.vmap(lambda key: engine.setup(game, key, pretrain_steps)[0])(keys)
     return jax.tree_util.tree_map_with_path(lambda path, leaf: leaf[0] if _is_counter(path) else leaf, states)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 3))
+@functools.partial(engine.with_data, static_argnums=(3,))
 def train_chunk(game: engine.Game, states: engine.TrainState, run_keys: jax.Array, steps: int) -> engine.TrainState:
     """`steps` iterations of every seed: each draws its batch from its own key and the shared step."""
     axes = seed_axes(states)

@@ -107,17 +107,17 @@ class TrainResult:
         return np.asarray(_decide(self.game, self.state.discriminator, jnp.asarray(x, jnp.float32)))
 
 
-@functools.partial(jax.jit, static_argnums=(0, 3))
+@functools.partial(engine.with_data, static_argnums=(3,))
 def _sample(game, params, key, n):
     return engine.generated(game, params, game.noise.sample(key, n))
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@engine.with_data
 def _decide(game, params, x):
     return engine.decision_boundary(game, params, x)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 2))
+@functools.partial(engine.with_data, static_argnums=(2,))
 def _final_probe(game, state, view):
     return engine.probe(game, state, view)
 
@@ -208,10 +208,11 @@ def _entry(stacked, i: int):
     return jax.tree.map(lambda leaf: leaf[i], stacked)
 
 
-def _timed_compile(function, *args):
+def _timed_compile(game: engine.Game, function, *args):
+    """`function(game, *args)` compiled ahead (`engine.with_data`: the data an argument), and the seconds."""
     start = time.perf_counter()
-    compiled = jax.jit(function).lower(*args).compile()
-    return compiled, time.perf_counter() - start
+    compiled = engine.with_data(function).lower(game, *args).compile()
+    return functools.partial(compiled, game.units.arrays), time.perf_counter() - start
 
 
 def train(
@@ -255,7 +256,7 @@ def _train(config: Config, progress, with_frames: bool, stop: StopSignal, resume
     if resume is None:  # set-up (init and pre-training) compiled as one program
         key_setup, key_train, key_eval = jax.random.split(jax.random.key(config.train.seed), 3)
         setup_fn, seconds["compile"] = _timed_compile(
-            functools.partial(engine.setup, game, pretrain_steps=config.optim.pretrain_steps), key_setup
+            game, functools.partial(engine.setup, pretrain_steps=config.optim.pretrain_steps), key_setup
         )
         start = time.perf_counter()
         state, pretrain_losses = jax.block_until_ready(setup_fn(key_setup))
@@ -274,8 +275,8 @@ def _train(config: Config, progress, with_frames: bool, stop: StopSignal, resume
     chunk_fns = {}
     for shape in dict.fromkeys(plan):
         chunk_fns[shape], compile_seconds = _timed_compile(
-            functools.partial(engine.run_chunk, game, intervals=shape[0], log_every=shape[1],
-                              view=view if with_frames else None, with_starts=watch.needs_starts),
+            game, functools.partial(engine.run_chunk, intervals=shape[0], log_every=shape[1],
+                                    view=view if with_frames else None, with_starts=watch.needs_starts),
             state,
             key_train,
         )
@@ -393,13 +394,15 @@ def _divergence(game: engine.Game, state: engine.TrainState, run_key: jax.Array,
     return step, f"non-finite values at step {step:,}: {what}"
 
 
-@functools.partial(jax.jit, static_argnums=(0, 3))
-def _finite_steps(game: engine.Game, state: engine.TrainState, run_key: jax.Array, length: int):
+def _finite_steps_of(game: engine.Game, state: engine.TrainState, run_key: jax.Array, length: int):
     def step(state, index):
         new, metrics = engine.train_step(game, state, engine.step_key(run_key, state.step))
         return new, (jnp.isfinite(metrics.loss_d), jnp.isfinite(metrics.loss_g), engine.all_finite(new))
 
     return jax.lax.scan(step, state, jnp.arange(length))[1]
+
+
+_finite_steps = engine.with_data(_finite_steps_of, static_argnums=(3,))
 
 
 def _loss(metric: str, value: float) -> float:

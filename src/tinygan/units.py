@@ -14,6 +14,7 @@ pre-training (`density`), and the two maps between the units, `to_data` (what G'
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -37,6 +38,15 @@ class Identity(NamedTuple):
     """The data's own units: real batches are the target's samples, and both maps are the identity."""
 
     target: Any
+
+    @property
+    def arrays(self) -> jax.Array | None:
+        """The data the game reads, an argument of its programs (`engine.with_data`): a file's rows (float32),
+        or None for a law."""
+        return self.target.rows if isinstance(self.target, FileTarget) else None
+
+    def with_arrays(self, arrays: jax.Array) -> Identity:
+        return Identity(dataclasses.replace(self.target, bound_rows=arrays))
 
     def sample(self, key: jax.Array, n: int) -> jax.Array:
         return self.target.sample(key, n)  # (n, dim)
@@ -74,6 +84,15 @@ class NormalScores:
     centres: np.ndarray  # (<= DENSITY_CENTRES, dim) encoded rows behind `density`
     target: Any  # the target in the data's units: a law's fresh draws are encoded by `to_model`
 
+    @property
+    def arrays(self) -> dict[str, jax.Array]:
+        """The data the game reads, an argument of its programs (`engine.with_data`): the rows' intervals (for
+        a file) and the knots."""
+        return {name: getattr(self, name) for name in ARRAYS if getattr(self, name) is not None}
+
+    def with_arrays(self, arrays: dict[str, jax.Array]) -> NormalScores:
+        return dataclasses.replace(self, **arrays)
+
     def sample(self, key: jax.Array, n: int) -> jax.Array:
         if self.row_low is None:  # a law: fresh draws, encoded
             return self.to_model(self.target.sample(key, n))
@@ -100,6 +119,9 @@ def from_scores(z: jax.Array, levels: jax.Array, values: jax.Array) -> jax.Array
     """Normal scores z (n, dim) back to values: per column, the quantile function given by knots (levels,
     values), each (k, dim), linear between them: `NormalScores.to_data`, and what an exported generator reads."""
     return jax.vmap(jnp.interp, in_axes=1, out_axes=1)(jax.scipy.special.ndtr(z), levels, values)
+
+
+ARRAYS = ("row_low", "row_high", "quantile_levels", "quantile_values", "cdf_values", "cdf_levels")
 
 
 class _Column(NamedTuple):

@@ -442,14 +442,15 @@ def _check_dim(game: engine.Game) -> None:
 
 
 # The session's compiled programs, one per game (a static argument: JAX keeps each game's programs).
-@functools.partial(jax.jit, static_argnums=0, static_argnames=("intervals", "log_every"))
-def _chunk(game, state, run_key, *, intervals, log_every):
+def _chunk_of(game, state, run_key, *, intervals, log_every):
     return engine.run_chunk(game, state, run_key, intervals=intervals, log_every=log_every, view=None)
 
 
-_train_step = jax.jit(engine.train_step, static_argnums=0)
-_discriminator_only = jax.jit(engine.discriminator_only, static_argnums=0)
-_generator_only = jax.jit(engine.generator_only, static_argnums=0)
-_probe = jax.jit(engine.probe, static_argnums=(0, 2, 3))
-_setup = jax.jit(engine.setup, static_argnums=(0, 2))
+# Programs that read the data take it as an argument (`engine.with_data`).
+_chunk = engine.with_data(_chunk_of, static_argnames=("intervals", "log_every"))
+_train_step = engine.with_data(engine.train_step)
+_discriminator_only = engine.with_data(engine.discriminator_only)
+_generator_only = engine.with_data(engine.generator_only)
+_probe = engine.with_data(engine.probe, static_argnums=(2, 3))
+_setup = engine.with_data(engine.setup, static_argnums=(2,))
 _all_finite = jax.jit(engine.all_finite)
