@@ -10,6 +10,7 @@ import csv
 import io
 import math
 import struct
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -57,11 +58,12 @@ def read_table(path: str, columns: str = "") -> tuple[np.ndarray, tuple[str, ...
     if file.suffix.lower() == ".npy":
         table = _load_npy(data, columns, path)
         return table, default_names(table.shape[1])
+    if len(data) > FAST_BYTES and (fast := _clean_csv(data, columns, path)) is not None:
+        return fast
     rows = _csv_rows(data, path)
-    if rows and all(not _is_number(cell) for cell in rows[0][1]) and any(c.lower() not in MISSING for c in rows[0][1]):
-        header, rows = rows[0][1], rows[1:]  # a first row of words; one of only missing markers is data
-    else:
-        header = None
+    header = _header(rows[0][1]) if rows else None
+    if header is not None:
+        rows = rows[1:]
     if not rows:
         raise DataError(f"data.target: {path} holds no data rows")
     width = len(header or rows[0][1])
@@ -79,6 +81,38 @@ def read_table(path: str, columns: str = "") -> tuple[np.ndarray, tuple[str, ...
             table[i, j] = float(cell) if _is_number(cell) else np.nan
     names = tuple(header[column] for column in picked) if header else default_names(len(picked))
     return _refuse_non_finite(table, [line for line, _ in rows], "line", path), names
+
+
+def _header(cells: list[str]) -> list[str] | None:
+    """The first record as a header when it is words; one of only missing markers is data."""
+    if all(not _is_number(cell) for cell in cells) and any(cell.lower() not in MISSING for cell in cells):
+        return cells
+    return None
+
+
+FAST_BYTES = 1 << 20  # CSV files larger than this are first read by numpy's parser, in C
+
+
+def _clean_csv(data: bytes, columns: str, path: str) -> tuple[np.ndarray, tuple[str, ...]] | None:
+    """A large CSV read by `numpy.loadtxt`, the same table the careful reader gives a clean file, in a fraction
+    of the time and memory; None for anything out of the ordinary (a missing or non-numeric cell, ragged rows,
+    odd bytes), which the careful reader then reads again and names by line."""
+    try:
+        text = data.decode("utf-8-sig")
+        reader = csv.reader(io.StringIO(text, newline=""))
+        first = next(cells for cells in reader if any(cell.strip() for cell in cells))
+        header = _header([cell.strip() for cell in first])
+        picked = _pick_columns(columns, len(first), header, path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # numpy warns of an empty file: the careful reader says it better
+            table = np.loadtxt(io.StringIO(text), delimiter=",", quotechar='"', dtype=np.float64, ndmin=2,
+                               skiprows=reader.line_num if header else reader.line_num - 1, usecols=picked)
+    except (StopIteration, ValueError, UnicodeDecodeError, csv.Error, Warning):
+        return None
+    if not table.size or not np.isfinite(table).all():
+        return None
+    names = tuple(header[column] for column in picked) if header else default_names(len(picked))
+    return table, names
 
 
 def _csv_rows(data: bytes, path: str) -> list[tuple[int, list[str]]]:
