@@ -34,6 +34,10 @@ LABELS = {
         "sweep_seed": "seed",
         "sweep_no_finite": "diverged: no finite sample",
         "sweep_outside": "{fraction:.1%} outside",
+        "corner_title": "Generated against real data, {columns} columns",
+        "corner_outside": "{fraction:.1%} of generated samples lie outside the drawn ranges",
+        "corner_outside_most": "most often in {name}: {fraction:.1%}",
+        "corner_not_finite": "{fraction:.1%} are NaN or infinite (not drawn)",
     },
     "pt": {
         "title": "Rede Adversarial Generativa 1D",
@@ -68,5 +72,9 @@ LABELS = {
         "sweep_seed": "semente",
         "sweep_no_finite": "divergiu: nenhuma amostra finita",
         "sweep_outside": "{fraction:.1%} fora",
+        "corner_title": "Dados sinteticos contra dados reais, {columns} colunas",
+        "corner_outside": "{fraction:.1%} das amostras sinteticas fora das faixas desenhadas",
+        "corner_outside_most": "mais vezes em {name}: {fraction:.1%}",
+        "corner_not_finite": "{fraction:.1%} sao NaN ou infinitas (nao desenhadas)",
     },
 }

@@ -74,29 +74,41 @@ METRIC_NAMES = {
     "mean": "mean", "std": "standard deviation", "w1": "Wasserstein-1", "ks": "Kolmogorov-Smirnov",
     "sliced_w1": "sliced Wasserstein-1", "energy": "energy distance", "modes_captured": "modes captured",
     "high_quality": "high-quality samples (%)", "reverse_kl": "reverse KL over modes (nats)",
-    "kl": "GAN Lab KL (bits)", "js": "GAN Lab JS (bits)",
+    "kl": "GAN Lab KL (bits)", "js": "GAN Lab JS (bits)", "floor_ratio": "energy / sampling floor",
+    "classifier": "5-NN classifier accuracy", "memorised": "memorised share", "corr_error": "rank correlation error",
+    "w1:": "Wasserstein-1 per column (its units)", "ks:": "Kolmogorov-Smirnov per column",
 }  # fmt: skip
+LEGEND_COLUMNS = 8  # per-column panels name their columns in a legend up to this many
 
 
 def plot_metrics(history: dict[str, np.ndarray], *, lang: str = "en") -> Figure:
-    """Every metric of the history over the iterations, one small panel each (the losses have their own picture).
+    """Every metric of the history over the iterations, one small panel each (the losses have their own picture);
+    per-column metrics ("w1:NAME") share one panel of a line per column.
 
     Distances that span more than two decades are drawn on a log scale.
     """
     words = LABELS[lang]
-    names = [name for name in history if name not in ("step", "loss_d", "loss_g")]
-    columns = min(3, len(names))
-    rows = -(-len(names) // columns)
+    panels: dict[str, list[str]] = {}  # panel -> its history columns
+    for name in history:
+        if name not in ("step", "loss_d", "loss_g"):
+            kind, colon, _ = name.partition(":")
+            panels.setdefault(f"{kind}:" if colon else name, []).append(name)
+    columns = min(3, len(panels))
+    rows = -(-len(panels) // columns)
     figure = Figure(figsize=(3.2 * columns, 2.4 * rows), dpi=100, layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False, sharex=True).ravel()
-    for ax, name in zip(axes, names):
-        values = np.asarray(history[name], np.float64)
-        ax.plot(history["step"], values, color=COLORS["generated"])
+    for ax, (panel, names) in zip(axes, panels.items()):
+        values = np.concatenate([np.asarray(history[name], np.float64) for name in names])
+        for name in names:
+            ax.plot(history["step"], history[name], label=name.partition(":")[2], linewidth=1 if len(names) > 1 else 1.5,
+                    color=COLORS["generated"] if len(names) == 1 else None)
         positive = values[np.isfinite(values) & (values > 0)]
-        if name not in ("mean", "modes_captured", "high_quality") and positive.size and positive.max() > 100 * positive.min():
+        if panel not in ("mean", "modes_captured", "high_quality") and positive.size and positive.max() > 100 * positive.min():
             ax.set_yscale("log")
-        ax.set_title(METRIC_NAMES.get(name, name), fontsize=9)
-    for ax in axes[len(names):]:
+        ax.set_title(METRIC_NAMES.get(panel, panel), fontsize=9)
+        if 1 < len(names) <= LEGEND_COLUMNS:
+            ax.legend(fontsize=6)
+    for ax in axes[len(panels):]:
         ax.set_visible(False)
     for ax in axes[-columns:]:
         ax.set_xlabel(words["iteration"])

@@ -21,11 +21,11 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from tinygan import plots, plots_2d
+from tinygan import plots, plots_2d, plots_table
 from tinygan.config import Config
 from tinygan.data import FileTarget
 from tinygan.datafiles import default_names
-from tinygan.scoring import picture_view, view_around
+from tinygan.scoring import picture_view
 from tinygan.trainer import Frame, TrainResult
 
 REAL_SAMPLES = 10_000  # real samples behind the pictures' real density, as the seed draws
@@ -317,15 +317,18 @@ def draw_pictures(result: TrainResult, folder: Path, *, animation: Path | None, 
         "distribution.png": distribution_figure(result.game, result.config, result.frames[-1], real, lang=lang),
     }
     animation = animation or folder / "training.gif"
-    (_animate_1d if result.game.target.dim == 1 else _animate_2d)(result, real, animation, lang)
+    animate = {1: _animate_1d, 2: _animate_2d}.get(result.game.target.dim, _animate_table)
+    animate(result, real, animation, lang)
     for name, figure in pictures.items():
         write_atomic(folder / name, png_bytes(figure))
     return [folder / name for name in pictures] + [animation]
 
 
 def distribution_figure(game, config: Config, frame: Frame, real: np.ndarray, *, lang: str):
-    """One frame as the seed's picture in 1-D (D(x), real and generated densities), else GAN Lab's (samples
-    over D's heat map with G's arrows; above 2-D, the first two columns alone)."""
+    """One frame as the seed's picture in 1-D (D(x), real and generated densities), GAN Lab's in 2-D (samples
+    over D's heat map with G's arrows), and a corner plot of every pair of columns above."""
+    if game.target.dim > 2:
+        return plots_table.plot_corner(real, frame.generated, column_names(game.target), lang=lang, step=frame.step)
     if game.target.dim == 1:
         (x_range,) = picture_view(game.target, config.data.noise_range)
         xs = np.linspace(*x_range, len(frame.decision))
@@ -355,9 +358,15 @@ def _animate_2d(result: TrainResult, real: np.ndarray, animation: Path, lang: st
     )
 
 
+def _animate_table(result: TrainResult, real: np.ndarray, animation: Path, lang: str) -> None:
+    frames = result.frames
+    plots_table.save_animation_corner(animation, [f.step for f in frames], [f.generated for f in frames], real,
+                                      column_names(result.game.target), lang=lang)
+
+
 def _extent(game, config: Config, real: np.ndarray) -> tuple[float, float, float, float]:
-    """The 2-D pictures' box: D's view; above 2-D (no heat map), a box around the first two columns."""
-    view = picture_view(game.target, config.data.noise_range) or view_around(real)
+    """The 2-D pictures' box: D's view."""
+    view = picture_view(game.target, config.data.noise_range)
     return (*view[0], *view[1])
 
 
