@@ -334,7 +334,7 @@ def test_a_one_column_upload_is_trained_on(uploading):
     assert session.config.data.target == f"file:{kept[0]}"
     with client.websocket_connect("/api/live") as page:
         scene = page.receive_json()
-    assert scene["dim"] == 1 and scene["columns"] == COLUMNS
+    assert scene["dim"] == 1 and scene["columns"] == [*COLUMNS, "floor_ratio", "classifier", "memorised"]
 
 
 def test_a_two_column_upload_is_drawn_in_two_dimensions(uploading):
@@ -356,9 +356,11 @@ def test_a_two_column_upload_is_drawn_in_two_dimensions(uploading):
 
 
 BAD_UPLOADS = [
-    (b"x\n1\n2\nabc\n", "text/csv", 400, "data.target: the uploaded file line 4, column 0: 'abc' is not a number"),
-    (b"1,2,3\n4,5,6\n7,8,9\n", "text/csv", 400, "the live view draws 1-D and 2-D targets; this one has 3 columns"),
-    (b"5\n5\n5\n", "text/csv", 400, "data.target: a column of the uploaded file holds a single value"),
+    (b"x\n1\n2\nabc\n", "text/csv", 400, "data.target: the uploaded file line 4, column 0 ('x'): 'abc' is not a number"),
+    ("".join(f"{i},{i % 7},{i % 5}\n" for i in range(30)).encode(), "text/csv", 400,
+     "the live view draws 1-D and 2-D targets; this one has 3 columns"),
+    (b"1,2\n3,4\n5,6\n", "text/csv", 400, "data.target: the uploaded file has 3 rows; the data preset needs at least 20"),
+    (b"x\n5\n5\n5\n", "text/csv", 400, "data.target: column 'x' of the uploaded file holds a single value"),
     (b"\xff\xfe1\n2\n", "text/csv", 400, "data.target: the uploaded file line 1 is not UTF-8 text"),
     (b"", "text/csv", 400, "upload: the file is empty"),
     (b" \n\n \n", "text/csv", 400, "upload: the file is empty"),
@@ -371,7 +373,7 @@ BAD_UPLOADS = [
 
 
 @pytest.mark.parametrize("data, content_type, status, message", BAD_UPLOADS,
-                         ids=["not-a-number", "3-columns", "one-value", "not-utf8", "empty", "blank", "over-1MiB",
+                         ids=["not-a-number", "3-columns", "3-rows", "one-value", "not-utf8", "empty", "blank", "over-1MiB",
                               "streamed-over-1MiB", "png", "json", "no-type"])
 def test_a_bad_upload_is_refused_and_not_kept(uploading, data, content_type, status, message):
     client, session, uploads = uploading

@@ -282,7 +282,7 @@ def test_a_failed_upload_is_not_kept(session, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("x\n1\nnot a number\n")
     config = session.config
-    with pytest.raises(SettingsError, match=r"line 3, column 0: 'not a number' is not a number"):
+    with pytest.raises(SettingsError, match=r"line 3, column 0 \('x'\): 'not a number' is not a number"):
         session.use_upload(str(bad))
     assert session.upload is None and session.config is config
     with pytest.raises(SettingsError, match="^target: no file uploaded yet$"):

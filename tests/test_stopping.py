@@ -76,8 +76,8 @@ def test_parse_stop_rule(text, rule):
     ("__import__('os')<1", ("train.stop_when: expected METRIC<NUMBER, METRIC>NUMBER or plateau, "
                             "got \"__import__('os')<1\"")),
     ("Plateau", "train.stop_when: expected METRIC<NUMBER, METRIC>NUMBER or plateau, got 'Plateau'"),
-    ("step>10", "train.stop_when: unknown metric 'step' in 'step>10' (known: loss_d, loss_g, mean, std, w1, ks, sliced_w1, energy, modes_captured, high_quality, reverse_kl, kl, js)"),
-    ("fid<3", "train.stop_when: unknown metric 'fid' in 'fid<3' (known: loss_d, loss_g, mean, std, w1, ks, sliced_w1, energy, modes_captured, high_quality, reverse_kl, kl, js)"),
+    ("step>10", "train.stop_when: unknown metric 'step' in 'step>10' (known: loss_d, loss_g, mean, std, w1, ks, sliced_w1, energy, modes_captured, high_quality, reverse_kl, kl, js, floor_ratio, classifier, memorised, corr_error)"),
+    ("fid<3", "train.stop_when: unknown metric 'fid' in 'fid<3' (known: loss_d, loss_g, mean, std, w1, ks, sliced_w1, energy, modes_captured, high_quality, reverse_kl, kl, js, floor_ratio, classifier, memorised, corr_error)"),
     ("w1<1e999", "train.stop_when: the threshold must be finite, got 'w1<1e999'"),
 ])
 def test_bad_rules_name_the_field(text, message):
@@ -87,11 +87,11 @@ def test_bad_rules_name_the_field(text, message):
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"plateau_metric": "step"}, "train.plateau_metric: must be one of energy, high_quality, js, kl, ks, loss_d, loss_g, mean, modes_captured, reverse_kl, sliced_w1, std, w1, got 'step'"),
+    ({"plateau_metric": "step"}, "train.plateau_metric: must be one of classifier, corr_error, energy, floor_ratio, high_quality, js, kl, ks, loss_d, loss_g, mean, memorised, modes_captured, reverse_kl, sliced_w1, std, w1, got 'step'"),
     ({"plateau_window": 0}, "train.plateau_window: must be >= 1, got 0"),
     ({"plateau_tolerance": -0.1}, "train.plateau_tolerance: must be >= 0, got -0.1"),
     ({"keep_best": 1}, "train.keep_best: must be true or false, got 1"),
-    ({"best_metric": "fid"}, "train.best_metric: must be one of energy, high_quality, js, kl, ks, loss_d, loss_g, mean, modes_captured, reverse_kl, sliced_w1, std, w1, got 'fid'"),
+    ({"best_metric": "fid"}, "train.best_metric: must be one of classifier, corr_error, energy, floor_ratio, high_quality, js, kl, ks, loss_d, loss_g, mean, memorised, modes_captured, reverse_kl, sliced_w1, std, w1, got 'fid'"),
 ])
 def test_bad_settings_name_the_field(overrides, message):
     with pytest.raises(ConfigError) as error:

@@ -48,6 +48,7 @@ MODE_SAMPLES = 2_500  # samples behind the mode measures, at log points and at t
 TABLE_SAMPLES = (1_000, 3_000)
 COLUMN_ROWS = (10_000, 100_000)
 FLOOR_SPLITS = 20
+MEMORISED_ROWS = 50_000  # rows, at most, that generated samples are compared with for copies: a fixed random pick
 FLOOR_DRAWS = 10  # disjoint sets of final samples whose floor ratios are averaged, at most
 
 
@@ -125,7 +126,7 @@ def table_scores(samples: np.ndarray, table: FileTarget, final: bool) -> dict[st
     ratio = np.mean([metrics.squared_energy_distance(part, rows) for part in np.split(standard, draws)])
     scores = {"floor_ratio": float(ratio) / sampling_floor(table, size),
               "classifier": metrics.nearest_neighbour_accuracy(generated, rows)[0],
-              "memorised": metrics.memorised_share(generated, standard_rows(table, len(table.data)))}
+              "memorised": metrics.memorised_share(generated, standard_rows(table, MEMORISED_ROWS))}
     if table.dim > 1:
         scores["corr_error"] = metrics.correlation_error(thinned(samples, COLUMN_ROWS[final]), column_rows(table, final))
         errors = metrics.column_errors(thinned(samples, COLUMN_ROWS[final]), column_rows(table, final))

@@ -14,7 +14,7 @@ import math
 
 from tinygan import metrics
 from tinygan.data import FileTarget
-from tinygan.scoring import TABLE_SAMPLES, standard_rows
+from tinygan.scoring import MEMORISED_ROWS, TABLE_SAMPLES, standard_rows
 from tinygan.stats import wilson_interval
 
 COLUMN_OFF = 0.1  # a column's W1 beyond this share of its standard deviation is named as off
@@ -83,4 +83,4 @@ def _more(num_steps: int) -> int:
 @functools.lru_cache(maxsize=4)
 def memorised_reference(table: FileTarget) -> float:
     """`metrics.memorised_reference` of the table's rows in their standard units, once per table."""
-    return metrics.memorised_reference(standard_rows(table, len(table.data)))
+    return metrics.memorised_reference(standard_rows(table, MEMORISED_ROWS))
