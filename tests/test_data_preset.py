@@ -15,7 +15,8 @@ import tinygan
 from tinygan import checkpoints, cli, runs, trainer
 from tinygan.checkpoints import Checkpointer
 from tinygan.runner import finished_result
-from tinygan.config import MAX_TABLE_COLUMNS, MIN_TABLE_ROWS, ConfigError, config_from_preset, data_preset
+from tinygan.config import (DATA_LOG_POINTS, MAX_TABLE_COLUMNS, MIN_TABLE_ROWS, ConfigError, config_from_preset,
+                            data_preset)
 from tinygan.live import settings
 
 
@@ -41,10 +42,13 @@ def test_the_preset_is_sized_from_the_tables_shape():
     small, large = data_preset(272, 2), data_preset(1_000_000, 16)
     assert small.data.noise_dim == 2 and large.data.noise_dim == 16  # G adds its noise to its output
     assert small.data.quantile_transform and small.model.generator_skip
-    assert small.train.num_steps <= large.train.num_steps
+    assert (small.train.num_steps, small.model.generator_width, small.model.discriminator_width) == (10_000, 64, 64)
+    assert (large.train.num_steps, large.model.generator_width, large.model.discriminator_width) == (40_000, 128, 128)
+    assert data_preset(20_000, 3).train.num_steps == 10_000 and data_preset(20_001, 3).train.num_steps == 40_000
+    assert data_preset(50, 1).train.batch_size == 50 and large.train.batch_size == 256
     for config in (small, large):
-        assert config.train.log_every == max(1, config.train.num_steps // 40)
-    assert data_preset(272, 2, num_steps=50).train.log_every == 1
+        assert config.train.log_every == config.train.num_steps // DATA_LOG_POINTS
+    assert data_preset(272, 2, num_steps=50).train.log_every == 2
 
 
 def test_a_file_target_sizes_it_and_flags_still_win(faithful):
@@ -52,7 +56,7 @@ def test_a_file_target_sizes_it_and_flags_still_win(faithful):
     assert config.preset == "data" and config.data.noise_dim == 2
     assert config.train.num_steps == data_preset(272, 2).train.num_steps
     shorter = config_from_preset("data", **{"data.target": f"file:{faithful}", "train.num_steps": 200, "r1": 0.5})
-    assert shorter.train.num_steps == 200 and shorter.train.log_every == 5 and shorter.train.r1 == 0.5
+    assert shorter.train.num_steps == 200 and shorter.train.log_every == 8 and shorter.train.r1 == 0.5
     one_column = config_from_preset("data", target=f"file:{faithful}", columns="waiting")
     assert one_column.data.noise_dim == 1
 
@@ -107,7 +111,7 @@ def test_a_file_target_without_a_preset_trains_the_data_preset_and_says_so(train
     assert cli.main(["train", "--target", f"file:{path}", "--num-steps", "80", "--out", str(run)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("preset data (for a file target; --preset seed trains the blog's network on it): "
-                             "272 rows x 2 columns; G 3 x 128 relu")
+                             "272 rows x 2 columns; G 3 x 64 leaky_relu, D 3 x 64 leaky_relu, batch 256")
     assert out[0].endswith("80 iterations")
     assert json.loads((run / "config.json").read_text())["preset"] == "data"
     metrics = json.loads((run / "metrics.json").read_text())

@@ -1,6 +1,5 @@
 """Normal-score units (data.quantile_transform) and the generator that starts as the identity (model.generator_skip)."""
 
-import dataclasses
 import functools
 
 import jax
@@ -11,7 +10,7 @@ import scipy.stats
 
 from tinygan import engine
 from tinygan.config import ConfigError, DataConfig, ModelConfig, config_from_preset
-from tinygan.data import make_target
+from tinygan.data import FileTarget, make_target
 from tinygan.networks import make_generator
 from tinygan.units import MAX_KNOTS, Identity, NormalScores, make_units, normal_scores, repeats_values
 
@@ -30,7 +29,7 @@ def mixed_table():
 
 
 def units_of(table) -> NormalScores:
-    return normal_scores(None, table)
+    return normal_scores(FileTarget(np.asarray(table, np.float64)), table)
 
 
 def test_real_batches_are_standard_normal_in_every_column(mixed_table):
@@ -86,7 +85,7 @@ def test_which_columns_repeat_their_values():
 
 def test_a_law_is_encoded_from_its_draws():
     units = make_units(DataConfig(target="gaussian", mean=4.0, std=0.5, quantile_transform=True))
-    assert units.row_low is None
+    assert "rows" not in units.arrays  # a law's fresh draws, not rows
     x = np.asarray(units.target.sample(jax.random.key(0), 10_000))
     z = np.asarray(units.to_model(jnp.asarray(x)))
     assert abs(z.mean()) < 0.05 and abs(z.std() - 1) < 0.05
@@ -159,4 +158,35 @@ def test_a_game_bound_to_other_arrays_reads_them():
     bound = engine.bind_data(game, arrays)
     np.testing.assert_array_equal(np.asarray(bound.units.quantile_values), np.asarray(units.quantile_values) + 1)
     assert engine.bind_data(game, None) is game
-    assert dataclasses.replace(units).row_low is units.row_low
+    assert bound.units.target.rows is arrays["rows"]
+
+
+# ---------------------------------------------------------------- quasi-random noise for samples
+
+
+def test_quasi_levels_cover_the_cube_evenly_and_follow_the_key():
+    from tinygan.noise import quasi_levels
+
+    levels = quasi_levels(jax.random.key(0), 1_000, 3)
+    assert levels.shape == (1_000, 3) and levels.dtype == np.float32 and (levels > 0).all() and (levels < 1).all()
+    independent = np.asarray(jax.random.uniform(jax.random.key(0), (1_000, 3)))
+    for column in range(3):  # far nearer uniform than independent draws: a Sobol' sequence's low discrepancy
+        quasi = scipy.stats.kstest(levels[:, column], "uniform").statistic
+        assert quasi < 0.003 < scipy.stats.kstest(independent[:, column], "uniform").statistic
+    np.testing.assert_array_equal(levels, quasi_levels(jax.random.key(0), 1_000, 3))
+    assert not np.array_equal(levels, quasi_levels(jax.random.key(1), 1_000, 3))
+    np.testing.assert_array_equal(quasi_levels(jax.random.key(0), 300, 3), levels[:300])  # a prefix of the sequence
+
+
+def test_quasi_samples_are_a_less_noisy_picture_of_the_generators_law(tmp_path):
+    """n samples drawn by quasi-random noise sit closer to G's own law (many samples of it) than n independent ones."""
+    import tinygan
+    from tinygan import metrics
+
+    table = np.random.default_rng(4).normal(size=(300, 2)) @ np.array([[1.0, 0.8], [0.0, 0.6]])
+    result = tinygan.train(config_from_preset("data", target=f"file:{table_file(tmp_path, table)}", num_steps=50))
+    law = result.sample(4_000, key=jax.random.key(99))
+    distance = {quasi: np.mean([metrics.squared_energy_distance(result.sample(300, key=jax.random.key(seed),
+                                                                               quasi=quasi), law) for seed in range(6)])
+                for quasi in (False, True)}
+    assert distance[True] < 0.6 * distance[False]

@@ -134,10 +134,13 @@ def build_parser() -> Parser:
 
     sample = commands.add_parser("sample", help="draw samples from a run's trained generator",
                                  description="Draw samples from a run's trained generator (its latest checkpoint; "
-                                 "G's average with --generator-ema), as CSV.")
+                                 "G's average with --generator-ema), as CSV with the data's column names.")
     sample.add_argument("run", metavar="RUN", help="the run folder")
     sample.add_argument("-n", type=int, default=1000, help="how many samples (default: 1000)")
     sample.add_argument("--seed", type=int, default=0, help="random seed of the noise (default: 0)")
+    sample.add_argument("--iid", action="store_true",
+                        help="independent draws of the noise; by default its levels are quasi-random (a scrambled "
+                        "Sobol' sequence), so the samples cover the generator's law more evenly")
     sample.add_argument("--out", metavar="FILE", help="write the CSV here instead of to stdout (a new file)")
     add_debug_flag(sample)
 
@@ -284,7 +287,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     import jax
 
-    samples = result.sample(args.n, key=jax.random.key(args.seed))
+    samples = result.sample(args.n, key=jax.random.key(args.seed), quasi=not args.iid)
     text = runs.samples_csv(samples, runs.column_names(result.game.target))
     if out is None:
         sys.stdout.write(text)

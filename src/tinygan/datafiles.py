@@ -52,14 +52,15 @@ def read_table(path: str, columns: str = "") -> tuple[np.ndarray, tuple[str, ...
             raise DataError(f"data.target: {path} is {what}")
         raise DataError(f"data.target: no file {path!r}")
     try:
+        large = file.stat().st_size > FAST_BYTES and file.suffix.lower() != ".npy"
+        if large and (fast := _clean_csv(file, columns, path)) is not None:
+            return fast
         data = file.read_bytes()
     except OSError as error:
         raise DataError(f"data.target: {path} cannot be read ({error.strerror})") from None
     if file.suffix.lower() == ".npy":
         table = _load_npy(data, columns, path)
         return table, default_names(table.shape[1])
-    if len(data) > FAST_BYTES and (fast := _clean_csv(data, columns, path)) is not None:
-        return fast
     rows = _csv_rows(data, path)
     header = _header(rows[0][1]) if rows else None
     if header is not None:
@@ -93,20 +94,21 @@ def _header(cells: list[str]) -> list[str] | None:
 FAST_BYTES = 1 << 20  # CSV files larger than this are first read by numpy's parser, in C
 
 
-def _clean_csv(data: bytes, columns: str, path: str) -> tuple[np.ndarray, tuple[str, ...]] | None:
-    """A large CSV read by `numpy.loadtxt`, the same table the careful reader gives a clean file, in a fraction
-    of the time and memory; None for anything out of the ordinary (a missing or non-numeric cell, ragged rows,
-    odd bytes), which the careful reader then reads again and names by line."""
+def _clean_csv(file: Path, columns: str, path: str) -> tuple[np.ndarray, tuple[str, ...]] | None:
+    """A large CSV streamed through `numpy.loadtxt`, the same table the careful reader gives a clean file, in a
+    fraction of the time and memory; None for anything out of the ordinary (a missing or non-numeric cell,
+    ragged rows, odd bytes), which the careful reader then reads again and names by line."""
     try:
-        text = data.decode("utf-8-sig")
-        reader = csv.reader(io.StringIO(text, newline=""))
-        first = next(cells for cells in reader if any(cell.strip() for cell in cells))
+        with open(file, encoding="utf-8-sig", newline="") as text:
+            reader = csv.reader(text)
+            first = next(cells for cells in reader if any(cell.strip() for cell in cells))
+            skipped = reader.line_num
         header = _header([cell.strip() for cell in first])
         picked = _pick_columns(columns, len(first), header, path)
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # numpy warns of an empty file: the careful reader says it better
-            table = np.loadtxt(io.StringIO(text), delimiter=",", quotechar='"', dtype=np.float64, ndmin=2,
-                               skiprows=reader.line_num if header else reader.line_num - 1, usecols=picked)
+            table = np.loadtxt(file, delimiter=",", quotechar='"', dtype=np.float64, ndmin=2, encoding="utf-8-sig",
+                               skiprows=skipped if header else skipped - 1, usecols=picked)
     except (StopIteration, ValueError, UnicodeDecodeError, csv.Error, Warning):
         return None
     if not table.size or not np.isfinite(table).all():

@@ -22,13 +22,14 @@ import zipfile
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from tinygan.config import Config, DataConfig, ModelConfig
 from tinygan.data import make_target, moments
 from tinygan.datafiles import DAMAGED_ARCHIVE_ERRORS, read_npy_header
 from tinygan.networks import Network, Params, make_discriminator, make_generator, standardized
-from tinygan.noise import make_noise
+from tinygan.noise import make_noise, quasi_levels
 from tinygan.runs import write_atomic
 from tinygan.trainer import NORMALIZED_BATCH
 from tinygan.units import from_scores, make_units
@@ -166,14 +167,18 @@ class Generator:
     def noise_dim(self) -> int:
         return self.manifest["noise_dim"]
 
-    def sample(self, n: int, key: jax.Array | int) -> np.ndarray:
-        """n samples, float32 of shape (n, data_dim); `key` a JAX key, or an int seed for `jax.random.key(seed)`.
+    def sample(self, n: int, key: jax.Array | int, *, quasi: bool = False) -> np.ndarray:
+        """n samples, float32 of shape (n, data_dim); `key` a JAX key, or an int seed for `jax.random.key(seed)`;
+        `quasi`: from quasi-random noise, as `tinygan sample` draws them.
 
         As `TrainResult.sample`: with batch norm, at least NORMALIZED_BATCH are drawn at once and the first n kept.
         """
         if isinstance(key, numbers.Integral) and not isinstance(key, bool):
             key = jax.random.key(int(key))
         size = max(n, NORMALIZED_BATCH) if self.manifest["model"]["generator_batch_norm"] else n
+        if quasi:
+            levels = jnp.asarray(quasi_levels(key, size, self.noise.dim))
+            return np.asarray(_draw_at(self.network, self.noise, self.params, levels))[:n]
         return np.asarray(_draw(self.network, self.noise, self.params, key, size))[:n]
 
     def describe(self) -> str:
@@ -197,6 +202,11 @@ class Generator:
 @functools.partial(jax.jit, static_argnums=(0, 1, 4))
 def _draw(network, noise, params, key, n):  # the very program trainer._sample compiles for the run's game
     return network.apply(params, noise.sample(key, n))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _draw_at(network, noise, params, levels):  # as trainer._sample_at
+    return network.apply(params, noise.at_levels(levels))
 
 
 class _Rebuilt:

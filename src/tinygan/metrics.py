@@ -280,17 +280,28 @@ def nearest_neighbour_accuracy(generated: np.ndarray, real: np.ndarray, *, k: in
     return float(np.mean(guesses == labels[test])), len(test)
 
 
+class NearestRows:
+    """The rows generated samples are compared with for copies: a k-d tree over them, and each row's distance to
+    its nearest other row (its gap), found once (`memorised_share` reads them at every log point)."""
+
+    def __init__(self, training: np.ndarray):
+        from scipy.spatial import cKDTree
+
+        self.rows = _as_points(training)
+        self.tree = cKDTree(self.rows)
+        self.gaps = self.tree.query(self.rows, k=2)[0][:, 1]  # (rows,) a duplicated row's gap is 0
+
+    def memorised_share(self, generated: np.ndarray) -> float:
+        """`memorised_share` of generated points against these rows."""
+        distance, nearest = self.tree.query(_as_points(generated), k=1)
+        return float(np.mean(distance < self.gaps[nearest]))
+
+
 def memorised_share(generated: np.ndarray, training: np.ndarray) -> float:
     """The share of generated points closer to their nearest training row than that row is to its own nearest
     other row (strictly: a duplicated row has a twin at distance 0, and nothing is closer). SDMetrics' "distance
     to closest record": a generator that copies its rows scores near 1. Points as given: standardize them first."""
-    from scipy.spatial import cKDTree
-
-    training = _as_points(training)
-    tree = cKDTree(training)
-    distance, nearest = tree.query(_as_points(generated), k=1)
-    row_gap = tree.query(training[nearest], k=2)[0][:, 1]  # each such row's distance to its nearest other row
-    return float(np.mean(distance < row_gap))
+    return NearestRows(training).memorised_share(generated)
 
 
 def memorised_reference(training: np.ndarray, *, n: int = 2_000, seed: int = 0) -> float:

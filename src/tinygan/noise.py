@@ -1,7 +1,9 @@
 """Noise: what the generator starts from, in a registry keyed by the name the config uses.
 
-Each noise draws `sample(key, n)` in JAX inside the compiled loop and gives a
-deterministic `grid(n)` that the pictures are drawn from.
+Each noise draws `sample(key, n)` in JAX inside the compiled loop, gives a
+deterministic `grid(n)` that the pictures are drawn from, and maps probability
+levels to its values (`at_levels`), which `quasi_levels` fills evenly for
+samples drawn by quasi-Monte Carlo.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+import scipy.stats
 
 from tinygan.config import ConfigError, DataConfig
 
@@ -24,6 +28,25 @@ def quantile_grid(n: int, dim: int) -> jax.Array:
     levels = (jnp.arange(n) + 0.5) / n  # (n,)
     shuffled = [jax.random.permutation(jax.random.key(axis), levels) for axis in range(1, dim)]
     return jnp.stack([levels, *shuffled], axis=1)
+
+
+SOBOL_CHUNK = 2**20  # quasi-random points made at once, at most
+
+
+def quasi_levels(key: jax.Array, n: int, dim: int) -> np.ndarray:
+    """n points (n, dim) of [0, 1)^dim, float32, as a randomized quasi-Monte Carlo sample: the first n points of a
+    scrambled Sobol' sequence (Owen's scrambling, from `key`): each point is uniform on its own, and together
+    they fill the cube far more evenly than n independent draws, as the seed's stratified noise fills its line.
+    Above Sobol's largest dimension, a Latin hypercube (evenly filled per coordinate)."""
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(key), np.uint32).ravel())
+    if dim > scipy.stats.qmc.Sobol.MAXDIM:
+        return scipy.stats.qmc.LatinHypercube(dim, rng=rng).random(n).astype(np.float32)
+    sobol = scipy.stats.qmc.Sobol(dim, scramble=True, rng=rng)
+    first = min(SOBOL_CHUNK, 1 << max(0, n - 1).bit_length())  # a power of 2 first: the sequence's balance
+    parts = [sobol.random(first).astype(np.float32)]
+    while sum(len(part) for part in parts) < n:
+        parts.append(sobol.random(min(SOBOL_CHUNK, n - sum(len(part) for part in parts))).astype(np.float32))
+    return np.concatenate(parts)[:n]
 
 
 class StratifiedNoise(NamedTuple):
@@ -45,6 +68,10 @@ class StratifiedNoise(NamedTuple):
         """The noise range without jitter: the seed draws its generated density from this."""
         return jnp.linspace(-self.range, self.range, n)[:, None]  # (n, 1)
 
+    def at_levels(self, u: jax.Array) -> jax.Array:
+        """Points of the noise range at levels u (n, 1) in [0, 1): -range + 2 range u."""
+        return -self.range + 2 * self.range * u
+
 
 class UniformNoise(NamedTuple):
     """z ~ U[-range, range)^dim, independent draws."""
@@ -57,7 +84,11 @@ class UniformNoise(NamedTuple):
 
     def grid(self, n: int) -> jax.Array:
         """The law's quantiles -range + 2 range (i + 1/2) / n, per coordinate (`quantile_grid`)."""
-        return -self.range + 2 * self.range * quantile_grid(n, self.dim)  # (n, dim)
+        return self.at_levels(quantile_grid(n, self.dim))  # (n, dim)
+
+    def at_levels(self, u: jax.Array) -> jax.Array:
+        """The law's quantiles at levels u (n, dim): -range + 2 range u."""
+        return -self.range + 2 * self.range * u
 
 
 class GaussianNoise(NamedTuple):
@@ -71,7 +102,11 @@ class GaussianNoise(NamedTuple):
 
     def grid(self, n: int) -> jax.Array:
         """The law's quantiles std Phi^-1((i + 1/2) / n), per coordinate (`quantile_grid`)."""
-        return self.std * jax.scipy.special.ndtri(quantile_grid(n, self.dim))  # (n, dim)
+        return self.at_levels(quantile_grid(n, self.dim))  # (n, dim)
+
+    def at_levels(self, u: jax.Array) -> jax.Array:
+        """The law's quantiles at levels u (n, dim): std Phi^-1(u), u kept off 0 by a float32 step."""
+        return self.std * jax.scipy.special.ndtri(jnp.clip(u, 2.0**-24, 1 - 2.0**-24))
 
 
 def stratified_noise(config: DataConfig) -> StratifiedNoise:

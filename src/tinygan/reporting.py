@@ -97,7 +97,7 @@ def runs_table(entries: list[dict]) -> str:
     for entry in entries:
         step, total = entry.get("step"), entry.get("num_steps")
         iterations = f"{step if step is not None else '?'}/{total if total is not None else '?'}"
-        distance = next((f"{name} {_number(entry[name], '.4f')}" for name in ("w1", "sliced_w1")
+        distance = next((f"{name} {_number(entry[name], '.4f')}" for name in ("floor_ratio", "w1", "sliced_w1")
                          if isinstance(entry.get(name), float)), "")
         lines.append([entry["run"], str(entry.get("preset") or "?"), iterations, str(entry.get("status") or "?"),
                       distance, str(entry.get("started", "?"))[:19].replace("T", " ")])

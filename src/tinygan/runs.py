@@ -132,7 +132,7 @@ def list_runs(folder: Path) -> list[dict]:
                 entry["status"] = "killed"  # running, says the file; but no process holds the lock
         with contextlib.suppress(RunError):
             metrics = read_json(path / "metrics.json")
-            entry.update({name: metrics[name] for name in ("w1", "sliced_w1") if name in metrics})
+            entry.update({name: metrics[name] for name in ("w1", "sliced_w1", "floor_ratio") if name in metrics})
             entry.setdefault("status", metrics.get("status"))
             entry.setdefault("step", metrics.get("iterations"))
         entry.setdefault("started", datetime.fromtimestamp((path / "config.json").stat().st_mtime).astimezone()

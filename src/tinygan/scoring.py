@@ -45,10 +45,10 @@ MODE_SAMPLES = 2_500  # samples behind the mode measures, at log points and at t
 # A table's measures, (at a log point, at the end): rows and samples behind the floor ratio and the classifier
 # (energy costs n^2 distances; the floor is the median of FLOOR_SPLITS halvings), and rows behind each column's
 # W1 and KS. Fewer rows than that: all of them.
-TABLE_SAMPLES = (1_000, 3_000)
+TABLE_SAMPLES = (500, 3_000)
 COLUMN_ROWS = (10_000, 100_000)
 FLOOR_SPLITS = 20
-MEMORISED_ROWS = 50_000  # rows, at most, that generated samples are compared with for copies: a fixed random pick
+MEMORISED_ROWS = 10_000  # rows, at most, that generated samples are compared with for copies: a fixed random pick
 FLOOR_DRAWS = 10  # disjoint sets of final samples whose floor ratios are averaged, at most
 
 
@@ -126,7 +126,7 @@ def table_scores(samples: np.ndarray, table: FileTarget, final: bool) -> dict[st
     ratio = np.mean([metrics.squared_energy_distance(part, rows) for part in np.split(standard, draws)])
     scores = {"floor_ratio": float(ratio) / sampling_floor(table, size),
               "classifier": metrics.nearest_neighbour_accuracy(generated, rows)[0],
-              "memorised": metrics.memorised_share(generated, standard_rows(table, MEMORISED_ROWS))}
+              "memorised": nearest_rows(table).memorised_share(generated)}
     if table.dim > 1:
         scores["corr_error"] = metrics.correlation_error(thinned(samples, COLUMN_ROWS[final]), column_rows(table, final))
         errors = metrics.column_errors(thinned(samples, COLUMN_ROWS[final]), column_rows(table, final))
@@ -140,6 +140,12 @@ def standard_rows(table: FileTarget, n: int) -> np.ndarray:
     """n of the table's rows (all of them, or a random pick of a fixed key), in their standard units (n, dim)."""
     rows = table.data if n >= len(table.data) else table.data[np.random.default_rng(0).permutation(len(table.data))[:n]]
     return (rows - table.mean) / table.scale
+
+
+@functools.lru_cache(maxsize=8)
+def nearest_rows(table: FileTarget) -> metrics.NearestRows:
+    """The table's rows (MEMORISED_ROWS of them at most) that generated samples are compared with for copies."""
+    return metrics.NearestRows(standard_rows(table, MEMORISED_ROWS))
 
 
 @functools.lru_cache(maxsize=32)

@@ -26,6 +26,7 @@ import numpy as np
 
 from tinygan import engine
 from tinygan.config import Config
+from tinygan.noise import quasi_levels
 from tinygan.scoring import ALL_COLUMNS, HIGHER_IS_BETTER, make_scorer, picture_view
 from tinygan.verdict import table_verdict
 
@@ -98,9 +99,11 @@ class TrainResult:
     def game(self) -> engine.Game:
         return engine.make_game(self.config)
 
-    def sample(self, n: int, *, key: jax.Array) -> np.ndarray:
-        """n samples of the trained generator (its weights' EMA with train.generator_ema), shape (n, data_dim)."""
-        return generator_samples(self.game, self.state, key, n, self.config.model.generator_batch_norm)
+    def sample(self, n: int, *, key: jax.Array, quasi: bool = False) -> np.ndarray:
+        """n samples of the trained generator (its weights' EMA with train.generator_ema), shape (n, data_dim);
+        `quasi`: from quasi-random noise (`noise.quasi_levels`), which covers G's law more evenly than
+        independent draws."""
+        return generator_samples(self.game, self.state, key, n, self.config.model.generator_batch_norm, quasi=quasi)
 
     def discriminate(self, x: np.ndarray) -> np.ndarray:
         """D(x) in [0, 1] for x of shape (n, data_dim), fed in training-sized batches."""
@@ -113,6 +116,11 @@ def _sample(game, params, key, n):
 
 
 @engine.with_data
+def _sample_at(game, params, levels):
+    return engine.generated(game, params, game.noise.at_levels(levels))
+
+
+@engine.with_data
 def _decide(game, params, x):
     return engine.decision_boundary(game, params, x)
 
@@ -122,14 +130,19 @@ def _final_probe(game, state, view):
     return engine.probe(game, state, view)
 
 
-def generator_samples(game: engine.Game, state: engine.TrainState, key: jax.Array, n: int, batch_norm: bool):
-    """n samples (n, dim) of the state's generator as metrics read it (G's EMA when kept).
+def generator_samples(game: engine.Game, state: engine.TrainState, key: jax.Array, n: int, batch_norm: bool, *,
+                      quasi: bool = False):
+    """n samples (n, dim) of the state's generator as metrics read it (G's EMA when kept); with `quasi`, of noise
+    at quasi-random levels (`noise.quasi_levels`): each sample a draw of G's law, together an even cover of it.
 
     A generator with batch norm normalises by the statistics of the batch it is given, so it always
     draws at least NORMALIZED_BATCH samples at once and returns the first n.
     """
     size = max(n, NORMALIZED_BATCH) if batch_norm else n
-    return np.asarray(_sample(game, engine.evaluated_generator(state), key, size))[:n]
+    params = engine.evaluated_generator(state)
+    if quasi:
+        return np.asarray(_sample_at(game, params, jnp.asarray(quasi_levels(key, size, game.noise.dim))))[:n]
+    return np.asarray(_sample(game, params, key, size))[:n]
 
 
 def final_samples(game: engine.Game, state: engine.TrainState, key: jax.Array, batch_norm: bool) -> np.ndarray:

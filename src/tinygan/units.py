@@ -65,41 +65,43 @@ class Identity(NamedTuple):
 class NormalScores:
     """Each column's normal scores: the quantile transform, with repeated values spread over their share.
 
-    Each distinct value v of a column owns the interval [low, high) of cumulative probability that its rows
+    Each distinct value v of a column owns the interval [F(v-), F(v)) of cumulative probability that its rows
     take up. A real row drawn for a batch gets, per column, u uniform in its value's interval and
     z = Phi^-1(u), so the batches are continuous and exactly N(0, 1) per column even where values repeat.
     Back in the data's units, u = Phi(z) goes through the column's quantile function: a column whose
     values repeat (at most half as many distinct values as rows: integers, counts, categories) maps each
     interval to its value, so it is generated on its own values; any other column is interpolated linearly
     between its values at their intervals' midpoints, so it is generated within its range, between the
-    values seen. Knot arrays are (k, dim), each column padded with its last knot.
+    values seen. Knot arrays are (k, dim), each column padded with its last knot; a column of more than
+    MAX_KNOTS values keeps MAX_KNOTS of them, evenly spaced in probability, and interpolates between.
     """
 
-    row_low: jax.Array | None  # (rows, dim) probability intervals of each row's values; None for a law
-    row_high: jax.Array | None
     quantile_levels: jax.Array  # (k, dim) to_data's knots: probability levels, non-decreasing per column
     quantile_values: jax.Array  # (k, dim) the values there
-    cdf_values: jax.Array  # (k, dim) to_model's knots: values, increasing per column
-    cdf_levels: jax.Array  # (k, dim) their cumulative probability (the midpoints of their intervals)
+    cdf_values: jax.Array  # (k, dim) the values, increasing per column
+    cdf_low: jax.Array  # (k, dim) F(v-): where each value's interval starts
+    cdf_high: jax.Array  # (k, dim) F(v): where it ends
     centres: np.ndarray  # (<= DENSITY_CENTRES, dim) encoded rows behind `density`
-    target: Any  # the target in the data's units: a law's fresh draws are encoded by `to_model`
+    target: Any  # the target in the data's units, whose samples (a file's rows, a law's draws) are encoded
 
     @property
     def arrays(self) -> dict[str, jax.Array]:
-        """The data the game reads, an argument of its programs (`engine.with_data`): the rows' intervals (for
-        a file) and the knots."""
-        return {name: getattr(self, name) for name in ARRAYS if getattr(self, name) is not None}
+        """The data the game reads, an argument of its programs (`engine.with_data`): the knots, and a file's
+        rows."""
+        arrays = {name: getattr(self, name) for name in KNOTS}
+        return {**arrays, "rows": self.target.rows} if isinstance(self.target, FileTarget) else arrays
 
     def with_arrays(self, arrays: dict[str, jax.Array]) -> NormalScores:
-        return dataclasses.replace(self, **arrays)
+        knots = {name: arrays[name] for name in KNOTS}
+        target = dataclasses.replace(self.target, bound_rows=arrays["rows"]) if "rows" in arrays else self.target
+        return dataclasses.replace(self, **knots, target=target)
 
     def sample(self, key: jax.Array, n: int) -> jax.Array:
-        if self.row_low is None:  # a law: fresh draws, encoded
-            return self.to_model(self.target.sample(key, n))
-        key_row, key_level = jax.random.split(key)
-        rows = jax.random.randint(key_row, (n,), 0, self.row_low.shape[0])  # (n,)
-        low, high = self.row_low[rows], self.row_high[rows]  # (n, dim)
-        u = low + (high - low) * jax.random.uniform(key_level, low.shape)
+        """n real samples (n, dim) in normal scores: the target's, each u spread over its value's interval."""
+        key_draw, key_level = jax.random.split(key)
+        x = self.target.sample(key_draw, n)  # (n, dim) in the data's units
+        low, high = self._cdf(x, self.cdf_low), self._cdf(x, self.cdf_high)
+        u = low + (high - low) * jax.random.uniform(key_level, x.shape)
         return jax.scipy.special.ndtri(jnp.clip(u, _EDGE, 1 - _EDGE))  # (n, dim)
 
     def density(self, x: jax.Array) -> jax.Array:
@@ -110,9 +112,13 @@ class NormalScores:
         return from_scores(z, self.quantile_levels, self.quantile_values)
 
     def to_model(self, x: jax.Array) -> jax.Array:
-        """(n, dim) values -> (n, dim) normal scores, through each column's cumulative distribution."""
-        u = jax.vmap(jnp.interp, in_axes=1, out_axes=1)(x, self.cdf_values, self.cdf_levels)
+        """(n, dim) values -> (n, dim) normal scores, at the middle of each value's interval (for pictures)."""
+        u = self._cdf(x, (self.cdf_low + self.cdf_high) / 2)
         return jax.scipy.special.ndtri(jnp.clip(u, _EDGE, 1 - _EDGE))
+
+    def _cdf(self, x: jax.Array, levels: jax.Array) -> jax.Array:
+        """Per column, `levels` (k, dim) interpolated at x (n, dim) by the values' knots."""
+        return jax.vmap(jnp.interp, in_axes=1, out_axes=1)(x, self.cdf_values, levels)
 
 
 def from_scores(z: jax.Array, levels: jax.Array, values: jax.Array) -> jax.Array:
@@ -121,18 +127,17 @@ def from_scores(z: jax.Array, levels: jax.Array, values: jax.Array) -> jax.Array
     return jax.vmap(jnp.interp, in_axes=1, out_axes=1)(jax.scipy.special.ndtr(z), levels, values)
 
 
-ARRAYS = ("row_low", "row_high", "quantile_levels", "quantile_values", "cdf_values", "cdf_levels")
+KNOTS = ("quantile_levels", "quantile_values", "cdf_values", "cdf_low", "cdf_high")
 
 
 class _Column(NamedTuple):
-    """One column's knots and its rows' intervals (numpy, float64)."""
+    """One column's knots (numpy, float64): its quantile function, and its values with their intervals."""
 
     quantile_levels: np.ndarray
     quantile_values: np.ndarray
     cdf_values: np.ndarray
-    cdf_levels: np.ndarray
-    row_low: np.ndarray  # (rows,)
-    row_high: np.ndarray
+    cdf_low: np.ndarray
+    cdf_high: np.ndarray
 
 
 def repeats_values(column: np.ndarray) -> bool:
@@ -146,23 +151,17 @@ def _repeats(distinct: int, rows: int) -> bool:
 
 
 def _column(values: np.ndarray) -> _Column:
-    distinct, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    distinct, counts = np.unique(values, return_counts=True)
     high = np.cumsum(counts) / len(values)
     low = high - counts / len(values)
-    cdf_values, cdf_levels = _at_most(distinct, (low + high) / 2)
     if _repeats(len(distinct), len(values)):  # each value keeps its whole interval
-        quantile_levels, quantile_values = np.stack([low, high], 1).ravel(), np.repeat(distinct, 2)
-    else:  # linear between the values at their intervals' midpoints
-        quantile_levels, quantile_values = cdf_levels, cdf_values
-    return _Column(quantile_levels, quantile_values, cdf_values, cdf_levels, low[inverse], high[inverse])
-
-
-def _at_most(values: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(values, levels) of a column's cumulative distribution, thinned to MAX_KNOTS evenly spaced levels."""
-    if len(values) <= MAX_KNOTS:
-        return values, levels
-    thinned = np.linspace(levels[0], levels[-1], MAX_KNOTS)
-    return np.interp(thinned, levels, values), thinned
+        return _Column(np.stack([low, high], 1).ravel(), np.repeat(distinct, 2), distinct, low, high)
+    middle = (low + high) / 2  # linear between the values at their intervals' midpoints
+    if len(distinct) > MAX_KNOTS:  # MAX_KNOTS of the values, evenly spaced in probability
+        thinned = np.linspace(middle[0], middle[-1], MAX_KNOTS)
+        distinct, middle = np.interp(thinned, middle, distinct), thinned
+        low, high = middle - 0.5 / len(values), middle + 0.5 / len(values)  # one row's share, as no value repeats
+    return _Column(middle, distinct, distinct, low, high)
 
 
 def _stacked(columns: list[np.ndarray]) -> jax.Array:
@@ -173,19 +172,14 @@ def _stacked(columns: list[np.ndarray]) -> jax.Array:
 
 
 def normal_scores(target, rows: np.ndarray | None = None) -> NormalScores:
-    """The normal scores of a table `rows` (rows, dim), or of `target`'s law from LAW_ROWS fixed draws."""
+    """The normal scores of `target`: of its rows (rows, dim) when given (a file's), else of LAW_ROWS fixed draws."""
     table = fixed_sample(target, LAW_ROWS) if rows is None else np.asarray(rows, np.float64)
     columns = [_column(table[:, j]) for j in range(table.shape[1])]
-    knots = {name: _stacked([getattr(column, name) for column in columns])
-             for name in ("quantile_levels", "quantile_values", "cdf_values", "cdf_levels")}
-    low = high = None
-    if rows is not None:  # a file's rows: each keeps its intervals
-        low, high = (jnp.asarray(np.stack([getattr(c, name) for c in columns], 1), jnp.float32)
-                     for name in ("row_low", "row_high"))
+    knots = {name: _stacked([getattr(column, name) for column in columns]) for name in KNOTS}
     centres = table[:: -(-len(table) // DENSITY_CENTRES)]  # (<= DENSITY_CENTRES, dim)
-    levels = np.stack([np.interp(centres[:, j], c.cdf_values, c.cdf_levels) for j, c in enumerate(columns)], 1)
-    encoded = scipy.special.ndtri(np.clip(levels, _EDGE, 1 - _EDGE))
-    return NormalScores(low, high, **knots, centres=encoded, target=target)
+    levels = np.stack([np.interp(centres[:, j], c.cdf_values, (c.cdf_low + c.cdf_high) / 2)
+                       for j, c in enumerate(columns)], 1)
+    return NormalScores(**knots, centres=scipy.special.ndtri(np.clip(levels, _EDGE, 1 - _EDGE)), target=target)
 
 
 @functools.lru_cache(maxsize=16)

@@ -187,10 +187,11 @@ class Session:
                             [], self.pretrain_losses, self._watch, self._best_state, status)
 
     def sample(self, n: int, seed: int) -> np.ndarray:
-        """n samples (n, dim) of the generator as metrics read it (its EMA when kept)."""
+        """n samples (n, dim) of the generator as metrics read it (its EMA when kept), from quasi-random noise as
+        `tinygan sample` draws them."""
         with self._control():
             return generator_samples(self.game, self.state, jax.random.key(seed), n,
-                                     self.config.model.generator_batch_norm)
+                                     self.config.model.generator_batch_norm, quasi=True)
 
     def close(self) -> None:
         with self._control():
