@@ -190,3 +190,18 @@ def test_quasi_samples_are_a_less_noisy_picture_of_the_generators_law(tmp_path):
                                                                                quasi=quasi), law) for seed in range(6)])
                 for quasi in (False, True)}
     assert distance[True] < 0.6 * distance[False]
+
+
+def test_gs_arrows_move_in_the_data_units_as_the_map_back_carries_them(tmp_path, mixed_table):
+    """In normal scores the pull is taken where G works, then carried by the map back: a count column never moves."""
+    path = table_file(tmp_path, mixed_table)
+    game = engine.make_game(config_from_preset("data", target=f"file:{path}", num_steps=10))
+    params = game.discriminator.init(jax.random.key(0))
+    z = jax.random.normal(jax.random.key(1), (64, 2))
+    pull = engine.generator_pull(game, params, z)
+    moved = np.asarray(engine.pull_in_data_units(game, params, z))
+    assert not moved[:, 1].any()  # the counts' map back is a staircase: flat
+    pull = np.asarray(pull)
+    assert (np.sign(moved[:, 0]) == np.sign(pull[:, 0])).all()  # a rising map keeps each arrow's way
+    slope = np.asarray(jax.vmap(jax.grad(lambda row: game.units.to_data(row[None])[0, 0]))(z))[:, 0]
+    np.testing.assert_allclose(moved[:, 0], slope * pull[:, 0], rtol=1e-5)

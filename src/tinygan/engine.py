@@ -419,19 +419,27 @@ def decision_boundary(game: Game, params: Params, xs: jax.Array) -> jax.Array:
     return jax.nn.sigmoid(in_batches(game, lambda rows: decide(params, rows), xs))
 
 
-def generator_pull(game: Game, params: Params, xs: jax.Array) -> jax.Array:
-    """Where G's loss pushes each generated point x: -d loss_g / dx, (n, dim), batched like D (`in_batches`).
+def generator_pull(game: Game, params: Params, zs: jax.Array) -> jax.Array:
+    """Where G's loss pushes each generated point z (in the units the networks work in): -d loss_g / dz, (n, dim),
+    batched like D (`in_batches`).
 
     The arrows GAN Lab draws on generated samples. Each batch's loss is a mean,
     so it is scaled by the batch size: the gradient of each point's own share.
     """
-    decide = data_discriminator(game)
+    decide = per_point(game.discriminator)
 
     def pull(rows):
-        loss = lambda x: game.objective.generator_loss(decide(params, x)) * rows.shape[0]
+        loss = lambda z: game.objective.generator_loss(decide(params, z)) * rows.shape[0]
         return -jax.grad(loss)(rows)
 
-    return in_batches(game, pull, xs)
+    return in_batches(game, pull, zs)
+
+
+def pull_in_data_units(game: Game, params: Params, zs: jax.Array) -> jax.Array:
+    """`generator_pull` at points zs (model units), carried into the data's units: the direction each point would
+    move, J(z) pull(z) with J the Jacobian of the units' map back (in normal scores a column of repeated values,
+    where the map is flat, does not move). The identity in the data's own units."""
+    return jax.jvp(game.units.to_data, (zs,), (generator_pull(game, params, zs),))[1]
 
 
 def picture_grid(view: tuple[tuple[float, float], ...], points: int = GRID_POINTS) -> jax.Array:
@@ -462,13 +470,14 @@ def probe(game: Game, state: TrainState, view: tuple | None, points: int = GRID_
     In 2-D the probe also gives G's pull (`generator_pull`) on ARROWS of the
     generated points, evenly spaced through the noise grid.
     """
-    samples = generated(game, evaluated_generator(state), game.noise.grid(points))
+    scores = game.generator.apply(evaluated_generator(state), game.noise.grid(points))  # in the model's units
+    samples = game.units.to_data(scores)
     if view is None:
         return Probe(samples, None)
     decision = decision_boundary(game, state.discriminator, picture_grid(view, points))
     pull = None
     if len(view) == 2:
-        pull = generator_pull(game, state.discriminator, samples[:: points // ARROWS][:ARROWS])
+        pull = pull_in_data_units(game, state.discriminator, scores[:: points // ARROWS][:ARROWS])
     return Probe(samples, decision, pull)
 
 

@@ -92,7 +92,7 @@ def init_linear(key: jax.Array, in_dim: int, out_dim: int, std: float) -> Params
     return {"w": std * jax.random.normal(key, (in_dim, out_dim)), "b": jnp.zeros(out_dim)}
 
 
-SMALL_LAYER = 4096  # weights at most this many entries use the fused broadcast form below
+SMALL_LAYER = 256  # weights at most this many entries (the seed's 8 x 8, recommended's 16 x 16) use the fused form
 
 
 def linear(params: Params, x: jax.Array) -> jax.Array:
@@ -101,7 +101,8 @@ def linear(params: Params, x: jax.Array) -> jax.Array:
     Small layers are written as a broadcast product and sum, not `x @ W`: at
     the seed's widths a matrix-multiply call costs far more than its
     arithmetic on the CPU, while elementwise work fuses with its neighbours
-    (the compiled loop runs about three times faster). Wide layers use `@`.
+    (the compiled loop runs about three times faster). Wider layers use `@`:
+    at 64 x 64 with batches of 256 the broadcast form is six times slower.
     """
     w, b = params["w"], params["b"]
     lead = (1,) * (x.ndim - 1)  # explicit broadcasting: no implicit rank promotion
