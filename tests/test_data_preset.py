@@ -41,7 +41,7 @@ def faithful(tmp_path) -> str:
 def test_the_preset_is_sized_from_the_tables_shape():
     small, large = data_preset(272, 2), data_preset(1_000_000, 16)
     assert small.data.noise_dim == 2 and large.data.noise_dim == 16  # G adds its noise to its output
-    assert small.data.quantile_transform and small.model.generator_skip
+    assert small.data.quantile_transform and small.model.generator_skip and small.data.smoothing == 1.0
     assert (small.train.num_steps, small.model.generator_width, small.model.discriminator_width) == (10_000, 64, 64)
     assert (large.train.num_steps, large.model.generator_width, large.model.discriminator_width) == (40_000, 128, 128)
     assert data_preset(20_000, 3).train.num_steps == 10_000 and data_preset(20_001, 3).train.num_steps == 40_000

@@ -12,7 +12,7 @@ from tinygan import engine
 from tinygan.config import ConfigError, DataConfig, ModelConfig, config_from_preset
 from tinygan.data import FileTarget, make_target
 from tinygan.networks import make_generator
-from tinygan.units import MAX_KNOTS, Identity, NormalScores, make_units, normal_scores, repeats_values
+from tinygan.units import MAX_KNOTS, Identity, NormalScores, make_units, neighbour_gap, normal_scores, repeats_values
 
 
 def table_file(tmp_path, table, name="table.csv", header=None) -> str:
@@ -205,3 +205,40 @@ def test_gs_arrows_move_in_the_data_units_as_the_map_back_carries_them(tmp_path,
     assert (np.sign(moved[:, 0]) == np.sign(pull[:, 0])).all()  # a rising map keeps each arrow's way
     slope = np.asarray(jax.vmap(jax.grad(lambda row: game.units.to_data(row[None])[0, 0]))(z))[:, 0]
     np.testing.assert_allclose(moved[:, 0], slope * pull[:, 0], rtol=1e-5)
+
+
+def test_the_neighbour_gap_is_the_distance_to_the_nearest_distinct_row_per_column():
+    step = 0.1
+    grid = np.stack(np.meshgrid(np.arange(30) * step, np.arange(30) * step), -1).reshape(-1, 2)
+    assert neighbour_gap(grid, len(grid)) == pytest.approx(step / np.sqrt(2))
+    assert neighbour_gap(np.concatenate([grid, grid]), 2 * len(grid)) == pytest.approx(step / np.sqrt(2))  # ties apart
+    assert neighbour_gap(grid, 4 * len(grid)) == pytest.approx(step / np.sqrt(2) / 2)  # 1 row in 4: twice as dense
+    assert neighbour_gap(np.ones((5, 2)), 5) == 0.0
+
+
+def test_smoothing_blurs_the_rows_but_keeps_each_column_and_correlation(mixed_table):
+    """data.smoothing: a kernel shaped like the scores' correlations keeps N(0, 1) columns and the correlations,
+    as wide as `smoothing` neighbour gaps."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=400)
+    table = np.column_stack([x, 0.8 * x + 0.6 * rng.normal(size=400)])
+    target = FileTarget(table)
+    plain, blurred = normal_scores(target, table), normal_scores(target, table, smoothing=3.0)
+    assert blurred.spread == pytest.approx(3.0 * neighbour_gap(np.asarray(plain.centres), 400))
+    z, b = (np.asarray(units.sample(jax.random.key(0), 100_000)) for units in (plain, blurred))
+    for column in b.T:
+        assert scipy.stats.kstest(column, "norm").statistic < 0.01
+    assert abs(np.corrcoef(b.T)[0, 1] - np.corrcoef(z.T)[0, 1]) < 0.01
+    # Blurred, the rows are no longer points: far fewer samples sit on a row's own tiny box.
+    def on_a_row(scores):
+        rows = np.asarray(plain.to_model(jnp.asarray(table, jnp.float32)))
+        distance = np.min(np.linalg.norm(scores[:2_000, None] - rows[None], axis=-1), axis=1)
+        return np.mean(distance < 0.02)
+    assert on_a_row(b) < 0.5 * on_a_row(z)
+
+
+def test_smoothing_needs_the_quantile_transform():
+    with pytest.raises(ConfigError, match="data.smoothing: blurs normal scores, so it needs data.quantile_transform"):
+        DataConfig(smoothing=0.3)
+    with pytest.raises(ConfigError, match="data.smoothing: must be >= 0"):
+        DataConfig(quantile_transform=True, smoothing=-1.0)

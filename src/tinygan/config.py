@@ -86,6 +86,8 @@ class DataConfig:
     """Train in standard units: D sees (x - mean) / scale and G's output is mapped back as mean + scale * G(z), with the target's own per-column mean and standard deviation."""
     quantile_transform: bool = False
     """Train on each column's normal scores: x becomes Phi^-1(F(x)), F the column's distribution (a file's rows, or 100,000 draws of a law), and G's output is mapped back through the column's quantiles: values stay within the column's range, and a column whose values repeat (integers, counts) is generated on its own values."""
+    smoothing: float = 0.0
+    """With quantile_transform: blur each real row's normal scores by a Gaussian kernel s times as wide as the typical gap between neighbouring rows (per column), shaped like the columns' correlations and rescaled so every column stays N(0, 1); G learns a smoothed table (a kernel estimate of it) rather than its exact rows: fewer copies of small tables (0: off)."""
 
     def __post_init__(self):
         from tinygan.data import TAKES_PARAMS, TARGETS, make_target  # the registries own the names
@@ -113,6 +115,10 @@ class DataConfig:
         if self.standardize and self.quantile_transform:
             raise ConfigError("data.quantile_transform: the networks work in one kind of units; "
                               "choose it or data.standardize")
+        _require("data", "smoothing", self.smoothing, float, minimum=0)
+        if self.smoothing and not self.quantile_transform:
+            raise ConfigError(f"data.smoothing: blurs normal scores, so it needs data.quantile_transform; got "
+                              f"{self.smoothing!r} without it")
         make_target(self), make_noise(self)  # the kind's own checks; a file target's data loads here, once
 
 
@@ -449,8 +455,10 @@ def data_preset(rows: int | None, columns: int, num_steps: int | None = None) ->
 
     A GAN on each column's normal scores (data.quantile_transform) whose generator starts as the identity
     (model.generator_skip), so every column's law is right from the first step and training learns how the
-    columns go together. G and D: 3 hidden layers of leaky ReLUs (He init), 64 wide and 10,000 iterations up
-    to LARGE_TABLE rows, 128 wide and 40,000 iterations above; noise N(0, I) of the table's width; batches of
+    columns go together. The real rows are blurred by a kernel as wide as the gap between neighbouring rows
+    (data.smoothing 1), so G learns the law the rows were drawn from rather than copies of them. G and D:
+    3 hidden layers of leaky ReLUs (He init), 64 wide and 10,000 iterations up to LARGE_TABLE rows, 128 wide
+    and 40,000 iterations above; noise N(0, I) of the table's width; batches of
     256 (all rows, when fewer); Adam 1e-3 with betas (0.5, 0.9) and a cosine decay; the non-saturating loss
     with R1 = 5; G's samples read from an EMA of its weights (0.999). benchmarks/results/data_recipe.md
     has the search behind each choice.
@@ -462,7 +470,7 @@ def data_preset(rows: int | None, columns: int, num_steps: int | None = None) ->
     return Config(
         preset="data",
         data=DataConfig(noise="gaussian", noise_dim=columns, noise_range=UNIT_GAUSSIAN_RANGE,
-                        quantile_transform=True),
+                        quantile_transform=True, smoothing=1.0),
         model=ModelConfig(generator_layers=3, generator_width=width, generator_activation="leaky_relu",
                           generator_skip=True, discriminator_layers=2, discriminator_width=width,
                           discriminator_activation="leaky_relu", init="he"),

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.spatial
 import scipy.special
 
 from tinygan.config import DataConfig
@@ -31,6 +32,8 @@ MAX_KNOTS = 2_048  # knots of a column's cumulative distribution, at most: more 
 MAX_VALUES = 65_536  # distinct values of a column generated on its own values, at most
 LAW_ROWS = 100_000  # draws of a law behind its normal scores (a file's own rows otherwise)
 DENSITY_CENTRES = 4_096  # encoded rows behind the density that D's pre-training reads
+GAP_ROWS = 20_000  # rows behind data.smoothing's neighbour gap, at most
+GAP_PROBES = 2_000  # of them, the rows whose nearest neighbours are found
 _EDGE = 1e-6  # probabilities are kept in [_EDGE, 1 - _EDGE]: normal scores within +-4.75
 
 
@@ -83,6 +86,8 @@ class NormalScores:
     cdf_high: jax.Array  # (k, dim) F(v): where it ends
     centres: np.ndarray  # (<= DENSITY_CENTRES, dim) encoded rows behind `density`
     target: Any  # the target in the data's units, whose samples (a file's rows, a law's draws) are encoded
+    blur: np.ndarray | None = None  # (dim, dim) data.smoothing's kernel: spread x a Cholesky factor of the correlations
+    spread: float = 0.0  # the kernel's width in normal scores: data.smoothing x the rows' neighbour gap
 
     @property
     def arrays(self) -> dict[str, jax.Array]:
@@ -102,7 +107,13 @@ class NormalScores:
         x = self.target.sample(key_draw, n)  # (n, dim) in the data's units
         low, high = self._cdf(x, self.cdf_low), self._cdf(x, self.cdf_high)
         u = low + (high - low) * jax.random.uniform(key_level, x.shape)
-        return jax.scipy.special.ndtri(jnp.clip(u, _EDGE, 1 - _EDGE))  # (n, dim)
+        z = jax.scipy.special.ndtri(jnp.clip(u, _EDGE, 1 - _EDGE))  # (n, dim)
+        if self.blur is None:
+            return z
+        # A kernel shaped like the scores' own correlations R: z + s L e, L L^T = R, has covariance (1 + s^2) R
+        # when z's is R, so rescaled it keeps every column N(0, 1) and every correlation as it was.
+        noise = jax.random.normal(jax.random.fold_in(key, 1), z.shape)  # a third stream, apart from the two above
+        return (z + noise @ jnp.asarray(self.blur.T, jnp.float32)) / np.sqrt(1 + self.spread**2)
 
     def density(self, x: jax.Array) -> jax.Array:
         return kernel_density(self.centres, x)
@@ -171,15 +182,39 @@ def _stacked(columns: list[np.ndarray]) -> jax.Array:
     return jnp.asarray(np.stack(padded, axis=1), jnp.float32)
 
 
-def normal_scores(target, rows: np.ndarray | None = None) -> NormalScores:
-    """The normal scores of `target`: of its rows (rows, dim) when given (a file's), else of LAW_ROWS fixed draws."""
+def normal_scores(target, rows: np.ndarray | None = None, smoothing: float = 0.0) -> NormalScores:
+    """The normal scores of `target`: of its rows (rows, dim) when given (a file's), else of LAW_ROWS fixed draws;
+    `smoothing` > 0 blurs the real rows (data.smoothing)."""
     table = fixed_sample(target, LAW_ROWS) if rows is None else np.asarray(rows, np.float64)
     columns = [_column(table[:, j]) for j in range(table.shape[1])]
     knots = {name: _stacked([getattr(column, name) for column in columns]) for name in KNOTS}
-    centres = table[:: -(-len(table) // DENSITY_CENTRES)]  # (<= DENSITY_CENTRES, dim)
-    levels = np.stack([np.interp(centres[:, j], c.cdf_values, (c.cdf_low + c.cdf_high) / 2)
+    centres = _encoded(table[:: -(-len(table) // DENSITY_CENTRES)], columns)  # (<= DENSITY_CENTRES, dim)
+    if not smoothing:
+        return NormalScores(**knots, centres=centres, target=target)
+    spread = smoothing * neighbour_gap(_encoded(table[:: -(-len(table) // GAP_ROWS)], columns), len(table))
+    correlation = np.atleast_2d(np.corrcoef(centres, rowvar=False)) if len(centres) > 1 else np.eye(len(columns))
+    shape = np.linalg.cholesky(np.nan_to_num(correlation) + 1e-6 * np.eye(len(columns)))
+    return NormalScores(**knots, centres=centres, target=target, blur=spread * shape, spread=spread)
+
+
+def _encoded(rows: np.ndarray, columns: list[_Column]) -> np.ndarray:
+    """Rows (m, dim) as normal scores, each value at the middle of its interval."""
+    levels = np.stack([np.interp(rows[:, j], c.cdf_values, (c.cdf_low + c.cdf_high) / 2)
                        for j, c in enumerate(columns)], 1)
-    return NormalScores(**knots, centres=scipy.special.ndtri(np.clip(levels, _EDGE, 1 - _EDGE)), target=target)
+    return scipy.special.ndtri(np.clip(levels, _EDGE, 1 - _EDGE))
+
+
+def neighbour_gap(scores: np.ndarray, rows: int) -> float:
+    """The typical gap between neighbouring rows, per column: the median distance from a distinct row of
+    `scores` (m, dim) to its nearest other one, over sqrt(dim); `scores` being m of a table's `rows` rows,
+    the gap is carried to the whole table by (m / rows)^(1 / dim), as for rows spread evenly. 0 for one row."""
+    distinct = np.unique(scores, axis=0)
+    if len(distinct) < 2:
+        return 0.0
+    m, dim = scores.shape
+    probes = distinct[:: -(-len(distinct) // GAP_PROBES)]
+    distance, _ = scipy.spatial.cKDTree(distinct).query(probes, k=2)  # the first is the row itself
+    return float(np.median(distance[:, 1]) / np.sqrt(dim) * (m / rows) ** (1 / dim))
 
 
 @functools.lru_cache(maxsize=16)
@@ -189,4 +224,4 @@ def make_units(config: DataConfig) -> Identity | NormalScores:
     target = make_target(config)
     if not config.quantile_transform:
         return Identity(target)
-    return normal_scores(target, target.data if isinstance(target, FileTarget) else None)
+    return normal_scores(target, target.data if isinstance(target, FileTarget) else None, config.smoothing)
