@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+import tinygan
 from tinygan import cli, reporting
 from tinygan.config import SECTIONS, config_from_preset, field_docs
 
@@ -107,11 +108,17 @@ BAD_INPUT = [
     (["train", "--preset", "seeds"], "argument --preset: invalid choice: 'seeds'"),
     (["train", "--lang", "fr"], "argument --lang: invalid choice: 'fr'"),
     (["train", "--bogus"], "unrecognized arguments: --bogus"),
+    (["train", "--num-step", "10"], "unrecognized arguments: --num-step 10; did you mean --num-steps?"),  # no abbreviations
+    (["train", "--num-stesp=10"], "unrecognized arguments: --num-stesp=10; did you mean --num-steps?"),
+    (["sample", "run", "--iidd"], "unrecognized arguments: --iidd; did you mean --iid?"),  # the command's own flags
+    (["train", "--preset", "rign"], "(choose from 'data', 'grid', 'recommended', 'ring', 'seed', 'seed-minibatch', "
+                                    "'wgan-gp-8gaussians'); did you mean ring?"),
     (["train", "--minibatch", "maybe"], "argument --minibatch: expected True or False, got 'maybe'"),
     (["train", "--num-steps", "ten"], "argument --num-steps: invalid int value: 'ten'"),
     (["train", "--learning-rate", "nan"], "optim.learning_rate: must be a finite number, got nan"),
-    ([], "the following arguments are required: COMMAND"),
+    (["--bogus"], "the following arguments are required: COMMAND"),
     (["fly"], "invalid choice: 'fly'"),
+    (["trian"], "invalid choice: 'trian' (choose from 'train', "),
     (["train", "--out", "taken"], "output folder taken is a file"),
     (["train", "--out", "full"], "output folder full is not empty"),
     (["train", "--out", "old-run"], "output folder old-run already holds a run"),
@@ -137,6 +144,15 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(argv, message, tmp_p
     assert err.startswith("tinygan: error: ")
     assert message in err
     assert snapshot(tmp_path) == before  # no runs/ folder, no file touched
+
+
+def test_a_bare_tinygan_lists_the_commands_and_version_says_which(capsys):
+    assert cli.main([]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("usage: tinygan") and "train     train a GAN" in out and err == ""
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["--version"])
+    assert exit.value.code == 0 and capsys.readouterr().out == f"tinygan {tinygan.__version__}\n"
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere, so permissions cannot be refused")

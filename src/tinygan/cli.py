@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
+import re
 import sys
 from pathlib import Path
 
+from tinygan import __version__
 from tinygan.config import PRESETS, SECTIONS, SIZED_PRESETS, ConfigError, config_from_preset, field_docs
-from tinygan.configfile import blame_config_file, parse_args_with_config
+from tinygan.configfile import subcommand, blame_config_file, parse_args_with_config
 from tinygan.labels import LABELS
 
 EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
@@ -26,10 +29,31 @@ class UsageError(Exception):
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error in one line instead of usage text plus error."""
+    """argparse that reports a usage error in one line instead of usage text plus error, takes no abbreviated
+    flags (`--num-step` is not `--num-steps`), and names the nearest command, flag or choice to a mistyped one."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs, allow_abbrev=False)
 
     def error(self, message):
+        choice = re.search(r"invalid choice: '(.*?)' \(choose from (.*)\)", message)
+        if choice:
+            message += _did_you_mean(choice[1], re.findall(r"'(.*?)'", choice[2]))
         raise UsageError(message)
+
+    def parse_args(self, args=None, namespace=None):
+        known, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command = self._subparsers and getattr(known, "command", None)
+            flags = (subcommand(self, command) if command else self)._option_string_actions
+            guess = next((word for word in extras if word.startswith("--")), "")
+            self.error(f"unrecognized arguments: {' '.join(extras)}{_did_you_mean(guess.partition('=')[0], flags)}")
+        return known
+
+
+def _did_you_mean(word: str, names) -> str:
+    close = difflib.get_close_matches(word, list(names), n=1, cutoff=0.6) if word else []
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def parse_bool(text: str) -> bool:
@@ -100,7 +124,9 @@ def add_output_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="tinygan", description="Train, measure and watch GANs on low-dimensional data.")
+    parser = Parser(prog="tinygan", description="Train, measure and watch GANs on low-dimensional data.",
+                    epilog="`tinygan COMMAND --help` describes a command; `tinygan train` runs the blog post's experiment.")
+    parser.add_argument("--version", action="version", version=f"tinygan {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a GAN and write its run folder",
@@ -435,6 +461,9 @@ def main(argv: list[str] | None = None) -> int:
     from tinygan.runs import RunError
 
     argv = sys.argv[1:] if argv is None else argv
+    if not argv:  # a bare `tinygan`: what it can do, rather than an error about a missing command
+        build_parser().print_help()
+        return 0
     args = None
     try:
         args = parse_args_with_config(build_parser(), argv)

@@ -142,7 +142,7 @@ def parse_args_with_config(parser: argparse.ArgumentParser, argv: list[str] | No
     path = getattr(args, "config", None)
     if path is None:
         return args
-    command = _subcommand(parser, args.command)
+    command = subcommand(parser, args.command)
     options, settings = _split(read_settings(path), command, path)
     with _defaults(command, None):
         given = set(vars(parser.parse_args(argv))) - {"command"}  # only what the command line gives is there
@@ -169,7 +169,7 @@ def blame_config_file(args: argparse.Namespace, error: ConfigError) -> ConfigErr
     return error
 
 
-def _subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+def subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
     """The parser of subcommand `name` (argparse has no public way to reach it)."""
     return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
 
