@@ -6,12 +6,14 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 import tinygan
 from tinygan import cli, reporting
 from tinygan.config import SECTIONS, config_from_preset, field_docs
+from tinygan.configfile import config_toml
 
 # ---------------------------------------------------------------- parsing
 
@@ -235,3 +237,16 @@ def test_lang_pt_runs(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().out.splitlines()[5].startswith("Gerador final: mean ")
     with Image.open(tmp_path / "run" / "distribution.png") as image:
         assert image.format == "PNG"
+
+
+def test_config_prints_the_resolved_settings_as_toml_that_train_reads_back(tmp_path, capsys):
+    assert cli.main(["config", "--preset", "ring", "--num-steps", "500", "--r1", "0.5"]) == 0
+    printed = capsys.readouterr().out
+    assert config_toml(config_from_preset("ring", num_steps=500, r1=0.5)) == printed
+    (tmp_path / "ring.toml").write_text(printed)
+    assert cli.main(["config", "--config", str(tmp_path / "ring.toml")]) == 0
+    assert capsys.readouterr().out == printed  # what --config reads back is the very same config
+    rows = np.random.default_rng(0).normal(size=(300, 3))
+    np.savetxt(tmp_path / "t.csv", rows, delimiter=",", header="a,b,c", comments="")
+    assert cli.main(["config", "--target", f"file:{tmp_path / 't.csv'}"]) == 0  # a file's default: data, sized
+    assert 'preset = "data"' in (out := capsys.readouterr().out) and "noise_dim = 3" in out

@@ -147,6 +147,15 @@ def build_parser() -> Parser:
     add_output_flags(train)
     add_config_flags(train)
 
+    config = commands.add_parser(
+        "config", help="print the settings a train command would use, as TOML",
+        description="Print the settings `tinygan train` would use with the same preset and flags, as the TOML "
+                    "file that `tinygan train --config FILE` reads back (unset values are the preset's rule).")
+    config.add_argument("--preset", choices=sorted(PRESETS), help=PRESET_HELP)
+    config.add_argument("--config", metavar="FILE", help="start from a TOML or YAML file; flags given here override it")
+    add_debug_flag(config)
+    add_config_flags(config)
+
     resume = commands.add_parser(
         "resume", help="go on with a stopped run from its latest checkpoint",
         description="Go on with a run that was stopped (Ctrl-C, SIGTERM) or killed, from its latest checkpoint; "
@@ -269,6 +278,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(preset_line(config, chosen=getattr(args, "preset_chosen", False)), flush=True)
     return _report(args, config.train.num_steps, args.lang,
                    lambda progress: train_run(config, folder, options, progress=progress))
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from tinygan.configfile import config_toml
+
+    print(config_toml(config_from_args(args)), end="")
+    return 0
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -451,7 +467,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"serve": cmd_serve, "train": cmd_train, "resume": cmd_resume, "sample": cmd_sample, "plot": cmd_plot, "runs": cmd_runs,
+COMMANDS = {"serve": cmd_serve, "train": cmd_train, "config": cmd_config, "resume": cmd_resume, "sample": cmd_sample, "plot": cmd_plot, "runs": cmd_runs,
             "export": cmd_export, "sweep": cmd_sweep, "bench": cmd_bench}
 
 
