@@ -7,7 +7,7 @@ import scipy.stats
 from tinygan import metrics
 from tinygan.data import FileTarget
 from tinygan.scoring import metric_columns, table_scores
-from tinygan.verdict import table_verdict
+from tinygan.verdict import law_verdict, table_verdict
 
 RNG = np.random.default_rng(0)
 
@@ -122,3 +122,19 @@ def test_the_verdict_of_a_copying_generator_says_so():
     sentence = table_verdict(scores_of(target, copies), target, 1000)["sentence"]
     assert "against" in sentence and sentence.endswith("it copies its rows")
     assert "below chance: generated samples sit on real rows" in sentence
+
+
+def test_the_verdict_on_a_1d_law_sets_w1_against_its_spread_and_the_moments_beside_the_laws():
+    law = scipy.stats.norm(4, 0.5)
+    good = law_verdict({"w1": 0.0016, "mean": 3.9992, "std": 0.5009}, law, "recommended", 3000)
+    assert good["learned"] and good["spread"] == pytest.approx(0.5)
+    assert good["sentence"] == ("learned: W1 0.0016 from the target, 0.3% of its spread; "
+                                "mean 3.999 (target 4), std 0.5009 (target 0.5)")
+    bad = law_verdict({"w1": 5.922, "mean": -1.8684, "std": 8.4391}, law, "seed", 1200)
+    assert not bad["learned"]
+    assert bad["sentence"] == ("not learned: W1 5.92 from the target, 12x its spread; mean -1.868 (target 4), "
+                               "std 8.439 (target 0.5); the blog's own system often fails here: try --preset recommended")
+    other = law_verdict({"w1": 0.06, "mean": 4, "std": 0.5}, law, "ring", 1200)  # just past a tenth of the spread
+    assert not other["learned"] and other["sentence"].endswith("try --num-steps 2400")
+    heavy = law_verdict({"w1": 0.1, "mean": 0.0, "std": 50.0}, scipy.stats.t(1), "seed", 1200)  # no mean, no std
+    assert heavy["spread"] == pytest.approx(2 / 1.3489795) and heavy["learned"]  # the quartiles of Cauchy: -1, 1

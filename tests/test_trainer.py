@@ -120,7 +120,8 @@ def test_progress_is_called_after_each_chunk_with_its_rows(short_run):
 
 def test_metrics(seed_result, seed_config):
     metrics = seed_result.metrics
-    assert set(metrics) == {"status", "mean", "std", "w1", "ks", "samples", "iterations", "seconds"}
+    assert set(metrics) == {"status", "mean", "std", "w1", "ks", "samples", "iterations", "seconds", "verdict"}
+    assert metrics["verdict"]["learned"] == (metrics["w1"] <= 0.1 * 0.5)  # a tenth of N(4, 0.5)'s spread
     assert metrics["status"] == seed_result.status == "finished"
     assert metrics["iterations"] == int(seed_result.state.step) == 50
     assert metrics["samples"] == trainer.FINAL_SAMPLES == 100_000

@@ -28,7 +28,7 @@ from tinygan import engine
 from tinygan.config import Config
 from tinygan.noise import quasi_levels
 from tinygan.scoring import ALL_COLUMNS, HIGHER_IS_BETTER, make_scorer, picture_view
-from tinygan.verdict import table_verdict
+from tinygan.verdict import law_verdict, table_verdict
 
 FINAL_SAMPLES = 100_000  # samples behind the final metrics
 NORMALIZED_BATCH = 10_000  # samples drawn at once, at least, from a generator with batch norm
@@ -389,6 +389,8 @@ def measure(game: engine.Game, config: Config, state: engine.TrainState, key_eva
     metrics = {**scorer(samples, final=True), "samples": FINAL_SAMPLES, "iterations": int(state.step)}
     if scorer.table is not None:  # a file's table: whether it was learned, in a sentence
         metrics["verdict"] = table_verdict(metrics, scorer.table, config.train.num_steps)
+    elif game.target.dim == 1 and "w1" in metrics:  # a 1-D law: the same, against the law
+        metrics["verdict"] = law_verdict(metrics, game.target.distribution(), config.preset, config.train.num_steps)
     return Frame.from_probe(int(state.step), final), metrics
 
 

@@ -1,10 +1,14 @@
-"""A verdict anyone can read: did a run learn its table? Numbers, and one plain sentence.
+"""A verdict anyone can read: did a run learn its table, or its 1-D law? Numbers, and one plain sentence.
 
 "Learned" means the generated samples are no farther from the rows than the data's own sampling noise
 (`floor_ratio` <= 1: the squared energy distance between generated samples and the rows, over the median
 of that between two random halves of the rows). The rest of the verdict says how it looks from other sides:
 whether a nearest-neighbour classifier can tell generated from real rows, whether the generator copies its
 rows, and which column or correlation is furthest off.
+
+For a 1-D law, "learned" means W1 to the law within LAW_W1_SHARE of the law's spread (its interquartile
+range / 1.349, the standard deviation of a Gaussian, finite for heavy tails too), and the sentence sets
+the generated mean and standard deviation beside the law's.
 """
 
 from __future__ import annotations
@@ -17,8 +21,12 @@ from tinygan.data import FileTarget
 from tinygan.scoring import MEMORISED_ROWS, TABLE_SAMPLES, standard_rows
 from tinygan.stats import wilson_interval
 
+IQR_OF_NORMAL = 1.3489795003921634  # the interquartile range of N(0, 1): 2 Phi^-1(3/4)
+
 COLUMN_OFF = 0.1  # a column's W1 beyond this share of its standard deviation is named as off
 CORRELATION_OFF = 0.1  # a rank correlation off by more than this is named
+LAW_W1_SHARE = 0.1  # a 1-D law is learned with W1 at most this share of its spread
+SEED_PRESETS = ("seed", "seed-minibatch")  # the blog's system: when it fails, `recommended` is the way out
 
 
 def table_verdict(scores: dict, table: FileTarget, num_steps: int) -> dict:
@@ -84,3 +92,22 @@ def _more(num_steps: int) -> int:
 def memorised_reference(table: FileTarget) -> float:
     """`metrics.memorised_reference` of the table's rows in their standard units, once per table."""
     return metrics.memorised_reference(standard_rows(table, MEMORISED_ROWS))
+
+
+def law_verdict(scores: dict, law, preset: str, num_steps: int) -> dict:
+    """The verdict of a run's final `scores` on a 1-D `law` (a frozen scipy.stats law or alike): learned, the
+    law's spread, mean and standard deviation, and the sentence."""
+    spread = float((law.ppf(0.75) - law.ppf(0.25)) / IQR_OF_NORMAL)
+    mean, std = float(law.mean()), float(law.std())
+    w1 = scores["w1"]
+    verdict = {"learned": bool(w1 <= LAW_W1_SHARE * spread), "spread": spread, "law_mean": mean, "law_std": std}
+    moments = f"mean {scores['mean']:.4g} (target {mean:.4g}), std {scores['std']:.4g} (target {std:.4g})"
+    if not math.isfinite(w1):
+        verdict["sentence"] = "not learned: the generator's samples are not finite numbers"
+    elif verdict["learned"]:
+        verdict["sentence"] = f"learned: W1 {w1:.2g} from the target, {w1 / spread:.1%} of its spread; {moments}"
+    else:
+        advice = ("the blog's own system often fails here: try --preset recommended" if preset in SEED_PRESETS
+                  else f"try --num-steps {_more(num_steps)}")
+        verdict["sentence"] = f"not learned: W1 {w1:.3g} from the target, {w1 / spread:.2g}x its spread; {moments}; {advice}"
+    return verdict
