@@ -75,6 +75,26 @@ def test_more_iterations_continue_a_finished_run(tmp_path):
     assert (tmp_path / "split" / "history.csv").read_text() == (tmp_path / "whole" / "history.csv").read_text()
 
 
+def test_resume_says_when_it_rewrites_a_damaged_config_or_misses_the_newest_checkpoint(tmp_path, capsys):
+    options = runner.RunOptions(pictures=False, checkpoint_every=20)
+    config = tinygan.config_from_preset("seed", schedule="constant", **SHORT)
+    whole, _ = runner.train_run(config, tmp_path / "whole", options)
+    runner.train_run(tinygan.replace(config, num_steps=40), tmp_path / "split", options)
+    runner.resume_run(tmp_path / "split", num_steps=60)
+    assert capsys.readouterr().err == ""  # a plain resume has nothing to say
+    (tmp_path / "split" / "config.json").write_text('{"data": {"target"')  # cut short
+    (tmp_path / "split" / "checkpoints" / "step-000000060.npz").unlink()  # the newest, named by status.json
+    split, _ = runner.resume_run(tmp_path / "split", num_steps=80)
+    notes = capsys.readouterr().err.splitlines()
+    assert notes == [
+        f"tinygan: note: {tmp_path / 'split' / 'checkpoints' / 'step-000000060.npz'}, the newest checkpoint "
+        "status.json names, is missing; going on from step-000000040.npz (step 40)",
+        f"tinygan: note: {tmp_path / 'split' / 'config.json'} is damaged or does not match the checkpoint; "
+        "rewritten from the checkpoint"]
+    assert_same_run(whole, split)
+    assert (tmp_path / "split" / "config.json").read_text() == (tmp_path / "whole" / "config.json").read_text()
+
+
 def test_what_resume_refuses_changes_nothing(tmp_path, capsys):
     """A finished run without more iterations, a diverged one, a locked one, a folder that is not a run."""
     options = runner.RunOptions(pictures=False, checkpoint_every=20)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,8 +95,17 @@ def resume_run(folder: str | Path, *, num_steps: int | None = None,
             config = _config_to_start_over(folder, num_steps)
             _forget_after(folder, [])
             return _run(config, folder, options, progress, None, [], started)
-        snapshot, segments = checkpoints.load(checkpoints.latest(folder))
+        latest = checkpoints.latest(folder)
+        snapshot, segments = checkpoints.load(latest)
+        named = status.get("checkpoint")
+        if named and not (folder / named).is_file():
+            _note(f"{folder / named}, the newest checkpoint status.json names, is missing; going on from "
+                  f"{latest.name} (step {snapshot.step:,})")
         config = snapshot.config
+        saved = _saved_config(folder)  # its num_steps may be ahead: a longer resume killed before its first checkpoint
+        if saved is None or replace(saved, num_steps=config.train.num_steps) != config:
+            _note(f"{folder / 'config.json'} is damaged or does not match the checkpoint; rewritten from the checkpoint")
+            runs.write_atomic(folder / "config.json", runs.to_json(config.to_dict()))
         if num_steps is not None:
             if num_steps < snapshot.step:
                 raise RunError(f"--num-steps {num_steps}: the run is already at step {snapshot.step}")
@@ -110,6 +120,19 @@ def resume_run(folder: str | Path, *, num_steps: int | None = None,
         if not extended:  # finished, but killed before its files were written: measure and write them
             snapshot = dataclasses.replace(snapshot, status="running")
         return _run(config, folder, options, progress, snapshot, segments, started)
+
+
+def _saved_config(folder: Path) -> Config | None:
+    """The run's config.json as a config; None when it is missing or damaged."""
+    try:
+        return Config.from_dict(runs.read_json(folder / "config.json"))
+    except (OSError, ValueError, TypeError, KeyError, ConfigError, RunError):
+        return None
+
+
+def _note(message: str) -> None:
+    """One line on stderr about something resume did that its user should know."""
+    print(f"tinygan: note: {message}", file=sys.stderr)
 
 
 def refuse_ended(folder: Path, snapshot: Snapshot, status: dict) -> None:
