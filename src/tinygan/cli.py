@@ -114,13 +114,20 @@ def add_debug_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error, not one line")
 
 
+def add_compile_cache_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-compile-cache", action="store_true",
+                        help="compile every program afresh, not reading or writing tinygan's cache of compiled "
+                        "programs (also: TINYGAN_COMPILE_CACHE=0)")
+
+
 def add_output_flags(parser: argparse.ArgumentParser) -> None:
-    """--quiet, --json and --debug: what a training command prints."""
+    """--quiet, --json, --debug and --no-compile-cache: what a training command prints, and how it compiles."""
     shown = parser.add_mutually_exclusive_group()
     shown.add_argument("--quiet", action="store_true", help="print nothing but errors")
     shown.add_argument("--json", action="store_true",
                        help="print one JSON object per log line on stdout, and one at the end (for scripts)")
     add_debug_flag(parser)
+    add_compile_cache_flag(parser)
 
 
 def build_parser() -> Parser:
@@ -178,6 +185,7 @@ def build_parser() -> Parser:
                         "Sobol' sequence), so the samples cover the generator's law more evenly")
     sample.add_argument("--out", metavar="FILE", help="write the CSV here instead of to stdout (a new file)")
     add_debug_flag(sample)
+    add_compile_cache_flag(sample)
 
     plot = commands.add_parser("plot", help="draw a run's pictures again from its folder",
                                description="Draw losses.png, metrics.png, distribution.png and the animation "
@@ -229,6 +237,7 @@ def build_parser() -> Parser:
     sweep.add_argument("--lang", default="en", choices=sorted(LABELS), help="language of the pictures")
     sweep.add_argument("--json", action="store_true", help="print the cells' summary as JSON instead of a table")
     add_debug_flag(sweep)
+    add_compile_cache_flag(sweep)
     add_config_flags(sweep)
 
     serve = commands.add_parser(
@@ -243,6 +252,7 @@ def build_parser() -> Parser:
                        help="iterations the session plays before it pauses (default: the preset's; play goes on)")
     serve.add_argument("--run", metavar="RUN", help="continue this run folder (saved back into it on Ctrl-C)")
     add_debug_flag(serve)
+    add_compile_cache_flag(serve)
 
     bench = commands.add_parser("bench", help="measure training speed against a step-by-step loop",
                                 description="Measure the compiled loop against a step-by-step loop, "
@@ -483,6 +493,10 @@ def main(argv: list[str] | None = None) -> int:
     args = None
     try:
         args = parse_args_with_config(build_parser(), argv)
+        if getattr(args, "no_compile_cache", True) is False:  # a command that compiles, the cache not refused
+            from tinygan import compile_cache
+
+            compile_cache.enable()
         return COMMANDS[args.command](args)
     except (UsageError, ConfigError, RunError, CheckpointError, ExportError, OSError) as error:
         if getattr(args, "debug", False) or "--debug" in argv:  # the flag, or `debug = true` in a config file

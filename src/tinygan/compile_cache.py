@@ -1,0 +1,52 @@
+"""A persistent cache of compiled programs, so a second `tinygan train` skips most of XLA's compiling.
+
+JAX keys each compiled program by its computation, its compile options and the machine, so a cache hit
+runs the very program a fresh compile would give: results are the same bit for bit. The cache lives in the
+user's cache folder (`$XDG_CACHE_HOME/tinygan/jax`, else `~/.cache/tinygan/jax`), at most MAX_BYTES,
+least recently used programs evicted first. With a size limit JAX reads and writes it under a file lock,
+so runs that start at once share it safely. `TINYGAN_COMPILE_CACHE=0` (or `off`) turns it off, and
+`TINYGAN_COMPILE_CACHE=PATH` puts it elsewhere; the command line's `--no-compile-cache` turns it off too.
+A cache JAX was given already (JAX_COMPILATION_CACHE_DIR) is left as it is.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import jax
+
+CACHE_ENV = "TINYGAN_COMPILE_CACHE"
+MAX_BYTES = 1 << 30  # 1 GiB: the seed's programs take about 0.3 MB, the data preset's a few MB
+OFF = ("0", "off", "no", "false")
+
+
+def cache_folder() -> Path | None:
+    """Where the cache lives, or None when the environment turns it off."""
+    chosen = os.environ.get(CACHE_ENV, "").strip()
+    if chosen.lower() in OFF:
+        return None
+    if chosen:
+        return Path(chosen).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "tinygan" / "jax"
+
+
+def enable() -> Path | None:
+    """Turn the cache on for this process (before its first compile), unless the environment turns it off or
+    the folder cannot be made: then training compiles as it would anyway. Returns the folder in use."""
+    if jax.config.jax_compilation_cache_dir:  # given to JAX already (JAX_COMPILATION_CACHE_DIR): kept as it is
+        return Path(jax.config.jax_compilation_cache_dir)
+    folder = cache_folder()
+    if folder is None or importlib.util.find_spec("filelock") is None:  # JAX locks the cache with filelock
+        return None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)  # a size limit: locked reads and writes
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)  # the seed's programs take 0.2-3 s
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return folder

@@ -1,0 +1,58 @@
+"""The persistent cache of compiled programs: where it lives, what turns it off, and that it changes no number."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tinygan import compile_cache
+
+
+def test_the_cache_lives_in_the_users_cache_folder_unless_told(monkeypatch, tmp_path):
+    monkeypatch.delenv(compile_cache.CACHE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert compile_cache.cache_folder() == tmp_path / "xdg" / "tinygan" / "jax"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert compile_cache.cache_folder() == Path.home() / ".cache" / "tinygan" / "jax"
+    monkeypatch.setenv(compile_cache.CACHE_ENV, str(tmp_path / "mine"))
+    assert compile_cache.cache_folder() == tmp_path / "mine"
+    for off in ("0", "off", "OFF", "no", "false"):
+        monkeypatch.setenv(compile_cache.CACHE_ENV, off)
+        assert compile_cache.cache_folder() is None
+
+
+def _command(folder: Path, *flags: str) -> list[str]:
+    code = "import sys; from tinygan.cli import main; sys.exit(main(sys.argv[1:]))"
+    return [sys.executable, "-c", code, "train", "--num-steps", "100", "--no-plots", "--quiet", "--out", str(folder),
+            *flags]
+
+
+def _environment(**variables: str) -> dict:
+    """This process's environment without the tests' own JAX cache, and with `variables`."""
+    return {**{key: value for key, value in os.environ.items() if not key.startswith("JAX_")}, **variables}
+
+
+def _train(folder: Path, env: dict, *flags: str) -> str:
+    """`tinygan train` in a fresh process; its history.csv."""
+    subprocess.run(_command(folder, *flags), env=_environment(**env), check=True, timeout=300)
+    return (folder / "history.csv").read_text()
+
+
+def test_a_second_run_reads_the_cache_and_gives_the_same_numbers(tmp_path):
+    cache = tmp_path / "cache"
+    first = _train(tmp_path / "first", {compile_cache.CACHE_ENV: str(cache)})
+    kept = sorted(path.name for path in cache.iterdir())
+    assert any(name.endswith("-cache") for name in kept) and ".lockfile" in kept  # written under JAX's lock
+    assert _train(tmp_path / "second", {compile_cache.CACHE_ENV: str(cache)}) == first  # a hit changes no bit
+    assert _train(tmp_path / "off", {compile_cache.CACHE_ENV: str(tmp_path / "other")}, "--no-compile-cache") == first
+    assert _train(tmp_path / "env-off", {compile_cache.CACHE_ENV: "0", "XDG_CACHE_HOME": str(tmp_path / "xdg")}) == first
+    assert not (tmp_path / "other").exists() and not (tmp_path / "xdg" / "tinygan").exists()
+
+
+def test_runs_that_start_at_once_share_a_fresh_cache(tmp_path):
+    env = _environment(**{compile_cache.CACHE_ENV: str(tmp_path / "shared")})
+    runs = [subprocess.Popen(_command(tmp_path / name), env=env) for name in ("a", "b")]
+    assert [run.wait(timeout=300) for run in runs] == [0, 0]
+    assert (tmp_path / "a" / "history.csv").read_text() == (tmp_path / "b" / "history.csv").read_text()
