@@ -208,8 +208,9 @@ def test_no_plots_writes_only_the_numbers_into_an_existing_empty_folder(tmp_path
     (tmp_path / "run").mkdir()
     assert cli.main([*SHORT, "--no-plots", "--out", "run"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert [LOG_LINE.match(line).group(1) for line in out[:5]] == ["0", "10", "20", "30", "40"]
-    assert out[5].startswith("Final generator: mean ")
+    assert out[0] == reporting.LOG_HEADER == "step: loss_d\tloss_g"  # the columns, named once
+    assert [LOG_LINE.match(line).group(1) for line in out[1:6]] == ["0", "10", "20", "30", "40"]
+    assert out[6].startswith("Final generator: mean ")
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == [
         "run", "run/checkpoints", "run/checkpoints/step-000000050.npz", "run/config.json", "run/history.csv",
         "run/metrics.json", "run/status.json"]
@@ -234,7 +235,7 @@ def test_anim_mp4_goes_to_the_given_path(tmp_path, monkeypatch, capsys):
 def test_lang_pt_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert cli.main([*SHORT, "--lang", "pt", "--out", "run"]) == 0
-    assert capsys.readouterr().out.splitlines()[5].startswith("Gerador final: mean ")
+    assert capsys.readouterr().out.splitlines()[6].startswith("Gerador final: mean ")
     with Image.open(tmp_path / "run" / "distribution.png") as image:
         assert image.format == "PNG"
 

@@ -79,7 +79,8 @@ def test_tinygan_train(tmp_path, tinygan_command, run_process, seed_result):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
     folder = the_run_folder(tmp_path)
     history = check_finished_run(folder, done.stdout, config_from_preset("seed", num_steps=50))
-    assert done.stdout.splitlines()[5].startswith("Final generator: mean ")
+    assert done.stdout.splitlines()[0] == "step: loss_d\tloss_g"
+    assert done.stdout.splitlines()[6].startswith("Final generator: mean ")
     # The same run in this process (conftest's seed_result) gives the same numbers, bit for bit.
     for name in ("loss_d", "loss_g", "mean", "std", "w1", "ks"):
         np.testing.assert_array_equal([row[name] for row in history], seed_result.history[name], err_msg=name)

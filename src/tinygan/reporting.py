@@ -31,11 +31,12 @@ def log_line(row: dict) -> str:
     return f"{row['step']}: {row['loss_d']:.6f}\t{row['loss_g']:.6f}"
 
 
-def _progress_bar(label: str) -> Progress:
-    """A bar on stderr: label, bar, done of total, speed, time left; none (nor its blank line) in logs and pipes."""
+def _progress_bar() -> Progress:
+    """A bar on stderr: what it is doing, bar, done of total, speed, time left; none (nor its blank line) in logs
+    and pipes."""
     console = Console(stderr=True)
     return Progress(
-        TextColumn(label),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[speed]}"),
@@ -46,12 +47,17 @@ def _progress_bar(label: str) -> Progress:
     )
 
 
+LOG_HEADER = "step: loss_d\tloss_g"  # the columns of `log_line`, named once above them
+
+
 class TrainingProgress:
-    """A progress bar on stderr with the log lines above it on stdout."""
+    """A progress bar on stderr with the log lines above it on stdout, under their header. The bar says
+    "compiling" until the first rows come: XLA compiles the programs first, for several seconds."""
 
     def __init__(self, total: int):
-        self.bar = _progress_bar("training")
-        self.task = self.bar.add_task("training", total=total, speed="")
+        self.bar = _progress_bar()
+        self.task = self.bar.add_task("compiling", total=total, speed="")
+        self.headed = False
 
     def __enter__(self):
         self.bar.start()
@@ -61,10 +67,13 @@ class TrainingProgress:
         self.bar.stop()
 
     def update(self, done: int, rows: list[dict]) -> None:
+        if rows and not self.headed:
+            print(LOG_HEADER, flush=True)
+            self.headed = True
         for row in rows:
             print(log_line(row), flush=True)
         speed = self.bar.tasks[0].speed
-        self.bar.update(self.task, completed=done, speed=f"{speed:,.0f} it/s" if speed else "")
+        self.bar.update(self.task, description="training", completed=done, speed=f"{speed:,.0f} it/s" if speed else "")
 
 
 class JsonLines:
@@ -110,7 +119,7 @@ class SweepProgress:
     """A bar over the whole sweep, in seed-iterations, with seed-iterations per second."""
 
     def __init__(self):
-        self.bar = _progress_bar("sweeping")
+        self.bar = _progress_bar()
         self.task = None
 
     def __enter__(self):
