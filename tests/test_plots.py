@@ -4,10 +4,12 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.stats
 from matplotlib.figure import Figure
 from PIL import Image
 
 from tinygan import plots, plots_2d
+from tinygan.config import config_from_preset
 
 XS = np.linspace(-8, 8, 10_000)
 
@@ -190,3 +192,14 @@ def test_plot_samples_2d_without_heat_map_or_arrows():
     ax = plots_2d.plot_samples_2d(points, points, extent=(-1, 1, -1, 1), lang="pt").axes[0]
     assert ax.get_images() == [] and ax.get_title() == "Rede Adversarial Generativa 2D"
     assert "0.0% das amostras sinteticas fora da figura" in [t.get_text() for t in ax.texts]
+
+
+def test_a_1d_picture_shows_the_target_whatever_the_noise_range():
+    from tinygan.data import make_target
+    from tinygan.scoring import picture_view
+
+    seed, recommended = (config_from_preset(name) for name in ("seed", "recommended"))
+    assert picture_view(make_target(seed.data), seed.data.noise_range) == ((-8.0, 8.0),)  # the blog's canvas
+    ((low, high),) = picture_view(make_target(recommended.data), recommended.data.noise_range)  # noise range 0.3
+    quantiles = scipy.stats.norm(4, 0.5).ppf([0.001, 0.999])
+    assert low == -0.3 and high == pytest.approx(4 + 0.75 * (quantiles[1] - quantiles[0]))

@@ -342,7 +342,8 @@ def _animate_1d(result: TrainResult, real: np.ndarray, animation: Path, lang: st
     frames = result.frames
     (x_range,) = picture_view(result.game.target, result.config.data.noise_range)
     xs = np.linspace(*x_range, len(frames[-1].decision))
-    view = x_range if isinstance(result.game.target, FileTarget) else (-6.0, 6.0)  # the seed's animation: [-6, 6]
+    seeds_canvas = x_range == (-8.0, 8.0) and not isinstance(result.game.target, FileTarget)
+    view = (-6.0, 6.0) if seeds_canvas else x_range  # the blog's animation shows [-6, 6] of its [-8, 8]
     plots.save_animation(animation, [f.step for f in frames], [f.decision for f in frames],
                          [f.generated[:, 0] for f in frames], xs, real[:, 0], x_range=x_range, view=view, lang=lang)
 

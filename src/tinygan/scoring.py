@@ -162,8 +162,9 @@ def column_rows(table: FileTarget, final: bool) -> np.ndarray:
 
 
 def picture_view(target, x_range: float) -> tuple[tuple[float, float], ...] | None:
-    """The region pictures show: [-x_range, x_range] in 1-D (the seed's; a file's data: around its rows), a box
-    around the target in 2-D.
+    """The region pictures show: in 1-D [-x_range, x_range] (the seed's canvas, its noise range) widened to the
+    target's span where that reaches beyond (a narrow noise range must not leave the target off the picture),
+    and a file's data: around its rows; a box around the target in 2-D.
 
     Each axis is centred on the middle of the target's 0.1% to 99.9% quantiles and spans 1.5 times their
     distance (a quarter spare on each side); axes of spans within a factor 2 of each other get the larger
@@ -172,7 +173,8 @@ def picture_view(target, x_range: float) -> tuple[tuple[float, float], ...] | No
     if target.dim == 1 and isinstance(target, FileTarget):
         return (span_around(target.data[:, 0]),)
     if target.dim == 1:
-        return ((-x_range, x_range),)
+        low, high = _span(*target.distribution().ppf([0.001, 0.999]))
+        return ((min(-x_range, low), max(x_range, high)),)
     if target.dim > 2:
         return None
     return view_around(fixed_sample(target, REFERENCE_SAMPLES))  # the points the scorer compares with
@@ -180,7 +182,11 @@ def picture_view(target, x_range: float) -> tuple[tuple[float, float], ...] | No
 
 def span_around(values: np.ndarray) -> tuple[float, float]:
     """One axis of a picture around values: the middle of their 0.1% to 99.9% quantiles, 1.5 times that wide."""
-    low, high = np.quantile(values, [0.001, 0.999])
+    return _span(*np.quantile(values, [0.001, 0.999]))
+
+
+def _span(low: float, high: float) -> tuple[float, float]:
+    """An axis around [low, high]: its middle, 1.5 times as wide (a quarter spare on each side)."""
     middle, span = (low + high) / 2, max(high - low, 1e-9)
     return float(middle - 0.75 * span), float(middle + 0.75 * span)
 
