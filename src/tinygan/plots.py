@@ -164,11 +164,14 @@ def plot_distribution(
     top = max(float(np.max(real_density)), float(np.max(generated_density)), 1e-300)
     if boundary is ax:
         top = max(top, 1.0)
-    ax.set(xlim=(low, high), ylim=(0, top * 1.05), xlabel=words["values"], ylabel=words["density"])
+    # The top eighth is left empty for the note, and the legend sits under the axes: neither covers a curve.
+    ax.set(xlim=(low, high), ylim=(0, top * 1.15), xlabel=words["values"], ylabel=words["density"])
+    if boundary is not ax:
+        boundary.set_ylim(0, 1.15)
     ax.set_title(title or words["title"])
     ax.text(0.02, 0.97, words["outside"].format(fraction=outside, low=low, high=high),
             transform=ax.transAxes, va="top", fontsize=8)
-    ax.legend(lines, [line.get_label() for line in lines], loc="upper right")
+    figure.legend(lines, [line.get_label() for line in lines], loc="outside lower center", ncols=3, frameon=False)
     return figure
 
 
@@ -203,15 +206,19 @@ def save_animation(
     top = 1.4 if shares_axis(real_density) else 1.4 * float(np.max(real_density))
     ax.set(xlim=view, ylim=(0, top), xlabel=words["values"], ylabel=words["density"])
     boundary = decision_axis(ax, real_density, words)
+    if boundary is not ax:
+        boundary.set_ylim(0, 1.4)  # D(x) too stays below the caption's band
     ax.plot(centres, real_density, color=COLORS["real"])
     # Only the changing artists are drawn per frame, over a saved background (blitting: ~10x faster).
     (line_decision,) = boundary.plot(xs, decisions[0], color=COLORS["decision"], animated=True)
     (line_generated,) = ax.plot(centres, centres * 0, color=COLORS["generated"], animated=True)
     caption = ax.text(0.02, 0.95, "", transform=ax.transAxes, va="top", fontsize=9, linespacing=1.6, animated=True)
-    ax.legend(
+    # The legend under the axes, the caption in the empty band above 1/1.4 of the height: neither covers a curve.
+    figure.subplots_adjust(bottom=0.24)
+    figure.legend(
         [line_decision, ax.lines[0], line_generated],
         [words["decision"], words["real"], words["generated"]],
-        loc="upper right",
+        loc="lower center", ncols=3, frameon=False,
     )
     canvas.draw()
     background = canvas.copy_from_bbox(figure.bbox)
