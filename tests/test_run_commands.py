@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import jax
 import numpy as np
@@ -90,6 +91,19 @@ def test_plot_draws_the_same_pictures_again(run, tmp_path, capsys):
     assert cli.main(["plot", str(copy)]) == 0
     for name in ["distribution.png", "losses.png", "metrics.png", "training.gif"]:
         assert (copy / name).read_bytes() == (folder / name).read_bytes(), name
+
+
+def test_plot_in_another_language_writes_beside_the_runs_own_pictures(run, tmp_path, capsys):
+    folder, _ = run
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    before = {path.name: path.read_bytes() for path in copy.iterdir() if path.is_file()}
+    assert cli.main(["plot", str(copy), "--lang", "pt"]) == 0
+    for name in ["distribution", "losses", "metrics"]:
+        assert (copy / f"{name}.pt.png").is_file() and (copy / f"{name}.png").read_bytes() == before[f"{name}.png"]
+    assert (copy / "training.pt.gif").is_file() and (copy / "training.gif").read_bytes() == before["training.gif"]
+    assert cli.main(["plot", str(copy), "--lang", "pt", "--replace"]) == 0  # told to: over the run's own
+    assert (copy / "distribution.png").read_bytes() == (copy / "distribution.pt.png").read_bytes()
 
 
 def test_runs_lists_each_run_with_its_status(run, capsys):

@@ -191,7 +191,11 @@ def build_parser() -> Parser:
                                description="Draw losses.png, metrics.png, distribution.png and the animation "
                                "again from a run's folder (its latest checkpoint).")
     plot.add_argument("run", metavar="RUN", help="the run folder")
-    plot.add_argument("--lang", choices=sorted(LABELS), help="language of the pictures (default: the run's)")
+    plot.add_argument("--lang", choices=sorted(LABELS),
+                      help="language of the pictures (default: the run's); pictures in another language than the "
+                      "run's are written beside its own, as distribution.pt.png")
+    plot.add_argument("--replace", action="store_true",
+                      help="with --lang: write over the run's own pictures instead")
     add_debug_flag(plot)
 
     listing = commands.add_parser("runs", help="list the runs in a folder",
@@ -357,7 +361,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
     options = RunOptions.of_run(folder)
     result, _ = finished_result(folder)
     animation = Path(options.animation) if options.animation else None
-    written = runs.draw_pictures(result, folder, animation=animation, lang=args.lang or options.lang)
+    lang = args.lang or options.lang
+    suffix = "" if lang == options.lang or args.replace else f".{lang}"  # another language goes beside the run's
+    written = runs.draw_pictures(result, folder, animation=animation, lang=lang, suffix=suffix)
     print(f"{folder}/ ({', '.join(p.name if p.parent == folder else str(p) for p in written)})")
     return 0
 

@@ -38,6 +38,8 @@ LABELS = {
         "corner_outside": "{fraction:.1%} of generated samples lie outside the drawn ranges",
         "corner_outside_most": "most often in {name}: {fraction:.1%}",
         "corner_not_finite": "{fraction:.1%} are NaN or infinite (not drawn)",
+        "log_scale": "log scale",
+        "target": "target",
     },
     "pt": {
         "title": "Rede Adversarial Generativa 1D",
@@ -76,5 +78,7 @@ LABELS = {
         "corner_outside": "{fraction:.1%} das amostras sinteticas fora das faixas desenhadas",
         "corner_outside_most": "mais vezes em {name}: {fraction:.1%}",
         "corner_not_finite": "{fraction:.1%} sao NaN ou infinitas (nao desenhadas)",
+        "log_scale": "escala log",
+        "target": "alvo",
     },
 }

@@ -71,47 +71,72 @@ def plot_losses(
 
 
 METRIC_NAMES = {
-    "mean": "mean", "std": "standard deviation", "w1": "Wasserstein-1", "ks": "Kolmogorov-Smirnov",
-    "sliced_w1": "sliced Wasserstein-1", "energy": "energy distance", "modes_captured": "modes captured",
-    "high_quality": "high-quality samples (%)", "reverse_kl": "reverse KL over modes (nats)",
-    "kl": "GAN Lab KL (bits)", "js": "GAN Lab JS (bits)", "floor_ratio": "energy / sampling floor",
-    "classifier": "5-NN classifier accuracy", "memorised": "memorised share", "corr_error": "rank correlation error",
-    "w1:": "Wasserstein-1 per column (its units)", "ks:": "Kolmogorov-Smirnov per column",
+    "en": {
+        "mean": "mean", "std": "standard deviation", "w1": "Wasserstein-1", "ks": "Kolmogorov-Smirnov",
+        "sliced_w1": "sliced Wasserstein-1", "energy": "energy distance", "modes_captured": "modes captured",
+        "high_quality": "high-quality samples (%)", "reverse_kl": "reverse KL over modes (nats)",
+        "kl": "GAN Lab KL (bits)", "js": "GAN Lab JS (bits)", "floor_ratio": "energy / sampling floor",
+        "classifier": "5-NN classifier accuracy", "memorised": "memorised share",
+        "corr_error": "rank correlation error", "w1:": "Wasserstein-1 per column (its units)",
+        "ks:": "Kolmogorov-Smirnov per column",
+    },
+    "pt": {
+        "mean": "media", "std": "desvio padrao", "w1": "Wasserstein-1", "ks": "Kolmogorov-Smirnov",
+        "sliced_w1": "Wasserstein-1 fatiado", "energy": "distancia de energia", "modes_captured": "modos capturados",
+        "high_quality": "amostras de alta qualidade (%)", "reverse_kl": "KL reversa sobre os modos (nats)",
+        "kl": "KL do GAN Lab (bits)", "js": "JS do GAN Lab (bits)", "floor_ratio": "energia / piso amostral",
+        "classifier": "acuracia do classificador 5-NN", "memorised": "fracao memorizada",
+        "corr_error": "erro de correlacao de postos", "w1:": "Wasserstein-1 por coluna (suas unidades)",
+        "ks:": "Kolmogorov-Smirnov por coluna",
+    },
 }  # fmt: skip
 LEGEND_COLUMNS = 8  # per-column panels name their columns in a legend up to this many
+LINEAR_PANELS = ("mean", "std", "modes_captured", "high_quality", "classifier")  # never on a log scale
 
 
-def plot_metrics(history: dict[str, np.ndarray], *, lang: str = "en") -> Figure:
+def metric_name(metric: str, lang: str = "en") -> str:
+    """A metric's name in words, in `lang` ("w1:NAME" as its kind, "w1:")."""
+    return METRIC_NAMES[lang].get(metric, metric)
+
+
+def plot_metrics(history: dict[str, np.ndarray], *, lang: str = "en", references: dict[str, float] | None = None) -> Figure:
     """Every metric of the history over the iterations, one small panel each (the losses have their own picture);
-    per-column metrics ("w1:NAME") share one panel of a line per column.
+    per-column metrics ("w1:NAME") share one panel of a line per column. `references` are the values a metric
+    should reach (the target's mean, the floor's 1), drawn as dashed lines.
 
-    Distances that span more than two decades are drawn on a log scale.
+    Distances that span more than two decades are drawn on a log scale, and their titles say so.
     """
     words = LABELS[lang]
+    references = references or {}
     panels: dict[str, list[str]] = {}  # panel -> its history columns
     for name in history:
         if name not in ("step", "loss_d", "loss_g"):
             kind, colon, _ = name.partition(":")
             panels.setdefault(f"{kind}:" if colon else name, []).append(name)
-    columns = min(3, len(panels))
+    columns = 2 if len(panels) == 4 else min(3, len(panels))  # 4 panels as 2 x 2, not 3 + 1
     rows = -(-len(panels) // columns)
-    figure = Figure(figsize=(3.2 * columns, 2.4 * rows), dpi=100, layout="constrained")
-    axes = figure.subplots(rows, columns, squeeze=False, sharex=True).ravel()
+    figure = Figure(figsize=(3.2 * columns, 2.5 * rows), dpi=100, layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False).ravel()
     for ax, (panel, names) in zip(axes, panels.items()):
         values = np.concatenate([np.asarray(history[name], np.float64) for name in names])
         for name in names:
             ax.plot(history["step"], history[name], label=name.partition(":")[2], linewidth=1 if len(names) > 1 else 1.5,
                     color=COLORS["generated"] if len(names) == 1 else None)
+        title = metric_name(panel, lang)
         positive = values[np.isfinite(values) & (values > 0)]
-        if panel not in ("mean", "modes_captured", "high_quality") and positive.size and positive.max() > 100 * positive.min():
+        if panel not in LINEAR_PANELS and positive.size and positive.max() > 100 * positive.min():
             ax.set_yscale("log")
-        ax.set_title(METRIC_NAMES.get(panel, panel), fontsize=9)
+            title += f" ({words['log_scale']})"
+        if panel in references:
+            ax.axhline(references[panel], color="0.4", linestyle="--", linewidth=1, label=words["target"])
+            ax.text(1, references[panel], f" {words['target']} {references[panel]:.4g}", transform=ax.get_yaxis_transform(),
+                    va="center", ha="left", fontsize=7, color="0.3", clip_on=False)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel(words["iteration"], fontsize=8)
         if 1 < len(names) <= LEGEND_COLUMNS:
             ax.legend(fontsize=6)
     for ax in axes[len(panels):]:
         ax.set_visible(False)
-    for ax in axes[-columns:]:
-        ax.set_xlabel(words["iteration"])
     return figure
 
 

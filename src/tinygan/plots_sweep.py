@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from tinygan.data import fixed_sample, make_target
 from tinygan.labels import LABELS
-from tinygan.plots import COLORS, METRIC_NAMES, density
+from tinygan.plots import COLORS, density, metric_name
 from tinygan.plots_2d import GENERATED_COLOR, REAL_COLOR, outside_fraction, points_drawn
 from tinygan.runs import png_bytes, write_atomic
 from tinygan.scoring import picture_view, view_around
@@ -123,7 +123,7 @@ def plot_metric_distribution(result, *, lang: str = "en") -> Figure:
     succeeding_side = (limits[0], rule.threshold) if rule.kind == "<" else (rule.threshold, limits[1])
     strip.axvspan(*succeeding_side, color=SUCCESS_COLOR, alpha=0.07, linewidth=0)
     strip.axvline(rule.threshold, color="black", linestyle="--", linewidth=1)
-    name = METRIC_NAMES.get(rule.metric, rule.metric)
+    name = metric_name(rule.metric, lang)
     strip.set_xlabel(f"{name} ({rule.metric}), {words['sweep_final']}")
     strip.set_title(words["sweep_success"].format(rule=f"{rule.metric} {rule.kind} {rule.threshold:g}"), fontsize=10)
     strip.set_yticks(range(rows), [cell_label(summary["settings"]) for summary in result.cells])

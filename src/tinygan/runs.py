@@ -23,7 +23,7 @@ import numpy as np
 
 from tinygan import plots, plots_2d, plots_table
 from tinygan.config import Config
-from tinygan.data import FileTarget
+from tinygan.data import FileTarget, moments
 from tinygan.datafiles import default_names
 from tinygan.scoring import picture_view
 from tinygan.trainer import Frame, TrainResult
@@ -307,21 +307,37 @@ def real_samples(game, seed: int) -> np.ndarray:
     return np.asarray(game.target.sample(jax.random.key(seed), REAL_SAMPLES))
 
 
-def draw_pictures(result: TrainResult, folder: Path, *, animation: Path | None, lang: str) -> list[Path]:
-    """losses.png, metrics.png, distribution.png and the animation (training.gif unless `animation` names a path)."""
+def draw_pictures(result: TrainResult, folder: Path, *, animation: Path | None, lang: str,
+                  suffix: str = "") -> list[Path]:
+    """losses.png, metrics.png, distribution.png and the animation (training.gif unless `animation` names a path),
+    each name with `suffix` before its extension (".pt": distribution.pt.png, beside the run's own)."""
     history, real = result.history, real_samples(result.game, result.config.train.seed)
     pictures = {
-        "losses.png": plots.plot_losses(history["step"], history["loss_d"], history["loss_g"],
-                                        equilibrium=equilibrium_losses(result.game.objective), lang=lang),
-        "metrics.png": plots.plot_metrics(history, lang=lang),
-        "distribution.png": distribution_figure(result.game, result.config, result.frames[-1], real, lang=lang),
+        f"losses{suffix}.png": plots.plot_losses(history["step"], history["loss_d"], history["loss_g"],
+                                                 equilibrium=equilibrium_losses(result.game.objective), lang=lang),
+        f"metrics{suffix}.png": plots.plot_metrics(history, lang=lang, references=metric_references(result.game.target)),
+        f"distribution{suffix}.png": distribution_figure(result.game, result.config, result.frames[-1], real,
+                                                         lang=lang),
     }
     animation = animation or folder / "training.gif"
+    animation = animation.with_name(f"{animation.stem}{suffix}{animation.suffix}")
     animate = {1: _animate_1d, 2: _animate_2d}.get(result.game.target.dim, _animate_table)
     animate(result, real, animation, lang)
     for name, figure in pictures.items():
         write_atomic(folder / name, png_bytes(figure))
     return [folder / name for name in pictures] + [animation]
+
+
+def metric_references(target) -> dict[str, float]:
+    """The values metrics.png marks: a 1-D target's mean and std, and a table's floor (1) and chance (0.5)."""
+    references = {}
+    if target.dim == 1:
+        mean, std = moments(target)
+        references.update({name: float(value[0]) for name, value in (("mean", mean), ("std", std))
+                           if np.isfinite(value[0])})
+    if isinstance(target, FileTarget):
+        references.update(floor_ratio=1.0, classifier=0.5)
+    return references
 
 
 def distribution_figure(game, config: Config, frame: Frame, real: np.ndarray, *, lang: str):
