@@ -84,3 +84,33 @@ def test_killed_stopped_and_resumed_again_and_again_the_run_ends_as_if_never_sto
     metrics = json.loads((run / "metrics.json").read_text())
     assert without_timings(metrics) == without_timings(json.loads((tmp_path / "whole" / "metrics.json").read_text()))
     assert_trees_equal(checkpoints.load(checkpoints.latest(run))[0].state, whole.state)
+
+
+def test_a_signal_while_the_modules_load_ends_in_one_line(tmp_path, tinygan_command):
+    """Before anything has started (the first second is spent importing JAX): one line, the shell's code."""
+    for number, delay in ((signal.SIGINT, 0.05), (signal.SIGINT, 0.3), (signal.SIGTERM, 0.3)):
+        process = start([*tinygan_command, "train", "--out", str(tmp_path / f"run-{delay}"), *FLAGS], tmp_path)
+        time.sleep(delay)
+        process.send_signal(number)
+        code, stderr = finish(process)
+        if code == 0:  # the machine imported everything within `delay`: nothing to check here
+            continue
+        assert code == 128 + number and stderr.count("\n") == 1 and "Traceback" not in stderr, stderr
+
+
+def test_a_second_signal_ends_the_run_at_once_even_while_xla_compiles(tmp_path, tinygan_command):
+    """The ring preset's programs take seconds to compile; the second Ctrl-C must not wait for them."""
+    run = tmp_path / "run"
+    process = start([*tinygan_command, "train", "--preset", "ring", "--out", str(run), "--no-plots", "--quiet"],
+                    tmp_path, TINYGAN_COMPILE_CACHE="0", JAX_COMPILATION_CACHE_DIR="")
+    deadline = time.monotonic() + 60
+    while not (run / "status.json").exists():  # the run has started: its programs compile now
+        assert process.poll() is None and time.monotonic() < deadline, finish(process)
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    code, stderr = finish(process)
+    assert time.monotonic() - sent < 1.5 and code == 130, (code, stderr)
+    assert stderr.endswith("tinygan: stopped at once; tinygan resume goes on from the last checkpoint\n")
