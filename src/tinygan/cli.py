@@ -380,13 +380,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from tinygan import engine, runs
-    from tinygan.export import export_generator
+    from tinygan import runs
     from tinygan.runner import finished_result
 
     out = runs.check_new_file(args.out, "OUT")
     result, _ = finished_result(runs.check_run(args.run), measured=False)
-    export_generator(result.config, engine.evaluated_generator(result.state), out, iterations=int(result.state.step))
+    result.export(out)
     print(f"generator of {args.run} at step {int(result.state.step):,}: {out} ({out.stat().st_size:,} bytes)")
     return 0
 

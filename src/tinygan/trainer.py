@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NamedTuple
 
 import jax
@@ -109,6 +110,13 @@ class TrainResult:
     def discriminate(self, x: np.ndarray) -> np.ndarray:
         """D(x) in [0, 1] for x of shape (n, data_dim), fed in training-sized batches."""
         return np.asarray(_decide(self.game, self.state.discriminator, jnp.asarray(x, jnp.float32)))
+
+    def export(self, path) -> Path:
+        """The trained generator alone in one small file at `path` (what `tinygan export` writes), for
+        `tinygan.load_generator(path)`; returns the path."""
+        from tinygan.export import export_generator
+
+        return export_generator(self.config, engine.evaluated_generator(self.state), path, iterations=int(self.state.step))
 
 
 @functools.partial(engine.with_data, static_argnums=(3,))
