@@ -242,3 +242,14 @@ def test_smoothing_needs_the_quantile_transform():
         DataConfig(smoothing=0.3)
     with pytest.raises(ConfigError, match="data.smoothing: must be >= 0"):
         DataConfig(quantile_transform=True, smoothing=-1.0)
+
+
+def test_smoothing_leaves_a_column_generated_on_its_own_values_as_it_is():
+    """Blurring an integer column's scores across its values' intervals would move rows between its values."""
+    rng = np.random.default_rng(6)
+    table = np.column_stack([rng.normal(size=500), rng.poisson(3, 500)])
+    plain, blurred = normal_scores(FileTarget(table), table), normal_scores(FileTarget(table), table, smoothing=3.0)
+    z, b = (np.asarray(units.sample(jax.random.key(1), 20_000)) for units in (plain, blurred))
+    np.testing.assert_array_equal(b[:, 1], z[:, 1])  # the counts' scores: untouched
+    assert not np.allclose(b[:, 0], z[:, 0]) and blurred.rescale[1] == 1.0 and blurred.rescale[0] < 1.0
+    assert normal_scores(FileTarget(table[:, 1:]), table[:, 1:], smoothing=3.0).blur is None  # nothing to blur

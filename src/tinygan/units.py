@@ -88,6 +88,7 @@ class NormalScores:
     target: Any  # the target in the data's units, whose samples (a file's rows, a law's draws) are encoded
     blur: np.ndarray | None = None  # (dim, dim) data.smoothing's kernel: spread x a Cholesky factor of the correlations
     spread: float = 0.0  # the kernel's width in normal scores: data.smoothing x the rows' neighbour gap
+    rescale: np.ndarray | None = None  # (dim,) what keeps each column N(0, 1): 1 / sqrt(1 + spread^2) where blurred
 
     @property
     def arrays(self) -> dict[str, jax.Array]:
@@ -113,7 +114,7 @@ class NormalScores:
         # A kernel shaped like the scores' own correlations R: z + s L e, L L^T = R, has covariance (1 + s^2) R
         # when z's is R, so rescaled it keeps every column N(0, 1) and every correlation as it was.
         noise = jax.random.normal(jax.random.fold_in(key, 1), z.shape)  # a third stream, apart from the two above
-        return (z + noise @ jnp.asarray(self.blur.T, jnp.float32)) / np.sqrt(1 + self.spread**2)
+        return (z + noise @ jnp.asarray(self.blur.T, jnp.float32)) * jnp.asarray(self.rescale[None], jnp.float32)
 
     def density(self, x: jax.Array) -> jax.Array:
         return kernel_density(self.centres, x)
@@ -149,6 +150,11 @@ class _Column(NamedTuple):
     cdf_values: np.ndarray
     cdf_low: np.ndarray
     cdf_high: np.ndarray
+
+    @property
+    def repeats(self) -> bool:
+        """Generated on its own values: each value's interval is two knots of its quantile function."""
+        return len(self.quantile_levels) == 2 * len(self.cdf_values)
 
 
 def repeats_values(column: np.ndarray) -> bool:
@@ -189,12 +195,18 @@ def normal_scores(target, rows: np.ndarray | None = None, smoothing: float = 0.0
     columns = [_column(table[:, j]) for j in range(table.shape[1])]
     knots = {name: _stacked([getattr(column, name) for column in columns]) for name in KNOTS}
     centres = _encoded(table[:: -(-len(table) // DENSITY_CENTRES)], columns)  # (<= DENSITY_CENTRES, dim)
-    if not smoothing:
+    # A column generated on its own values is not blurred: each real value is already spread over its whole
+    # interval, and a blur across intervals would move rows between values (an integer's share of the rows).
+    blurred = np.array([not column.repeats for column in columns])
+    if not smoothing or not blurred.any():
         return NormalScores(**knots, centres=centres, target=target)
-    spread = smoothing * neighbour_gap(_encoded(table[:: -(-len(table) // GAP_ROWS)], columns), len(table))
-    correlation = np.atleast_2d(np.corrcoef(centres, rowvar=False)) if len(centres) > 1 else np.eye(len(columns))
-    shape = np.linalg.cholesky(np.nan_to_num(correlation) + 1e-6 * np.eye(len(columns)))
-    return NormalScores(**knots, centres=centres, target=target, blur=spread * shape, spread=spread)
+    sample = _encoded(table[:: -(-len(table) // GAP_ROWS)], columns)[:, blurred]
+    spread = smoothing * neighbour_gap(sample, len(table))
+    correlation = np.atleast_2d(np.corrcoef(centres[:, blurred], rowvar=False)) if len(centres) > 1 else np.eye(blurred.sum())
+    blur = np.zeros((len(columns), len(columns)))
+    blur[np.ix_(blurred, blurred)] = spread * np.linalg.cholesky(np.nan_to_num(correlation) + 1e-6 * np.eye(blurred.sum()))
+    rescale = np.where(blurred, 1 / np.sqrt(1 + spread**2), 1.0)
+    return NormalScores(**knots, centres=centres, target=target, blur=blur, spread=spread, rescale=rescale)
 
 
 def _encoded(rows: np.ndarray, columns: list[_Column]) -> np.ndarray:
