@@ -20,3 +20,8 @@ def assert_trees_equal(a, b):
 def without_timings(metrics: dict) -> dict:
     """A run's metrics less its wall-clock seconds, which differ between identical runs."""
     return {k: v for k, v in metrics.items() if k != "seconds"}
+
+
+def measured(metrics: dict) -> dict:
+    """A run's measured numbers: its metrics less the seconds and the verdict (a sentence made of the numbers)."""
+    return {k: v for k, v in without_timings(metrics).items() if k != "verdict"}

@@ -169,7 +169,7 @@ def test_options_off_leave_the_run_unchanged(seed_result, seed_config):
     """Plateau and best settings without stop_when or keep_best change no number."""
     result = tinygan.train(tinygan.replace(seed_config, plateau_window=2, plateau_metric="ks", best_metric="std"))
     assert without_timings(result.metrics) == without_timings(seed_result.metrics)
-    assert set(result.metrics) == {"status", "mean", "std", "w1", "ks", "samples", "iterations", "seconds"}
+    assert set(result.metrics) == {"status", "mean", "std", "w1", "ks", "samples", "iterations", "seconds", "verdict"}
     assert trees_equal(result.state, seed_result.state)
     for name in SEED_COLUMNS:
         np.testing.assert_array_equal(result.history[name], seed_result.history[name], err_msg=name)

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import without_timings
+from helpers import measured
 
 import tinygan
 from tinygan import cli, ensemble, stats, sweeps
@@ -41,7 +41,7 @@ def test_every_seed_equals_its_single_run_bit_for_bit(preset, overrides, seeds):
     rows = ensemble.train_seeds(config, seeds).rows
     assert [row["seed"] for row in rows] == seeds
     for row in rows:
-        single = without_timings(tinygan.train(tinygan.replace(config, seed=row["seed"]), frames=False).metrics)
+        single = measured(tinygan.train(tinygan.replace(config, seed=row["seed"]), frames=False).metrics)
         assert same_numbers({k: v for k, v in row.items() if k != "seed"}, single), row["seed"]
 
 
@@ -228,7 +228,7 @@ def test_a_cells_seed_equals_tinygan_train_with_its_settings(small_sweep, small_
     result, _, _ = small_sweep
     row = result.rows[7]  # cell 1, seed 2
     config = tinygan.replace(small_plan.base, learning_rate=0.001, seed=2)
-    single = without_timings(tinygan.train(config, frames=False).metrics)
+    single = measured(tinygan.train(config, frames=False).metrics)
     assert same_numbers({k: row[k] for k in single}, single)
 
 
