@@ -73,7 +73,9 @@ class _Scene:
         width, height = extent[1] - extent[0], extent[3] - extent[2]
         square = max(width, height) <= 2 * min(width, height)  # a round target looks round; else fill the box
         ax.set(xlim=extent[:2], ylim=extent[2:], aspect="equal" if square else "auto")
-        ax.legend(handles=[self.real, self.generated], loc="lower right", markerscale=3)
+        # Under the axes, never on the samples; the caption sits in the view's spare band above the target.
+        figure.legend(handles=[self.real, self.generated], loc="outside lower center", ncols=2, markerscale=3,
+                      frameon=False)
 
     @property
     def artists(self) -> list:

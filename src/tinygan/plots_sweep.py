@@ -234,8 +234,10 @@ def plot_seed_densities(result, *, lang: str = "en") -> Figure:
                 _draw_2d(ax, generated, view, real, words)
         axes[cell, 0].set_ylabel(cell_label(summary["settings"]), fontsize=9, fontweight="bold")
     drawn = [ax for ax in axes.ravel() if ax.get_legend_handles_labels()[0]]
-    if drawn:  # the first panel that drew samples (not one of a diverged seed)
-        drawn[0].legend(loc="upper right", fontsize=7, markerscale=3)
+    if drawn:  # the first panel that drew samples (not one of a diverged seed) names them, under the panels
+        handles, labels = drawn[0].get_legend_handles_labels()
+        figure.legend(handles, labels, loc="outside lower center", ncols=len(handles), fontsize=8, markerscale=3,
+                      frameon=False)
     figure.suptitle(words["sweep_seeds_title"].format(metric=rule.metric))
     return figure
 
