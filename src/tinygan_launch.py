@@ -10,6 +10,9 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
+
+STARTED = time.monotonic()  # the command's start, for the time line of its summary
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 

@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import re
 import sys
+import time
 from pathlib import Path
 
 from tinygan import __version__
@@ -403,7 +404,7 @@ def _report(args: argparse.Namespace, total: int, lang: str, run) -> int:
     else:
         with TrainingProgress(total) as progress:
             result, written = run(progress.update)
-        print(summary(result, written[0].parent, written, lang=lang))
+        print(summary(result, written[0].parent, written, lang=lang, elapsed=time.monotonic() - _started()))
     if result.status == "diverged":
         print(f"tinygan: the run diverged: {result.metrics['divergence']}; its last finite state is kept",
               file=sys.stderr)
@@ -491,6 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     from tinygan.export import ExportError
     from tinygan.runs import RunError
 
+    _MAIN_STARTED[0] = time.monotonic()
     argv = sys.argv[1:] if argv is None else argv
     if not argv:  # a bare `tinygan`: what it can do, rather than an error about a missing command
         build_parser().print_help()
@@ -511,6 +513,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tinygan: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _started() -> float:
+    """When the command started (time.monotonic()): when the launcher began, before the heavy imports; else when
+    `main` was called (from Python)."""
+    launcher = sys.modules.get("tinygan_launch")
+    return getattr(launcher, "STARTED", _MAIN_STARTED[0])
+
+
+_MAIN_STARTED = [time.monotonic()]
 
 
 def _one_line(error: Exception) -> str:

@@ -174,9 +174,15 @@ SUMMARY_FORMATS = {  # metric: (label, format), in the order shown
 }  # fmt: skip
 
 
-def summary(result: TrainResult, folder: Path, written: list[Path], *, lang: str = "en") -> str:
+def summary(result: TrainResult, folder: Path, written: list[Path], *, lang: str = "en",
+            elapsed: float | None = None) -> str:
+    """The lines after training: the final metrics, the verdict, how it stopped, the time, the files. `elapsed`:
+    the command's seconds since it started, so the time line also counts start-up and pictures (the seconds
+    metrics.json records)."""
     words = LABELS[lang]
-    m, seconds = result.metrics, result.metrics["seconds"]
+    m, seconds = result.metrics, dict(result.metrics["seconds"])
+    if (folder / "metrics.json").is_file():
+        seconds.update(json.loads((folder / "metrics.json").read_text()).get("seconds", {}))
     status = f" [{words['interrupted']}]" if result.status == "interrupted" else ""
     names = ", ".join(p.name if p.parent == folder else str(p) for p in written)
     modes = result.game.target.modes
@@ -188,9 +194,15 @@ def summary(result: TrainResult, folder: Path, written: list[Path], *, lang: str
     )
     metrics_line = f"{words['summary']}{status}: {shown}  ({m['samples']:,} samples, {m['iterations']:,} iterations)"
     time_line = (
-        f"time: compile {seconds['compile']:.2f} s, pre-training {seconds['pretrain']:.2f} s, "
+        f"compile {seconds['compile']:.2f} s, pre-training {seconds['pretrain']:.2f} s, "
         f"training {seconds['train']:.2f} s, metrics {seconds['metrics']:.2f} s"
     )
+    if "pictures" in seconds:
+        time_line += f", pictures {seconds['pictures']:.2f} s"
+    if elapsed is not None:  # start-up: imports, reading the data, writing the files
+        startup = max(0.0, elapsed - seconds.get("total", 0.0) - seconds.get("pictures", 0.0))
+        time_line = f"{elapsed:.1f} s in all: start-up {startup:.2f} s, {time_line}"
+    time_line = f"time: {time_line}"
     lines = [metrics_line]
     if "verdict" in m:
         lines.append(f"verdict: {m['verdict']['sentence']}")
