@@ -189,3 +189,25 @@ def test_networks_need_no_implicit_rank_promotion():
             generator, discriminator = networks.make_generator(config), networks.make_discriminator(config)
             x = generator.apply(generator.init(jax.random.key(0)), jnp.zeros((4, 1)))
             discriminator.apply(discriminator.init(jax.random.key(1)), x)
+
+
+def test_each_activation_is_the_function_its_name_says():
+    """Against formulas written out here, not the registry's own functions: a registry that mapped `elu` to ReLU
+    would pass any test whose expected values come from the registry."""
+    h = np.linspace(-3, 3, 61, dtype=np.float32)
+    formulas = {
+        "tanh": np.tanh(h), "relu": np.maximum(h, 0), "leaky_relu": np.where(h > 0, h, 0.01 * h),
+        "softplus": np.log1p(np.exp(h)), "elu": np.where(h > 0, h, np.expm1(h)), "sigmoid": 1 / (1 + np.exp(-h)),
+        "identity": h,
+    }
+    assert set(formulas) | {"maxout"} == set(networks.ACTIVATIONS)
+    for name, expected in formulas.items():
+        activation = networks.ACTIVATIONS[name](5)
+        assert activation.expansion == 1
+        np.testing.assert_allclose(np.asarray(activation.function(jnp.asarray(h))), expected, rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+    # maxout of 4 pieces: unit j is the largest of the consecutive outputs 4j .. 4j + 3
+    outputs = np.array([[3, -1, 7, 2, -5, -2, -9, -4, 0, 8, 8, 1]], np.float32)
+    maxout = networks.ACTIVATIONS["maxout"](4)
+    assert maxout.expansion == 4
+    np.testing.assert_array_equal(np.asarray(maxout.function(jnp.asarray(outputs))), [[7, -2, 8]])

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.stats
 from helpers import measured
 
 import tinygan
@@ -96,6 +97,14 @@ def test_wilson_interval_edges():
         stats.wilson_interval(3, 2)
     low, high = stats.wilson_interval(500, 1000)
     assert low < 0.5 < high and high - low == pytest.approx(2 * 1.959964 * math.sqrt(0.25 / 1000), rel=3e-3)  # ~Wald
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 40, 1000])
+def test_wilson_interval_equals_scipys_at_the_edges_and_between(n):
+    """Against scipy's binomtest(...).proportion_ci(method="wilson"), an independent formula: 0, 1, n-1, n successes."""
+    for successes in sorted({0, 1, n - 1, n, n // 2}):
+        expected = scipy.stats.binomtest(successes, n).proportion_ci(confidence_level=0.95, method="wilson")
+        assert stats.wilson_interval(successes, n) == pytest.approx((expected.low, expected.high), abs=1e-6), successes
 
 
 def test_two_proportion_test_known_values():
