@@ -218,6 +218,22 @@ def test_the_defaults_keep_the_seeds_iteration_bit_for_bit(overrides):
     assert (float(metrics.loss_d), float(metrics.loss_g)) == (float(loss_d), float(loss_g))
 
 
+def test_the_seeds_losses_are_the_blogs_formulas_written_out():
+    """The reference above reads the engine's own loss; here the losses are the DESIGN's formulas, from D's logits:
+    loss_d = mean(-log D(x) - log(1 - D(G(z)))), loss_g = mean(-log D(G(z))), with log D = -softplus(-logit)."""
+    game = game_of()
+    state = engine.init_state(game, jax.random.key(3))
+    batch = draw(game, jax.random.key(4))
+    after, metrics = jitted_update(game)(state, batch)
+    D, G = game.discriminator.apply, game.generator.apply
+    real, fake = np.asarray(D(state.discriminator, batch.real), np.float64), np.asarray(
+        D(state.discriminator, G(state.generator, batch.noise_d)), np.float64)
+    loss_d = np.mean(np.logaddexp(0, -real) + np.logaddexp(0, fake))  # -log sigmoid(r) - log(1 - sigmoid(f))
+    assert float(metrics.loss_d) == pytest.approx(loss_d, rel=1e-5)
+    fake_after = np.asarray(D(after.discriminator, G(state.generator, batch.noise_g)), np.float64)  # D already moved
+    assert float(metrics.loss_g) == pytest.approx(np.mean(np.logaddexp(0, -fake_after)), rel=1e-5)
+
+
 # ---------------------------------------------------------------- n_critic
 
 
