@@ -95,6 +95,21 @@ def test_resume_says_when_it_rewrites_a_damaged_config_or_misses_the_newest_chec
     assert (tmp_path / "split" / "config.json").read_text() == (tmp_path / "whole" / "config.json").read_text()
 
 
+def test_a_run_killed_before_its_first_checkpoint_starts_again_from_its_config(tmp_path):
+    options = runner.RunOptions(pictures=False, checkpoint_every=20)
+    config = tinygan.config_from_preset("seed", **SHORT)
+    whole, _ = runner.train_run(config, tmp_path / "whole", options)
+    folder = tmp_path / "killed"
+    runner.train_run(config, folder, options)
+    for path in [*(folder / "checkpoints").iterdir(), folder / "history.csv", folder / "metrics.json"]:
+        path.unlink()  # as a run killed in its first seconds leaves its folder: config.json and status.json
+    status = json.loads((folder / "status.json").read_text())
+    runs.write_status(folder, "running", **{k: v for k, v in status.items() if k not in ("status", "updated", "checkpoint")})
+    again, _ = runner.resume_run(folder)
+    assert_same_run(whole, again)
+    assert (folder / "history.csv").read_text() == (tmp_path / "whole" / "history.csv").read_text()
+
+
 def test_what_resume_refuses_changes_nothing(tmp_path, capsys):
     """A finished run without more iterations, a diverged one, a locked one, a folder that is not a run."""
     options = runner.RunOptions(pictures=False, checkpoint_every=20)
