@@ -78,3 +78,17 @@ def run_process():
         return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
     return run
+
+
+# `python -m pytest -m "not slow" -n 2`: the quick subset for contributors. These modules train in subprocesses,
+# run whole presets, sweeps, browsers or Ray, and hold most of the suite's time.
+SLOW_MODULES = {
+    "test_bench", "test_bench_sweep", "test_compile_cache", "test_data_preset", "test_end_to_end", "test_live_api",
+    "test_live_browser", "test_presets", "test_ray", "test_readme", "test_resume", "test_stops", "test_sweep",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__.rpartition(".")[2] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
