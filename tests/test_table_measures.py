@@ -138,3 +138,16 @@ def test_the_verdict_on_a_1d_law_sets_w1_against_its_spread_and_the_moments_besi
     assert not other["learned"] and other["sentence"].endswith("try --num-steps 2400")
     heavy = law_verdict({"w1": 0.1, "mean": 0.0, "std": 50.0}, scipy.stats.t(1), "seed", 1200)  # no mean, no std
     assert heavy["spread"] == pytest.approx(2 / 1.3489795) and heavy["learned"]  # the quartiles of Cauchy: -1, 1
+
+
+def test_ks_against_a_data_files_law_is_scipys_two_sample_statistic_with_ties():
+    """A step law's KS takes the left limit F(x-) below each step: the data against their own law give 0."""
+    from tinygan.data import EmpiricalLaw
+
+    rng = np.random.default_rng(8)
+    data = rng.normal(size=700).round(1)  # many ties
+    law = EmpiricalLaw(data)
+    assert metrics.ks_statistic(data, law) == 0.0
+    for samples in (rng.choice(data, 500), rng.normal(0.1, 1.1, 400).round(2), data[:3]):
+        assert metrics.ks_statistic(samples, law) == pytest.approx(scipy.stats.ks_2samp(samples, data).statistic,
+                                                                     abs=1e-12)
