@@ -100,7 +100,8 @@ def make_scene(root: Path) -> None:
 
 BAD_INPUT = [
     (["train", "--num-steps", "0"], "train.num_steps: must be >= 1, got 0"),
-    (["train", "--num-steps", "-5"], "train.num_steps: must be >= 1, got -5"),
+    (["train", "--num-steps", "-5"], "tinygan: error: --num-steps: train.num_steps: must be >= 1, got -5"),
+    (["train", "--batch-size=0"], "tinygan: error: --batch-size: train.batch_size: must be >= 1"),  # the flag as typed
     (["train", "--batch-size", "0"], "train.batch_size: must be >= 1, got 0"),
     (["train", "--batch-size", "-3"], "train.batch_size: must be >= 1, got -3"),
     (["train", "--log-every", "0"], "train.log_every: must be >= 1, got 0"),

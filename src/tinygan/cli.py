@@ -508,11 +508,24 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ConfigError, RunError, CheckpointError, ExportError, OSError) as error:
         if getattr(args, "debug", False) or "--debug" in argv:  # the flag, or `debug = true` in a config file
             raise
-        print(f"tinygan: error: {_one_line(error)}", file=sys.stderr)
+        message = _one_line(error)
+        print(f"tinygan: error: {_flag_first(message, argv) if isinstance(error, ConfigError) else message}",
+              file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("tinygan: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _flag_first(message: str, argv: list[str]) -> str:
+    """A setting's error as the user typed it: `--num-steps: train.num_steps: must be >= 1, got -5` when the
+    message is about a setting whose flag is on the command line (the config path follows it)."""
+    setting = re.match(r"(\w+)\.(\w+): ", message)
+    if setting is None:
+        return message
+    flag = "--" + setting[2].replace("_", "-")
+    typed = next((word.partition("=")[0] for word in argv if word.partition("=")[0] in (flag, "--no-" + flag[2:])), None)
+    return f"{typed}: {message}" if typed else message
 
 
 def _started() -> float:
