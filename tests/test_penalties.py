@@ -241,6 +241,6 @@ def test_a_bad_flag_exits_2_with_one_line(capsys, tmp_path):
     code = cli.main(argv)
     assert code == 2
     err = capsys.readouterr().err
-    assert err.startswith("tinygan: error: train.label_smoothing: only the cross-entropy objectives")
+    assert err.startswith("tinygan: error: --label-smoothing: train.label_smoothing: only the cross-entropy objectives")
     assert err.count("\n") == 1
     assert not (tmp_path / "r").exists()
