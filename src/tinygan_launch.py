@@ -15,6 +15,7 @@ import time
 STARTED = time.monotonic()  # the command's start, for the time line of its summary
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+IMPORT_PAUSE = "TINYGAN_TEST_IMPORT_PAUSE"  # test hook: seconds added to the loading, so a test's signal lands in it
 
 
 def main() -> None:
@@ -23,6 +24,7 @@ def main() -> None:
         os._exit(128 + signum)
 
     previous = {number: signal.signal(number, stop) for number in SIGNALS}
+    time.sleep(float(os.environ.get(IMPORT_PAUSE, 0)))
     from tinygan import cli  # JAX, SciPy and matplotlib: a second or two
 
     for number, handler in previous.items():

@@ -343,7 +343,7 @@ RUN_CASES = [
      PLOT, "history's columns are not the step, loss_d"),
     ("history: a column of strings", tamper(lambda m, a: a.update({"history.w1": np.array(["a"] * 4)})), RESUME,
      "not lists of numbers"),
-    ("history: steps past the state", tamper(lambda m, a: a.update({"history.step": np.array([0, 10, 20, 99])})),
+    ("history: steps past the state", tamper(lambda m, a: a.update({"history.step": np.array([0, 10, 20, 30, 99])})),
      PLOT, "history's steps"),
     ("frames: ../../etc/passwd", tamper(lambda m, a: m["frames"][0].update(file="../../etc/passwd")), SAMPLE,
      "lists a frames file outside the run: '../../etc/passwd'"),

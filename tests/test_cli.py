@@ -210,8 +210,8 @@ def test_no_plots_writes_only_the_numbers_into_an_existing_empty_folder(tmp_path
     assert cli.main([*SHORT, "--no-plots", "--out", "run"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == reporting.LOG_HEADER == "step: loss_d\tloss_g"  # the columns, named once
-    assert [LOG_LINE.match(line).group(1) for line in out[1:6]] == ["0", "10", "20", "30", "40"]
-    assert out[6].startswith("Final generator: mean ")
+    assert [LOG_LINE.match(line).group(1) for line in out[1:7]] == ["0", "10", "20", "30", "40", "50"]
+    assert out[7].startswith("Final generator: mean ")
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == [
         "run", "run/checkpoints", "run/checkpoints/step-000000050.npz", "run/config.json", "run/history.csv",
         "run/metrics.json", "run/status.json"]
@@ -233,18 +233,31 @@ def test_anim_mp4_goes_to_the_given_path(tmp_path, monkeypatch, capsys):
     assert "out.mp4" in summary
 
 
+def test_a_log_interval_longer_than_the_run_is_cut_to_it_with_a_note(capsys):
+    assert cli.main(["config", "--preset", "ring", "--num-steps", "500"]) == 0
+    out, err = capsys.readouterr()
+    assert "\nlog_every = 500\n" in out
+    assert err == ("tinygan: note: the ring preset's log interval (1,000) is longer than --num-steps 500: logging "
+                   "every 500 iterations\n")
+    assert cli.main(["config", "--num-steps", "5", "--log-every", "9"]) == 0
+    out, err = capsys.readouterr()
+    assert "\nlog_every = 5\n" in out and err.startswith("tinygan: note: --log-every 9 is longer than --num-steps 5:")
+    assert cli.main(["config", "--num-steps", "5", "--log-every", "5"]) == 0
+    assert capsys.readouterr().err == ""
+
+
 def test_lang_pt_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert cli.main([*SHORT, "--lang", "pt", "--out", "run"]) == 0
-    assert capsys.readouterr().out.splitlines()[6].startswith("Gerador final: mean ")
+    assert capsys.readouterr().out.splitlines()[7].startswith("Gerador final: mean ")
     with Image.open(tmp_path / "run" / "distribution.png") as image:
         assert image.format == "PNG"
 
 
 def test_config_prints_the_resolved_settings_as_toml_that_train_reads_back(tmp_path, capsys):
-    assert cli.main(["config", "--preset", "ring", "--num-steps", "500", "--r1", "0.5"]) == 0
+    assert cli.main(["config", "--preset", "ring", "--num-steps", "5000", "--r1", "0.5"]) == 0
     printed = capsys.readouterr().out
-    assert config_toml(config_from_preset("ring", num_steps=500, r1=0.5)) == printed
+    assert config_toml(config_from_preset("ring", num_steps=5000, r1=0.5)) == printed
     (tmp_path / "ring.toml").write_text(printed)
     assert cli.main(["config", "--config", str(tmp_path / "ring.toml")]) == 0
     assert capsys.readouterr().out == printed  # what --config reads back is the very same config

@@ -99,7 +99,7 @@ def test_compiled_chunk_equals_step_by_step_loop(game_start, loop_30):
     np.testing.assert_array_equal(losses.loss_g, [loop_metrics[i].loss_g for i in (0, 10, 20)])
     # Each interval probes the state it starts from.
     assert probes.generated.shape == (3, engine.GRID_POINTS, 1)
-    assert probes.decision.shape == (3, engine.GRID_POINTS)
+    assert probes.decision.shape == (3, engine.CURVE_POINTS)  # D's curve: 1,000 points in 1-D
     grid = game.noise.grid(engine.GRID_POINTS)
     np.testing.assert_allclose(probes.generated[0], game.generator.apply(state.generator, grid), rtol=1e-6, atol=1e-6)
     assert not np.allclose(probes.generated[1], probes.generated[0])  # G moved during the first interval

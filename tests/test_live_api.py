@@ -600,7 +600,7 @@ def test_a_run_folder_plays_on_and_is_saved_back_for_tinygan_resume(trained_run,
         client = make_client(session, tmp_path / "uploads", save=lambda: link.save(session))
         status = client.get("/api/session").json()
         assert (status["run"], status["attached"], status["step"], status["num_steps"]) == (str(folder), True, 40, 40)
-        assert [row[0] for row in session.rows] == [0, 10, 20, 30]
+        assert [row[0] for row in session.rows] == [0, 10, 20, 30, 40]
         status = control(client, "play")  # at the run's end: on for as long again
         assert status["message"] == "playing on to 80 iterations" and status["num_steps"] == 80
         wait_until(lambda: not session.playing)
@@ -609,7 +609,7 @@ def test_a_run_folder_plays_on_and_is_saved_back_for_tinygan_resume(trained_run,
         assert checkpoint_names(folder) == ["step-000000040.npz", "step-000000080.npz"]
         saved, _ = checkpoints.load(checkpoints.latest(folder))
         assert_trees_equal(saved.state, session.state)
-        assert [int(step) for step in saved.history["step"]] == list(range(0, 80, 10))
+        assert [int(step) for step in saved.history["step"]] == list(range(0, 81, 10))  # the last row at the limit
         written = runs.read_json(folder / runs.STATUS_FILE)
         assert (written["status"], written["step"], written["num_steps"]) == ("stopped", 80, 80)
         assert written["checkpoint"] == "checkpoints/step-000000080.npz"
@@ -619,7 +619,7 @@ def test_a_run_folder_plays_on_and_is_saved_back_for_tinygan_resume(trained_run,
     assert cli.main(["resume", str(folder), "--num-steps", "120", "--quiet"]) == 0
     resumed, _ = checkpoints.load(checkpoints.latest(folder))
     assert resumed.step == 120 and resumed.status == "finished"
-    assert [int(step) for step in resumed.history["step"]] == list(range(0, 120, 10))
+    assert [int(step) for step in resumed.history["step"]] == list(range(0, 121, 10))
 
 
 @pytest.fixture(scope="module")

@@ -30,8 +30,8 @@ def run(tmp_path_factory):
 def test_json_prints_one_object_per_log_line_and_one_at_the_end(run):
     folder, printed = run
     events = [json.loads(line) for line in printed]
-    assert [e["event"] for e in events] == ["log"] * 4 + ["end"]
-    assert [e["step"] for e in events[:4]] == [0, 10, 20, 30]
+    assert [e["event"] for e in events] == ["log"] * 5 + ["end"]
+    assert [e["step"] for e in events[:5]] == [0, 10, 20, 30, 40]  # every log point, then the last iteration
     history = runs.read_json(folder / "metrics.json")
     assert events[-1]["w1"] == history["w1"] and events[-1]["folder"] == str(folder)
     assert set(events[0]) == {"event", "step", "loss_d", "loss_g", "mean", "std", "w1", "ks"}
@@ -44,7 +44,7 @@ def test_tensorboard_holds_the_losses_metrics_and_pictures(run):
     events.Reload()
     tags = events.Tags()
     assert {"loss/d", "loss/g", "metric/w1", "metric/ks"} <= set(tags["scalars"])
-    assert [e.step for e in events.Scalars("loss/d")] == [0, 10, 20, 30]
+    assert [e.step for e in events.Scalars("loss/d")] == [0, 10, 20, 30, 40]
     history = np.genfromtxt(folder / "history.csv", delimiter=",", names=True)
     np.testing.assert_array_equal([e.value for e in events.Scalars("metric/w1")], history["w1"].astype(np.float32))
     assert [e.step for e in events.Images("distribution")] == [0, 10, 20, 30]

@@ -196,7 +196,7 @@ def ring_run(tmp_path_factory):
 def test_a_2d_run_records_the_targets_metrics(ring_run):
     result, _, _ = ring_run
     assert tuple(result.history) == ("step", "loss_d", "loss_g") + scoring.metric_columns(result.game.target)
-    assert len(result.history["step"]) == 4
+    assert len(result.history["step"]) == 5  # 4 log points and the last iteration
     for name in scoring.metric_columns(result.game.target):
         assert name in result.metrics
     assert result.sample(5, key=jax.random.key(0)).shape == (5, 2)

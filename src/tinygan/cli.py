@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from tinygan import __version__
-from tinygan.config import PRESETS, SECTIONS, SIZED_PRESETS, ConfigError, config_from_preset, field_docs
+from tinygan.config import PRESETS, SECTIONS, SIZED_PRESETS, ConfigError, config_from_preset, field_docs, replace
 from tinygan.configfile import subcommand, blame_config_file, parse_args_with_config
 from tinygan.labels import LABELS
 
@@ -106,9 +106,23 @@ def config_from_args(args: argparse.Namespace):
         if getattr(args, f.name) is not None
     }
     try:
-        return config_from_preset(args.preset, **overrides)
+        config = config_from_preset(args.preset, **overrides)
     except ConfigError as error:
         raise blame_config_file(args, error) from None  # a bad value from --config FILE is named with FILE
+    return _log_within_the_run(config, typed=args.log_every is not None, quiet=getattr(args, "quiet", False))
+
+
+def _log_within_the_run(config, *, typed: bool, quiet: bool):
+    """The config with log_every cut to num_steps, said in one line: a run logs its first and last iteration
+    anyway, so a longer interval (a preset's, with a short --num-steps) would only hide the history."""
+    num_steps, log_every = config.train.num_steps, config.train.log_every
+    if log_every <= num_steps:
+        return config
+    if not quiet:
+        interval = f"--log-every {log_every}" if typed else f"the {config.preset} preset's log interval ({log_every:,})"
+        print(f"tinygan: note: {interval} is longer than --num-steps {num_steps:,}: logging every "
+              f"{num_steps:,} iterations", file=sys.stderr)
+    return replace(config, log_every=num_steps)
 
 
 def add_debug_flag(parser: argparse.ArgumentParser) -> None:

@@ -25,6 +25,7 @@ from tinygan.optimizers import learning_rates, make_optimizer
 from tinygan.units import make_units
 
 GRID_POINTS = 10_000  # points on the x and z grids the seed draws its pictures from
+CURVE_POINTS = 1_000  # points a 1-D picture keeps of D's curve and of G's quantiles: more than it has pixels
 
 
 class Game(NamedTuple):
@@ -465,7 +466,7 @@ def evaluated_generator(state: TrainState) -> Params:
 
 def probe(game: Game, state: TrainState, view: tuple | None, points: int = GRID_POINTS) -> Probe:
     """Look at the networks: G (its EMA when kept) on `points` of the noise grid and, with a `view`, D on its
-    grid of as many points.
+    grid of as many points (in 1-D, CURVE_POINTS at most).
 
     In 2-D the probe also gives G's pull (`generator_pull`) on ARROWS of the
     generated points, evenly spaced through the noise grid.
@@ -474,7 +475,8 @@ def probe(game: Game, state: TrainState, view: tuple | None, points: int = GRID_
     samples = game.units.to_data(scores)
     if view is None:
         return Probe(samples, None)
-    decision = decision_boundary(game, state.discriminator, picture_grid(view, points))
+    decision = decision_boundary(game, state.discriminator,
+                                 picture_grid(view, points if len(view) == 2 else min(points, CURVE_POINTS)))
     pull = None
     if len(view) == 2:
         pull = pull_in_data_units(game, state.discriminator, scores[:: points // ARROWS][:ARROWS])
@@ -510,6 +512,13 @@ def run_chunk(
 
     state, (probes, metrics, starts) = jax.lax.scan(interval, state, None, length=intervals)
     return state, probes, metrics, starts
+
+
+def last_row(game: Game, state: TrainState, run_key: jax.Array) -> tuple[Probe, StepMetrics]:
+    """What a log row of `state` reads when no interval follows it (a run's last iteration): G's probe, and the
+    losses of the iteration that would come next, on its own draws (the state itself is left as it is)."""
+    _, metrics = update(game, state, draw_batch(game, step_key(run_key, state.step)))
+    return probe(game, state, None), metrics
 
 
 def plan_chunks(num_steps: int, log_every: int, chunk_iterations: int) -> list[tuple[int, int]]:

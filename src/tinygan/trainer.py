@@ -18,7 +18,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -36,6 +36,8 @@ FINAL_SAMPLES = 100_000  # samples behind the final metrics
 NORMALIZED_BATCH = 10_000  # samples drawn at once, at least, from a generator with batch norm
 MAX_FRAMES = 500  # animation frames kept at most; longer runs keep every k-th log point
 CHUNK_ITERATIONS = 256  # iterations per compiled chunk, about: whole log intervals
+# Test hook: seconds to wait after each chunk, so that on a machine of any speed a test's signal comes mid-run.
+CHUNK_PAUSE = "TINYGAN_TEST_CHUNK_PAUSE"
 LOSS_COLUMNS = ("step", "loss_d", "loss_g")  # the history's first columns; the target's metrics follow
 STOP_METRICS = LOSS_COLUMNS[1:] + ALL_COLUMNS  # what a stopping rule, a plateau or keep-best may name
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -75,13 +77,22 @@ class Frame:
     """One picture of training: the state an iteration starts from, or the final state."""
 
     step: int
-    decision: np.ndarray | None  # (GRID_POINTS,) D(x) on the picture's grid (`engine.picture_grid`); None above 2-D
-    generated: np.ndarray  # (GRID_POINTS, dim) G(z) on the noise grid
+    decision: np.ndarray | None  # D(x) on the picture's grid (`engine.picture_grid`, `engine.probe`); None above 2-D
+    generated: np.ndarray  # (points, dim) G(z) on the noise grid (in 1-D, kept frames: their quantiles, `kept`)
     pull: np.ndarray | None = None  # (ARROWS, 2) in 2-D: G's gradient arrows (`engine.generator_pull`)
 
     @classmethod
     def from_probe(cls, step: int, probe: engine.Probe) -> Frame:
         return cls(step, probe.decision, probe.generated, probe.pull)
+
+    def kept(self) -> Frame:
+        """The frame as a run keeps it for its animation. In 1-D, G's samples become CURVE_POINTS evenly spaced
+        order statistics, which draw its histogram as well to the eye: a run's frames take a tenth of the bytes."""
+        every = len(self.generated) // engine.CURVE_POINTS
+        if self.generated.shape[1] != 1 or every <= 1:
+            return self
+        quantiles = np.sort(self.generated, axis=0)[every // 2 :: every][: engine.CURVE_POINTS]
+        return replace(self, generated=quantiles)
 
 
 @dataclass
@@ -308,7 +319,9 @@ def _train(config: Config, progress, with_frames: bool, stop: StopSignal, resume
         kept_frames: list[Frame] = []
     else:
         state, (key_train, key_eval), pretrain_losses = resume.state, resume.keys, resume.pretrain_losses
-        history = {name: np.asarray(values).tolist() for name, values in resume.history.items()}  # Python numbers
+        # Python numbers; less the run's last row, which the state's next interval logs again
+        kept = np.asarray(resume.history["step"]) < int(state.step)
+        history = {name: np.asarray(values)[kept].tolist() for name, values in resume.history.items()}
         kept_frames = list(resume.frames)
         watch.restore(resume.watch, resume.best_state)
 
@@ -324,6 +337,8 @@ def _train(config: Config, progress, with_frames: bool, stop: StopSignal, resume
             key_train,
         )
         seconds["compile"] += compile_seconds
+    last_row_fn, compile_seconds = _timed_compile(game, engine.last_row, state, key_train)
+    seconds["compile"] += compile_seconds
 
     def snapshot(status: str) -> Snapshot:
         return Snapshot(config.resolved(), state, jnp.stack([key_train, key_eval]),
@@ -333,6 +348,7 @@ def _train(config: Config, progress, with_frames: bool, stop: StopSignal, resume
     seconds["metrics"] = 0.0
     divergence = None
     checkpointed = int(state.step)
+    pause = float(os.environ.get(CHUNK_PAUSE, 0))
     start = time.perf_counter()
     for intervals, length in plan:
         if stop.is_set():
@@ -348,16 +364,14 @@ def _train(config: Config, progress, with_frames: bool, stop: StopSignal, resume
         rows = []
         for i in range(intervals):
             step = first + i * length
-            row = {"step": step, "loss_d": float(losses.loss_d[i]), "loss_g": float(losses.loss_g[i])}
-            row.update(scorer(probes.generated[i]))
-            rows.append(row)
+            rows.append(row := _row(step, losses.loss_d[i], losses.loss_g[i], probes.generated[i], scorer))
             for name, column in history.items():
                 column.append(row[name])
             if watch.see(row, functools.partial(_entry, starts, i)):  # the run ends at this row's state
                 state = watch.start_state
                 break
             if with_frames and (step // log_every) % frame_every == 0:
-                kept_frames.append(Frame.from_probe(step, _entry(probes, i)))
+                kept_frames.append(Frame.from_probe(step, _entry(probes, i)).kept())
                 if on_frame is not None:
                     on_frame(kept_frames[-1])
         seconds["metrics"] += time.perf_counter() - metrics_start
@@ -368,8 +382,18 @@ def _train(config: Config, progress, with_frames: bool, stop: StopSignal, resume
         if checkpoint is not None and _checkpoint_due(int(state.step), checkpointed, checkpoint_every, num_steps):
             checkpoint(snapshot("running"))
             checkpointed = int(state.step)
+        time.sleep(pause)
     seconds["train"] = time.perf_counter() - start - seconds["metrics"]
     trained = int(state.step)  # iterations played before the run ended
+    if not history["step"] or history["step"][-1] < trained:  # its last iteration logged, however it ended
+        start = time.perf_counter()
+        probe, losses = jax.device_get(last_row_fn(state, key_train))
+        row = _row(trained, losses.loss_d, losses.loss_g, probe.generated, scorer)
+        for name, column in history.items():
+            column.append(row[name])
+        seconds["metrics"] += time.perf_counter() - start
+        if progress is not None:
+            progress(trained, [row])
     if divergence is not None:
         status = "diverged"
     elif watch.stopped_at is not None:
@@ -404,6 +428,11 @@ def _train(config: Config, progress, with_frames: bool, stop: StopSignal, resume
         pretrain_losses=np.asarray(pretrain_losses),
         stop_signal=stop.received,
     )
+
+
+def _row(step: int, loss_d, loss_g, generated: np.ndarray, scorer) -> dict:
+    """A history row: the step, the losses its state reads, and the target's measures of G's probe."""
+    return {"step": step, "loss_d": float(loss_d), "loss_g": float(loss_g), **scorer(generated)}
 
 
 def _checkpoint_due(step: int, last: int, every: int, num_steps: int) -> bool:

@@ -241,6 +241,7 @@ class Session:
                 if self.speed is not None:
                     self._credit -= played
                 if self.step >= self.config.train.num_steps:
+                    self._log_last()
                     self.playing = False
                     self.message = f"trained {self.step:,} iterations: press play to go on"
                 self._publish(force=not self.playing)
@@ -328,7 +329,15 @@ class Session:
                       "session stays at the last finite state; lower a learning rate, add a stabilizer or reset")
         return True
 
+    def _log_last(self) -> None:
+        """At the step limit, the row a run logs for its last iteration (`engine.last_row`), as `tinygan train`."""
+        if not self.rows or self.rows[-1][0] < self.step:
+            probe, losses = jax.device_get(self._run(("last",), _last_row, self.game, self.state, self.key_train))
+            self._row(self.step, losses.loss_d, losses.loss_g, probe.generated)
+
     def _row(self, step: int, loss_d, loss_g, generated: np.ndarray) -> None:
+        if self.rows and self.rows[-1][0] >= step:  # the state's row is there: logged when it was the last
+            return
         scores = self._scorer(generated)
         self.rows.append([step, float(loss_d), float(loss_g), *(float(scores[name]) for name in self.columns[3:])])
 
@@ -453,5 +462,6 @@ _train_step = engine.with_data(engine.train_step)
 _discriminator_only = engine.with_data(engine.discriminator_only)
 _generator_only = engine.with_data(engine.generator_only)
 _probe = engine.with_data(engine.probe, static_argnums=(2, 3))
+_last_row = engine.with_data(engine.last_row)
 _setup = engine.with_data(engine.setup, static_argnums=(2,))
 _all_finite = jax.jit(engine.all_finite)
