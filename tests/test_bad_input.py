@@ -120,10 +120,11 @@ def write(path: Path, content) -> None:
         path.write_bytes(content)
 
 
-def npy_header(header: str, data: bytes = b"") -> bytes:
+def npy_header(header: str, data: bytes = b"", version: int = 1) -> bytes:
     """A .npy file with this header dict written by hand (shapes and orders numpy's writer would not make)."""
     text = header.encode() + b" " * (-(len(header) + 11) % 64) + b"\n"
-    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text + data
+    length = struct.pack("<H" if version == 1 else "<I", len(text))
+    return b"\x93NUMPY" + bytes([version, 0]) + length + text + data
 
 
 # ---------------------------------------------------------------- config files
@@ -217,6 +218,10 @@ DATA_CASES = [
     ("npy fortran order, cut short", "d.npy", npy_header("{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }",
                                                          bytes(40)), "", "is cut short"),
     ("npz", "d.npy", b"PK\x03\x04" + bytes(40), "", "is not a .npy array"),
+    ("npy version 3.0", "d.npy", npy_header("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", bytes(16),
+                                            version=3), "", "is not a .npy array (unsupported .npy version 3.0)"),
+    ("npy header of 10,000 characters", "d.npy", npy_header("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }"
+                                                            + " " * 10_000, bytes(16)), "", "Header info length"),
     ("beyond float32", "d.csv", b"1e308\n-1e308\n3\n", "", "data.target"),
     ("distinct only in float64", "d.csv", b"5e-324\n1e-323\n", "", "data.target"),
 ]

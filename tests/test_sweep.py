@@ -115,6 +115,26 @@ def test_two_proportion_test_known_values():
     assert stats.two_proportion_p_value(0, 10, 0, 20) == 1.0  # nothing varies
 
 
+def test_two_proportion_test_is_the_pooled_z_test():
+    """scipy's 2 x 2 chi-squared test (no correction) against the pooled z-test's formula, written out here."""
+    for n_a, n_b in [(1, 1), (3, 7), (10, 10), (25, 40), (1000, 30)]:
+        for a in sorted({0, 1, n_a // 2, n_a - 1, n_a}):
+            for b in sorted({0, 1, n_b // 3, n_b - 1, n_b}):
+                pooled = (a + b) / (n_a + n_b)
+                spread = pooled * (1 - pooled) * (1 / n_a + 1 / n_b)
+                z = (a / n_a - b / n_b) / math.sqrt(spread) if spread else 0.0
+                expected = 2 * scipy.stats.norm.sf(abs(z))
+                assert stats.two_proportion_p_value(a, n_a, b, n_b) == pytest.approx(expected, rel=1e-9, abs=1e-15)
+
+
+def test_wilson_interval_at_another_confidence():
+    z = scipy.stats.norm.ppf(0.95)  # 90%: centre (p + z^2 / 2n) / (1 + z^2 / n), half-width as Wilson wrote it
+    p, n = 0.3, 20
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    assert stats.wilson_interval(6, 20, confidence=0.9) == pytest.approx((centre - half, centre + half), abs=1e-12)
+
+
 def test_quartiles_count_what_is_not_finite():
     q = stats.quartiles([1.0, 2.0, 3.0, 4.0, 5.0, math.nan, math.inf])
     assert (q["q1"], q["median"], q["q3"], q["non_finite"]) == (2.0, 3.0, 4.0, 2)

@@ -172,17 +172,23 @@ DAMAGED_ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, struct.error, EOFError
                           OverflowError, NotImplementedError, RuntimeError)
 
 
+# The longest .npy header read, in characters: numpy's own default, named so that a change there cannot
+# quietly let a header of megabytes be parsed. Every header numpy writes (and tinygan's) is far shorter.
+NPY_MAX_HEADER = 10_000
+
+
 def read_npy_header(stream: io.BytesIO) -> tuple[tuple[int, ...], bool, np.dtype]:
     """A .npy file's shape, Fortran order and dtype, read from its header alone (the stream is left at the data):
     how tinygan reads any .npy it did not just write, so nothing is unpickled or allocated first.
 
-    ValueError for no magic, an unknown version, a damaged header or a negative length.
+    numpy.lib.format's public readers do the parsing; the callers check the dtype and the bytes the shape needs.
+    ValueError for no magic, an unknown version (3.0 included), a damaged or overlong header or a negative length.
     """
     version = npy_format.read_magic(stream)
     read_header = {(1, 0): npy_format.read_array_header_1_0, (2, 0): npy_format.read_array_header_2_0}
     if version not in read_header:
         raise ValueError(f"unsupported .npy version {version[0]}.{version[1]}")
-    shape, fortran_order, dtype = read_header[version](stream)
+    shape, fortran_order, dtype = read_header[version](stream, max_header_size=NPY_MAX_HEADER)
     if any(length < 0 for length in shape):  # numpy's header check lets these through
         raise ValueError(f"negative shape {shape}")
     return shape, fortran_order, dtype
