@@ -20,7 +20,8 @@ import time
 import urllib.request
 
 from tinygan import trainer
-from tinygan.config import config_from_preset
+from tinygan.resolve import config_from_preset
+
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

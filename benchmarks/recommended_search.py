@@ -36,8 +36,9 @@ import numpy as np
 
 import tinygan
 from tinygan import engine
-from tinygan.config import config_from_preset
+
 from tinygan.metrics import distances
+from tinygan.resolve import config_from_preset, resolved
 
 FINAL_SAMPLES = 100_000
 GOAL, LOOSE = 0.03, 0.1
@@ -251,8 +252,8 @@ def main(argv=None) -> int:
 
 
 assert RECOMMENDED == CANDIDATES["g1-identity-d16"]
-assert config_from_preset("seed", **RECOMMENDED).resolved().to_dict() == dict(
-    config_from_preset("recommended").resolved().to_dict(), preset="seed")  # the preset is this search's choice
+assert resolved(config_from_preset("seed", **RECOMMENDED)).to_dict() == dict(
+    resolved(config_from_preset("recommended")).to_dict(), preset="seed")  # the preset is this search's choice
 
 if __name__ == "__main__":
     sys.exit(main())

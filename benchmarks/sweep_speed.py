@@ -26,7 +26,8 @@ import json
 import jax
 
 from tinygan import bench, engine, ensemble
-from tinygan.config import config_from_preset
+from tinygan.resolve import config_from_preset
+
 
 SEEDS, STEPS = 1024, 1000
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygan import checkpoints, cli, runs
+from tinygan import checkpoints, cli, files, runs
 from tinygan.config import replace
 from tinygan.data import make_target
 
@@ -450,7 +450,7 @@ def test_a_full_disk(trained, tmp_path, capsys, monkeypatch, argv, full, named):
     shutil.copytree(trained, tmp_path / "RUN")
     kept = (tmp_path / "RUN" / CHECKPOINT).read_bytes()
     disk = FullDisk(full)
-    monkeypatch.setattr(runs, "open", disk, raising=False)  # write_atomic's open: a module global shadows the builtin
+    monkeypatch.setattr(files, "open", disk, raising=False)  # write_atomic's open: a module global shadows the builtin
     error = refused(argv, tmp_path, capsys, f"cannot write {named}: No space left on device", unchanged=False)
     assert disk.hits == 1, error
     latest = checkpoints.latest(tmp_path / "RUN")

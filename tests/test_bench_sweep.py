@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from tinygan import bench, engine, ensemble
-from tinygan.config import config_from_preset
+from tinygan.resolve import config_from_preset
+
 
 
 def test_sweep_report_has_every_figure_for_every_size():

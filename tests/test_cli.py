@@ -12,8 +12,9 @@ from PIL import Image
 
 import tinygan
 from tinygan import cli, reporting
-from tinygan.config import SECTIONS, config_from_preset, field_docs
+from tinygan.config import SECTIONS, field_docs
 from tinygan.configfile import config_toml
+from tinygan.resolve import config_from_preset
 
 # ---------------------------------------------------------------- parsing
 

@@ -7,18 +7,8 @@ import pytest
 
 import tinygan
 from tinygan import config as config_module
-from tinygan.config import (
-    SECTIONS,
-    Config,
-    ConfigError,
-    DataConfig,
-    ModelConfig,
-    OptimConfig,
-    TrainConfig,
-    config_from_preset,
-    field_docs,
-    replace,
-)
+from tinygan.config import SECTIONS, Config, ConfigError, DataConfig, ModelConfig, OptimConfig, TrainConfig, field_docs, replace
+from tinygan.resolve import config_from_preset, resolved
 
 # ---------------------------------------------------------------- presets
 
@@ -165,17 +155,17 @@ def test_edge_values_are_accepted():
 def test_learning_rate_rule(preset, overrides, rate):
     config = config_from_preset(preset, **overrides)
     assert config.learning_rate == rate
-    resolved = config.resolved()
-    assert resolved.optim.learning_rate == rate
-    assert resolved.learning_rate == rate
-    assert resolved.resolved() == resolved
-    assert dataclasses.replace(resolved, optim=config.optim, train=config.train) == config  # nothing else changed
-    assert (resolved.train.plateau_metric, resolved.train.best_metric) == ("w1", "w1")  # 1-D: the main distance
+    written_out = resolved(config)
+    assert written_out.optim.learning_rate == rate
+    assert written_out.learning_rate == rate
+    assert resolved(written_out) == written_out
+    assert dataclasses.replace(written_out, optim=config.optim, train=config.train) == config  # nothing else changed
+    assert (written_out.train.plateau_metric, written_out.train.best_metric) == ("w1", "w1")  # 1-D: the main one
 
 
 def test_resolved_does_not_change_the_original():
     config = config_from_preset("seed")
-    config.resolved()
+    resolved(config)
     assert config.optim.learning_rate is None
 
 
@@ -186,7 +176,7 @@ CONFIGS = [
     config_from_preset("seed"),
     config_from_preset("seed-minibatch"),
     config_from_preset("seed", num_steps=77, learning_rate=0.2, hidden_size=6, objective="minimax", mean=-1.5),
-    config_from_preset("seed-minibatch").resolved(),
+    resolved(config_from_preset("seed-minibatch")),
 ]
 
 

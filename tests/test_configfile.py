@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 from tinygan import cli
 from tinygan.cli import build_parser, config_from_args
-from tinygan.config import PRESETS, SECTIONS, Config, ConfigError, config_from_preset
+from tinygan.config import PRESETS, SECTIONS, Config, ConfigError
 from tinygan.configfile import parse_args_with_config, read_settings
+from tinygan.resolve import config_from_preset
 
 TOML = """\
 preset = "seed-minibatch"  # a comment
@@ -106,6 +107,7 @@ def test_flags_win_over_the_file(folder):
         "recommended",
         num_steps=7,
         batch_size=16,
+        log_every=7,  # the preset's 10 is cut to the 7 iterations of the run
         minibatch=False,
         hidden_size=3,
         learning_rate=1.0,

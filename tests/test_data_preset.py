@@ -15,9 +15,9 @@ import tinygan
 from tinygan import checkpoints, cli, runs, trainer
 from tinygan.checkpoints import Checkpointer
 from tinygan.runner import finished_result
-from tinygan.config import (DATA_LOG_POINTS, MAX_TABLE_COLUMNS, MIN_TABLE_ROWS, ConfigError, config_from_preset,
-                            data_preset)
+from tinygan.config import DATA_LOG_POINTS, MAX_TABLE_COLUMNS, MIN_TABLE_ROWS, ConfigError, data_preset
 from tinygan.live import settings
+from tinygan.resolve import config_from_preset
 
 
 def write_table(path, table, header) -> str:

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tinygan.config import Config, config_from_preset
+from tinygan.config import Config
 from tinygan.trainer import MAX_FRAMES
+from tinygan.resolve import config_from_preset, resolved
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOG_LINE = re.compile(r"^(\d+): (-?\d+\.\d{6})\t(-?\d+\.\d{6})$")
@@ -57,7 +58,7 @@ def check_pictures(folder: Path, frames: int) -> None:
 def check_finished_run(folder: Path, stdout: str, expected_config: Config) -> list[dict]:
     """Every file of a finished 50-iteration run with log_every 10; returns the history rows."""
     assert sorted(p.name for p in folder.iterdir()) == sorted(NUMBERS + FRAMES + PICTURES)
-    assert Config.from_dict(json.loads((folder / "config.json").read_text())) == expected_config.resolved()
+    assert Config.from_dict(json.loads((folder / "config.json").read_text())) == resolved(expected_config)
     history = read_history(folder)
     assert [row["step"] for row in history] == [0, 10, 20, 30, 40, 50]
     metrics = json.loads((folder / "metrics.json").read_text())

@@ -24,6 +24,7 @@ from tinygan.config import replace
 from tinygan.configfile import config_toml, parse_args_with_config
 from tinygan.live.session import MAX_SPEED, Session, carry_over
 from tinygan.live.settings import LIMITS, SettingsError
+from tinygan.resolve import resolved
 
 DIVERGED = ("training diverged after step {step:,} (a non-finite loss or weight): the session stays at the last "
             "finite state; lower a learning rate, add a stabilizer or reset")
@@ -98,7 +99,7 @@ def test_a_session_played_to_its_end_is_the_run_train_makes(played, seed_result,
         assert snapshot.history[name].dtype == values.dtype, name
         np.testing.assert_array_equal(snapshot.history[name], values, err_msg=name)
     np.testing.assert_array_equal(snapshot.pretrain_losses, trained.pretrain_losses)
-    assert snapshot.config == seed_config.resolved() and snapshot.status == "finished"
+    assert snapshot.config == resolved(seed_config) and snapshot.status == "finished"
     status = session.status()
     assert (status["step"], status["num_steps"], status["playing"], status["error"]) == (50, 50, False, None)
     assert status["message"] == "trained 50 iterations: press play to go on"
@@ -396,7 +397,7 @@ def test_the_config_as_toml_is_what_train_config_reads(played, seed_config, tmp_
     path = tmp_path / "live.toml"
     path.write_text(config_toml(config))
     args = parse_args_with_config(cli.build_parser(), ["train", "--config", str(path)])
-    assert cli.config_from_args(args) == config == seed_config.resolved()  # what `tinygan train --config` trains
+    assert cli.config_from_args(args) == config == resolved(seed_config)  # what `tinygan train --config` trains
 
 
 # ---------------------------------------------------------------- carry_over

@@ -5,9 +5,12 @@ Exact hand cases and SciPy wherever a value is known; every assertion is two-sid
 
 import numpy as np
 import pytest
+import scipy.integrate
+import scipy.special
 import scipy.stats
 
 from tinygan import metrics
+from tinygan.data import EmpiricalLaw, MixtureLaw
 
 TARGET = scipy.stats.norm(4.0, 0.5)
 
@@ -16,27 +19,67 @@ def midpoint_quantiles(law, n):
     return law.ppf((np.arange(n) + 0.5) / n)
 
 
+def quad_w1(x, law, points=(), cdf=None, sf=None):
+    """W1 = int |F_n - F| over the real line by scipy.integrate.quad, piece by piece: between consecutive
+    breakpoints (the samples, F^-1(i/n), the support's finite ends, any `points` where F bends, such as a
+    mixture's means), F on (-inf, first] and 1 - F on [last, inf). `cdf` and `sf` (else the law's): F and 1 - F
+    at one point, faster than a scipy.stats law's own."""
+    x, n, cdf, sf = np.sort(np.asarray(x, np.float64)), len(x), cdf or law.cdf, sf or law.sf
+    ends = [e for e in law.ppf([0.0, 1.0]) if np.isfinite(e)]
+    breaks = np.unique(np.concatenate([x, law.ppf(np.arange(1, n) / n), ends]))
+
+    def quad(g, a, b):  # with the `points` inside as cuts
+        cuts = [a, *sorted(p for p in points if a < p < b), b]
+        options = dict(epsabs=0, epsrel=1e-12, limit=1000, full_output=1)  # full_output: no IntegrationWarning
+        return sum(scipy.integrate.quad(g, p, q, **options)[0] for p, q in zip(cuts[:-1], cuts[1:]) if q > p)
+
+    total = quad(cdf, -np.inf, breaks[0]) + quad(sf, breaks[-1], np.inf)
+    for a, b in zip(breaks[:-1], breaks[1:]):
+        level = np.searchsorted(x, a, side="right") / n  # F_n on (a, b)
+        total += quad(lambda t: abs(level - cdf(t)), a, b)
+    return total
+
+
+def midpoint_w1(x, law):
+    """The midpoint rule wasserstein_1d used before: mean |x_(i) - F^-1((i - 1/2)/n)|."""
+    return float(np.mean(np.abs(np.sort(x) - midpoint_quantiles(law, len(x)))))
+
+
 # ---------------------------------------------------------------- exact hand cases
 
 
-def test_samples_at_the_midpoint_quantiles_are_at_distance_zero():
+def test_samples_at_the_midpoint_quantiles():
     x = midpoint_quantiles(TARGET, 1000)
-    assert metrics.wasserstein_1d(x, TARGET) == pytest.approx(0.0, abs=1e-12)
+    # Each sample sits at its cell's midpoint, not at 0: W1 is what F^-1 moves within the cells (the midpoint rule,
+    # used before, read 0 here), quad's 9.5857501e-4.
+    assert metrics.wasserstein_1d(x, TARGET) == pytest.approx(quad_w1(x, TARGET, (), normal_cdf, normal_sf), rel=1e-9)
+    assert metrics.wasserstein_1d(x, TARGET) == pytest.approx(9.5857501e-4, rel=1e-7)
     # F(x_(i)) = (i - 1/2) / n: the empirical CDF is off by exactly 1/(2n) on either side of each step.
     assert metrics.ks_statistic(x, TARGET) == pytest.approx(0.5 / 1000, rel=1e-9)
 
 
-def test_a_shift_moves_w1_by_exactly_the_shift():
-    x = midpoint_quantiles(TARGET, 1000) + 0.3
-    assert metrics.wasserstein_1d(x, TARGET) == pytest.approx(0.3, rel=1e-9)
-    assert metrics.wasserstein_1d(x - 0.6, TARGET) == pytest.approx(0.3, rel=1e-9)
+def test_a_shift_past_each_cell_moves_w1_by_exactly_the_shift():
+    # U(0, 1)'s midpoint quantiles shifted by s >= 1/(2n) lie at or above each whole cell: W1 = s exactly.
+    uniform, n = scipy.stats.uniform(0, 1), 1000
+    x = midpoint_quantiles(uniform, n)
+    for shift in (0.3, -0.3, 0.5 / n):
+        assert metrics.wasserstein_1d(x + shift, uniform) == pytest.approx(abs(shift), rel=1e-12)
+    # A normal law's outer cells reach past any shift: W1 is a little more, the same either way by symmetry.
+    x = midpoint_quantiles(TARGET, n)
+    up, down = metrics.wasserstein_1d(x + 0.3, TARGET), metrics.wasserstein_1d(x - 0.3, TARGET)
+    assert up == pytest.approx(down, rel=1e-12)
+    assert up == pytest.approx(quad_w1(x + 0.3, TARGET, (), normal_cdf, normal_sf), rel=1e-9)
+    assert 0.3 < up < 0.30002  # 0.30001154
 
 
 def test_uniform_target_by_hand():
     uniform = scipy.stats.uniform(0, 1)
     x = np.array([0.9, 0.1, 0.4])  # unsorted on purpose
-    # Quantiles at u = 1/6, 1/2, 5/6 against sorted 0.1, 0.4, 0.9.
-    expected_w1 = (abs(0.1 - 1 / 6) + abs(0.4 - 0.5) + abs(0.9 - 5 / 6)) / 3
+    # Cells [0, 1/3], [1/3, 2/3], [2/3, 1] hold 0.1, 0.4, 0.9, each inside its cell [a, b]: the integral of
+    # |v - u| over it is ((v - a)^2 + (b - v)^2) / 2. The total is 23/225 (the midpoint rule read 0.0778).
+    cells = [(0.0, 1 / 3, 0.1), (1 / 3, 2 / 3, 0.4), (2 / 3, 1.0, 0.9)]
+    expected_w1 = sum(((v - a) ** 2 + (b - v) ** 2) / 2 for a, b, v in cells)
+    assert expected_w1 == pytest.approx(23 / 225, rel=1e-12)
     assert metrics.wasserstein_1d(x, uniform) == pytest.approx(expected_w1, rel=1e-12)
     # sup |F_n - F|: steps at 0.1, 0.4, 0.9 of height 1/3; the largest gap is 2/3 - 0.4 just after x = 0.4.
     expected_ks = max(1 / 3 - 0.1, 2 / 3 - 0.4, 1 - 0.9, 0.1 - 0, 0.4 - 1 / 3, 0.9 - 2 / 3)
@@ -46,7 +89,8 @@ def test_uniform_target_by_hand():
 
 def test_a_single_sample_at_the_median():
     assert metrics.ks_statistic(np.array([4.0]), TARGET) == pytest.approx(0.5, rel=1e-12)
-    assert metrics.wasserstein_1d(np.array([4.0]), TARGET) == pytest.approx(0.0, abs=1e-12)
+    # One sample carries the whole law: W1 = E|X - 4|, a normal's mean absolute deviation std sqrt(2/pi).
+    assert metrics.wasserstein_1d(np.array([4.0]), TARGET) == pytest.approx(0.5 * np.sqrt(2 / np.pi), rel=1e-12)
 
 
 def test_shape_and_order_do_not_matter():
@@ -64,11 +108,94 @@ def test_shape_and_order_do_not_matter():
 def test_against_scipy(mean, std, n):
     x = np.random.default_rng(n).normal(mean, std, n)
     assert metrics.ks_statistic(x, TARGET) == pytest.approx(scipy.stats.kstest(x, TARGET.cdf).statistic, rel=1e-12)
-    # The target as a fine grid of 10^6 quantiles: SciPy's W1 between the two samples is the exact integral,
-    # while ours takes each sample's stretch of u at its midpoint; the two agree to ~1e-5 here.
+    # The target as a fine grid of 10^6 quantiles: SciPy's W1 between the two samples is the exact integral
+    # against that grid, which stands ~1e-7 from the law itself.
     grid = midpoint_quantiles(TARGET, 1_000_000)
     reference = scipy.stats.wasserstein_distance(x, grid)
-    assert metrics.wasserstein_1d(x, TARGET) == pytest.approx(reference, abs=2e-4)
+    assert metrics.wasserstein_1d(x, TARGET) == pytest.approx(reference, abs=1e-6)
+
+
+# ---------------------------------------------------------------- W1 against quad, law by law
+
+
+MIXTURE = MixtureLaw(np.array([1.0, 3.0]), np.array([-2.0, 2.0]), np.array([0.5, 0.3]))
+
+
+def mixture_cdf(x, sign=1):
+    components = zip(MIXTURE.weights, MIXTURE.means, MIXTURE.stds)
+    return sum(w * scipy.special.ndtr(sign * (x - m) / s) for w, m, s in components)
+
+
+def normal_cdf(x):
+    return scipy.special.ndtr((x - 4.0) / 0.5)
+
+
+def normal_sf(x):
+    return scipy.special.ndtr((4.0 - x) / 0.5)
+
+
+class Opaque:
+    """A law seen only through cdf, sf, ppf and mean, as any scipy.stats law is: W1 by Simpson's rule."""
+
+    def __init__(self, law):
+        self.cdf, self.sf, self.ppf, self.mean = law.cdf, law.sf, law.ppf, law.mean
+
+
+LAWS = {  # name: (law, points where F bends, F and 1 - F for quad, the tolerance of W1 against quad)
+    "normal": (TARGET, (), normal_cdf, normal_sf, 1e-9),  # in closed form
+    "mixture": (MIXTURE, (-2.0, 2.0), mixture_cdf, lambda x: mixture_cdf(x, -1), 1e-9),  # in closed form
+    "normal, opaque": (Opaque(TARGET), (), normal_cdf, normal_sf, 1e-5),  # by Simpson's rule
+    "t3": (scipy.stats.t(3), (), lambda x: scipy.special.stdtr(3, x), lambda x: scipy.special.stdtr(3, -x), 1e-5),
+    "uniform": (scipy.stats.uniform(-1, 2), (), lambda x: np.clip((x + 1) / 2, 0, 1),
+                lambda x: np.clip((1 - x) / 2, 0, 1), 1e-12),  # F linear: Simpson's rule is exact
+    "beta(0.5, 0.5)": (scipy.stats.beta(0.5, 0.5), (), lambda x: scipy.special.betainc(0.5, 0.5, np.clip(x, 0, 1)),
+                       lambda x: scipy.special.betainc(0.5, 0.5, np.clip(1 - x, 0, 1)), 1e-5),  # bounded: an infinite
+    # density at both ends
+    "gamma(2)": (scipy.stats.gamma(2), (), lambda x: scipy.special.gammainc(2, max(x, 0)),
+                 lambda x: scipy.special.gammaincc(2, max(x, 0)), 1e-5),  # bounded below
+}
+
+
+@pytest.mark.parametrize("name", LAWS)
+@pytest.mark.parametrize("n", [1, 7, 100, 1000])
+@pytest.mark.parametrize("fit", ["drawn", "off", "wide"])
+def test_w1_is_quads_integral(name, n, fit):
+    """Samples of the law, the same moved and stretched (some past the support's ends), and spread far too wide."""
+    law, points, cdf, sf, tolerance = LAWS[name]
+    rng = np.random.default_rng(n)
+    low, high = law.ppf(0.001), law.ppf(0.999)
+    x = {"drawn": lambda: law.ppf(rng.uniform(size=n)), "off": lambda: law.ppf(rng.uniform(size=n)) * 1.1 + 0.05,
+         "wide": lambda: rng.uniform(low - (high - low) / 3, high + (high - low) / 3, n)}[fit]()
+    assert metrics.wasserstein_1d(x, law) == pytest.approx(quad_w1(x, law, points, cdf, sf), rel=tolerance)
+
+
+def test_heavy_tails_count_in_full():
+    """Student t(3), n = 5,000: the midpoint rule read 0.0261, 7% low; W1 is 0.0282."""
+    law = scipy.stats.t(3)
+    x = np.random.default_rng(263).standard_t(3, 5000)
+    w1 = metrics.wasserstein_1d(x, law)
+    cdf, sf = LAWS["t3"][2:4]
+    assert w1 == pytest.approx(quad_w1(x, law, (), cdf, sf), rel=1e-5)
+    assert w1 == pytest.approx(0.028155, rel=1e-4)
+    assert midpoint_w1(x, law) == pytest.approx(0.026060, rel=1e-4)
+
+
+def test_a_law_without_a_mean_keeps_the_midpoint_rule():
+    """W1 to a Cauchy law is infinite from any sample; the midpoint rule stays as a finite stand-in."""
+    x = np.random.default_rng(5).standard_cauchy(1000)
+    for law in (scipy.stats.cauchy(), scipy.stats.t(1)):
+        assert metrics.wasserstein_1d(x, law) == pytest.approx(midpoint_w1(x, law), rel=1e-12)
+
+
+def test_w1_to_a_data_files_law_is_scipys_two_sample_w1():
+    rng = np.random.default_rng(8)
+    data = rng.normal(size=700).round(1)  # many ties
+    law = EmpiricalLaw(data)
+    assert metrics.wasserstein_1d(data, law) == pytest.approx(0.0, abs=1e-12)
+    for samples in (rng.choice(data, 500), rng.normal(0.1, 1.1, 400).round(2), data[:3], np.array([9.0]),
+                    rng.normal(size=5000)):
+        assert metrics.wasserstein_1d(samples, law) == pytest.approx(scipy.stats.wasserstein_distance(samples, data),
+                                                                     rel=1e-12)
 
 
 # ---------------------------------------------------------------- distances()

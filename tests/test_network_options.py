@@ -343,7 +343,7 @@ def test_short_training_with_maxout_and_batch_norm_has_no_nan():
         "seed", num_steps=20, log_every=10, pretrain_steps=5, init_std=0.5, generator_batch_norm=True, **options
     )
     result = tinygan.train(config)
-    assert result.status == "finished" and len(result.history["loss_d"]) == 2  # log points at steps 10 and 20
+    assert result.status == "finished" and len(result.history["loss_d"]) == 3  # steps 0, 10 and 20 (the last)
     for name, column in result.history.items():
         assert np.all(np.isfinite(column)), name
     assert all(np.isfinite(value) for value in result.metrics.values() if isinstance(value, float))

@@ -269,7 +269,7 @@ def test_every_objective_and_penalty_trains_with_finite_losses(overrides):
     config = tinygan.config_from_preset("seed", num_steps=20, pretrain_steps=5, log_every=5, **overrides)
     result = tinygan.train(config, frames=False)
     assert result.status == "finished"
-    assert result.history["loss_d"].shape == result.history["loss_g"].shape == (4,)
+    assert result.history["loss_d"].shape == result.history["loss_g"].shape == (5,)  # 0, 5, 10, 15 and the last, 20
     assert np.all(np.isfinite(result.history["loss_d"])) and np.all(np.isfinite(result.history["loss_g"]))
     assert np.isfinite(result.metrics["w1"])
 

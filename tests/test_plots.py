@@ -9,7 +9,8 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from tinygan import plots, plots_2d
-from tinygan.config import config_from_preset
+from tinygan.resolve import config_from_preset
+
 
 XS = np.linspace(-8, 8, 10_000)
 

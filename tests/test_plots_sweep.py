@@ -10,6 +10,7 @@ from PIL import Image
 
 import tinygan
 from tinygan import plots_sweep, sweeps
+from tinygan.resolve import recorded_metrics
 
 NAN, INF = math.nan, math.inf
 
@@ -22,7 +23,7 @@ def synthetic_result(plan, values, samples, folder=None, metric=None):
     rule, configs = plan.rule, plan.configs
     rows, cells = [], []
     for cell, (settings, config) in enumerate(zip(plan.cells, configs)):
-        metrics = config.recorded_metrics[2:]
+        metrics = recorded_metrics(config)[2:]
         cell_rows = []
         for seed, value in zip(plan.seeds, values[cell]):
             row = {"seed": seed, **{name: float(value) for name in metrics}}

@@ -9,8 +9,9 @@ import pytest
 
 import tinygan
 from tinygan import engine, networks
-from tinygan.config import ModelConfig, config_from_preset
+from tinygan.config import ModelConfig
 from tinygan.data import make_target
+from tinygan.resolve import config_from_preset
 
 
 @pytest.mark.parametrize(("name", "modes", "std"), [("ring", 8, 0.01), ("grid", 25, 0.05)])

@@ -15,6 +15,7 @@ import tinygan
 from tinygan import cli, reporting
 from tinygan.config import ConfigError
 from tinygan.trainer import StopRule, parse_stop_rule
+from tinygan.resolve import resolved
 
 SEED_COLUMNS = ("step", "loss_d", "loss_g", "mean", "std", "w1", "ks")  # what a 1-D run records
 
@@ -104,7 +105,7 @@ def test_cli_parses_stop_when_and_keep_best():
     config = cli.config_from_args(args)
     assert config.train.stop_when == "w1<0.5" and config.train.keep_best is True
     assert config.train.plateau_window == 5 and config.train.best_metric == ""
-    assert config.resolved().train.best_metric == "w1"  # empty: the target's main distance
+    assert resolved(config).train.best_metric == "w1"  # empty: the target's main distance
     assert cli.main(["train", "--stop-when", "w1<<3", "--out", "unused"]) == cli.EXIT_USAGE
 
 

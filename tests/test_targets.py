@@ -94,7 +94,7 @@ def test_one_component_mixture_is_scipy_s_normal():
 ])
 def test_bad_mixtures_are_refused(overrides, message):
     with pytest.raises(ConfigError, match="^" + message.replace("(", r"\(").replace(")", r"\)")):
-        DataConfig(target="mixture", **overrides)
+        make_target(DataConfig(target="mixture", **overrides))  # the registry checks its parameters
 
 
 # ---------------------------------------------------------------- scipy laws by name
@@ -130,7 +130,7 @@ def test_scipy_parser_accepts(name, params, expected):
 ])
 def test_scipy_parser_refuses(target, params, message):
     with pytest.raises(ConfigError) as error:
-        DataConfig(target=target, target_params=params)
+        make_target(DataConfig(target=target, target_params=params))
     assert str(error.value).startswith(message)
 
 
@@ -199,7 +199,7 @@ def test_file_target_config(tmp_path):
                                scipy.stats.gaussian_kde(data)(xs), rtol=1e-4, atol=1e-6)
     assert make_target(DataConfig(target="file:" + write(tmp_path, "1,2\n3,4\n5,7\n", "two.csv"))).dim == 2
     with pytest.raises(ConfigError, match="^data.target: no file"):
-        DataConfig(target=f"file:{tmp_path / 'missing.csv'}")
+        make_target(DataConfig(target=f"file:{tmp_path / 'missing.csv'}"))
     with pytest.raises(ConfigError, match="^data.columns: only file targets"):
         DataConfig(columns="0")
 

@@ -167,8 +167,6 @@ def test_train_with_tensorboard_but_without_tensorboardx_exits_2_in_one_line(tmp
     assert err.count("\n") == 1 and err.startswith("tinygan: error: ") and err.rstrip().endswith(HINT)
 
 
-@pytest.mark.xfail(strict=True, reason="cli.cmd_train does not yet call tensorboard.require_tensorboardx() "
-                                       "before the run folder is made")
 def test_train_with_tensorboard_but_without_tensorboardx_writes_nothing(tmp_path, capsys, without_tensorboardx):
     assert cli.main([*TRAIN, "--out", str(tmp_path / "run")]) == cli.EXIT_USAGE
     assert capsys.readouterr().out == ""
@@ -176,8 +174,6 @@ def test_train_with_tensorboard_but_without_tensorboardx_writes_nothing(tmp_path
 
 
 @needs_tensorboardx
-@pytest.mark.xfail(strict=True, reason="runner.resume_run does not yet call tensorboard.require_tensorboardx() "
-                                       "before it writes")
 def test_resume_of_a_tensorboard_run_without_tensorboardx_changes_nothing(tmp_path, capsys, monkeypatch):
     folder = tmp_path / "run"
     assert cli.main([*TRAIN, "--out", str(folder), "--quiet", "--no-plots"]) == 0

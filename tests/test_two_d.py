@@ -65,7 +65,7 @@ def test_target_params_shape_the_built_in_targets():
 ])
 def test_bad_target_params_are_named(target, params, message):
     with pytest.raises(ConfigError) as error:
-        DataConfig(target=target, target_params=params)
+        make_target(DataConfig(target=target, target_params=params))  # the registry checks its parameters
     assert str(error.value).startswith(message)
 
 
@@ -113,7 +113,7 @@ def test_a_constant_column_is_refused(tmp_path):
     path = tmp_path / "flat.csv"
     path.write_text("1,5\n2,5\n3,5\n")
     with pytest.raises(ConfigError, match="column '.*' of .* holds a single value"):
-        DataConfig(target=f"file:{path}")
+        make_target(DataConfig(target=f"file:{path}"))
 
 
 # ---------------------------------------------------------------- what is measured

@@ -9,10 +9,11 @@ import pytest
 import scipy.stats
 
 from tinygan import engine
-from tinygan.config import ConfigError, DataConfig, ModelConfig, config_from_preset
+from tinygan.config import ConfigError, DataConfig, ModelConfig
 from tinygan.data import FileTarget, make_target
 from tinygan.networks import make_generator
 from tinygan.units import MAX_KNOTS, Identity, NormalScores, make_units, neighbour_gap, normal_scores, repeats_values
+from tinygan.resolve import config_from_preset
 
 
 def table_file(tmp_path, table, name="table.csv", header=None) -> str:

@@ -25,23 +25,41 @@ for _flag, _value in _XLA_DEFAULTS.items():
     if _flag not in os.environ.get("XLA_FLAGS", ""):
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" --{_flag}={_value}").strip()
 
-from tinygan.config import PRESETS, Config, ConfigError, config_from_preset, replace
-from tinygan.export import load_generator
-from tinygan.metrics import (
-    distances,
-    energy_distance,
-    gan_lab_divergences,
-    ks_statistic,
-    mode_metrics,
-    sliced_wasserstein,
-    wasserstein_1d,
-)
-from tinygan.objectives import OBJECTIVES, gradient_penalty, r1_penalty
-from tinygan.plots import plot_distribution, plot_losses, save_animation
-from tinygan.runner import RunOptions, resume_run, train_run
-from tinygan.runs import save_run
-from tinygan.sweeps import SweepResult, sweep
-from tinygan.trainer import TrainResult, train
+import importlib
+
+# The public API, imported on first use (PEP 562): `import tinygan` stays light, so `tinygan --help` answers
+# before JAX, SciPy and matplotlib load. Each name: the module it lives in.
+_PUBLIC = {
+    "PRESETS": "tinygan.config",
+    "Config": "tinygan.config",
+    "ConfigError": "tinygan.config",
+    "replace": "tinygan.config",
+    "config_from_preset": "tinygan.resolve",
+    "load_generator": "tinygan.export",
+    **dict.fromkeys(("distances", "energy_distance", "gan_lab_divergences", "ks_statistic", "mode_metrics",
+                     "sliced_wasserstein", "wasserstein_1d"), "tinygan.metrics"),
+    **dict.fromkeys(("OBJECTIVES", "gradient_penalty", "r1_penalty"), "tinygan.objectives"),
+    **dict.fromkeys(("plot_distribution", "plot_losses", "save_animation"), "tinygan.plots"),
+    **dict.fromkeys(("RunOptions", "resume_run", "train_run"), "tinygan.runner"),
+    "save_run": "tinygan.runs",
+    "SweepResult": "tinygan.sweeps",
+    "sweep": "tinygan.sweeps",
+    "TrainResult": "tinygan.trainer",
+    "train": "tinygan.trainer",
+}
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'tinygan' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    globals()[name] = value  # found once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])
+
 
 __version__ = "0.1.0"
 

@@ -1,7 +1,7 @@
 """Where a sweep's units run: here, one after another, or as Ray tasks on a cluster.
 
 A backend has one method, `run(tasks, finished, progress)`: `tasks` is a list
-of (unit, config as a dict), each run as `sweeps.run_unit(unit, config)`;
+of (unit, config as a dict), each run as `unit.run(config)` (`sweeps.Unit`);
 `finished(unit, result)` is called in this process as each one ends, in any
 order; `progress(seed_iterations)` as iterations are played (as often as the
 backend can tell).
@@ -29,14 +29,12 @@ class LocalBackend:
     """Every unit in this process, in order: one vmapped program per batch of seeds."""
 
     def run(self, tasks: list, finished: Callable, progress: Callable[[int], None] | None = None) -> None:
-        from tinygan.sweeps import run_unit
-
         for unit, config in tasks:
-            finished(unit, run_unit(unit, config, progress))
+            finished(unit, unit.run(config, progress))
 
 
 def _run_unit(unit, config: dict):
-    """One Ray task: `sweeps.run_unit` in a worker process, whose exit (not an exception) Ray retries."""
+    """One Ray task: `unit.run(config)` in a worker process, whose exit (not an exception) Ray retries."""
     marker = os.environ.get(KILL_ONCE)
     if marker and not os.path.exists(marker):
         try:
@@ -45,9 +43,7 @@ def _run_unit(unit, config: dict):
             pass
         else:
             os._exit(1)  # a worker that dies, as an out-of-memory kill or a lost machine would end it
-    from tinygan.sweeps import run_unit
-
-    return run_unit(unit, config)
+    return unit.run(config)
 
 
 def start_ray(**options) -> None:

@@ -18,9 +18,10 @@ import time
 import jax
 
 from tinygan import engine, ensemble
-from tinygan.config import config_from_preset
+
 from tinygan.runs import save_run
 from tinygan.trainer import train
+from tinygan.resolve import config_from_preset
 
 REPEATS = 3
 

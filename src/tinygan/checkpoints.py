@@ -29,11 +29,13 @@ import numpy as np
 
 from tinygan import engine
 from tinygan.config import Config, ConfigError, replace
+from tinygan.errors import CheckpointError
 from tinygan.data import make_target
 from tinygan.datafiles import DAMAGED_ARCHIVE_ERRORS, read_npy_header
-from tinygan.runs import write_atomic
+from tinygan.files import write_atomic
 from tinygan.scoring import metric_columns
 from tinygan.trainer import LOSS_COLUMNS, Frame, Snapshot
+from tinygan.resolve import check, resolved
 
 FORMAT, VERSION = "tinygan-checkpoint", 1
 FOLDER, FRAMES_FOLDER = "checkpoints", "frames"
@@ -42,9 +44,6 @@ _NAME = re.compile(r"step-(\d{9})\.npz")
 _FRAME_FIELDS = ("step", "generated", "decision", "pull")
 KILL_IN_WRITE = "TINYGAN_TEST_KILL_IN_WRITE"  # test hook: N; the process SIGKILLs itself halfway through write N
 
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used: missing, damaged, changed, or from another format."""
 
 
 def checkpoint_name(step: int) -> str:
@@ -170,7 +169,7 @@ def load(path: str | Path, *, with_frames: bool = True) -> tuple[Snapshot, list[
     path = Path(path)
     arrays, manifest = _read_members(path, _read_regular_file(path))
     try:
-        config = Config.from_dict(manifest["config"])
+        config = check(Config.from_dict(manifest["config"]))  # a target file it names: read and checked here
     except (ConfigError, TypeError, ValueError, AttributeError) as error:
         raise CheckpointError(f"{path}: its config is not valid: {_one_line(error)}") from None
     _check_same_run(path, config)
@@ -227,7 +226,7 @@ def _check_same_run(path: Path, config: Config) -> None:
         written = json.loads(saved.read_text())
         if _layout(written) != _layout(ours):
             return
-        theirs = replace(Config.from_dict(written).resolved(), num_steps=config.train.num_steps).to_dict()
+        theirs = replace(resolved(Config.from_dict(written)), num_steps=config.train.num_steps).to_dict()
     except (OSError, ValueError, TypeError, AttributeError, KeyError, RecursionError):  # ValueError: JSON, Config
         return
     if ours != theirs:

@@ -16,8 +16,9 @@ import time
 from pathlib import Path
 
 from tinygan import __version__
-from tinygan.config import PRESETS, SECTIONS, SIZED_PRESETS, ConfigError, config_from_preset, field_docs, replace
+from tinygan.config import PRESETS, SECTIONS, SIZED_PRESETS, ConfigError, field_docs, replace
 from tinygan.configfile import subcommand, blame_config_file, parse_args_with_config
+from tinygan.errors import CheckpointError, ExportError, RunError
 from tinygan.labels import LABELS
 
 EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
@@ -105,6 +106,8 @@ def config_from_args(args: argparse.Namespace):
         for f in dataclasses.fields(cls)
         if getattr(args, f.name) is not None
     }
+    from tinygan.resolve import config_from_preset  # JAX: loaded once a command runs, not for --help
+
     try:
         config = config_from_preset(args.preset, **overrides)
     except ConfigError as error:
@@ -289,6 +292,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from tinygan.runner import RunOptions
 
     config = config_from_args(args)
+    if args.tensorboard:
+        from tinygan.tensorboard import require_tensorboardx
+
+        require_tensorboardx()  # before anything is written: one line and exit 2 without tensorboardX
     if args.anim and args.no_plots:
         raise UsageError("--anim and --no-plots contradict each other")
     folder = runs.check_run_dir(Path(args.out) if args.out else runs.default_run_dir(config.preset))
@@ -492,6 +499,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.run is not None and (args.preset != "seed" or args.num_steps is not None):
         raise UsageError("--preset, --num-steps: a run folder (--run) brings its own settings")
     steps = {} if args.num_steps is None else {"num_steps": args.num_steps}
+    from tinygan.resolve import config_from_preset
+
     serve(args.host, args.port, run=args.run, config=config_from_preset(args.preset, **steps),
           announce=lambda line: print(line, flush=True))
     return 0
@@ -502,10 +511,6 @@ COMMANDS = {"serve": cmd_serve, "train": cmd_train, "config": cmd_config, "resum
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tinygan.checkpoints import CheckpointError
-    from tinygan.export import ExportError
-    from tinygan.runs import RunError
-
     _MAIN_STARTED[0] = time.monotonic()
     argv = sys.argv[1:] if argv is None else argv
     if not argv:  # a bare `tinygan`: what it can do, rather than an error about a missing command

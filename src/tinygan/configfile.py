@@ -28,7 +28,7 @@ import stat
 import tomllib
 from pathlib import Path
 
-from tinygan.config import SECTIONS, ConfigError, config_from_preset, field_sections
+from tinygan.config import SECTIONS, ConfigError, field_sections
 
 FORMATS = (".toml", ".yaml", ".yml")
 MAX_BYTES = 2**20  # a config file is a few lines: a larger one is a mistake
@@ -161,6 +161,8 @@ def blame_config_file(args: argparse.Namespace, error: ConfigError) -> ConfigErr
     settings = getattr(args, SETTINGS_FROM_FILE, None)
     if not settings:
         return error
+    from tinygan.resolve import config_from_preset  # JAX: loaded once a command runs, not for --help
+
     try:
         config_from_preset(args.preset, **settings)
     except ConfigError as own:

@@ -29,7 +29,7 @@ import numpy as np
 import scipy.special
 import scipy.stats
 
-from tinygan.config import ConfigError, DataConfig
+from tinygan.config import ConfigError, DataConfig, names
 from tinygan.datafiles import DataError, read_table
 
 POOL_SIZE = 200_000  # samples a scipy target draws its batches from
@@ -489,7 +489,7 @@ TARGETS = {
     "moons": shape_target(draw_moons, 0.05),
     "file": file_target,
 }
-TAKES_PARAMS = ("scipy", "ring", "grid", "spiral", "swiss_roll", "moons")  # kinds that read data.target_params
+TAKES_PARAMS = names.TAKES_PARAMS  # kinds that read data.target_params
 
 
 @functools.lru_cache(maxsize=16)

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import optax
 
 from tinygan.config import Config
+from tinygan.resolve import check
 from tinygan.data import make_target, moments
 from tinygan.networks import Network, Params, make_discriminator, make_generator, per_point, standardized
 from tinygan.noise import make_noise
@@ -25,6 +26,7 @@ from tinygan.optimizers import learning_rates, make_optimizer
 from tinygan.units import make_units
 
 GRID_POINTS = 10_000  # points on the x and z grids the seed draws its pictures from
+NORMALIZED_BATCH = 10_000  # samples drawn at once, at least, from a generator with batch norm
 CURVE_POINTS = 1_000  # points a 1-D picture keeps of D's curve and of G's quantiles: more than it has pixels
 
 
@@ -94,6 +96,7 @@ class Probe(NamedTuple):
 
 
 def make_game(config: Config) -> Game:
+    check(config)  # what only the registries can refuse, refused before anything is built
     target, noise = make_target(config.data), make_noise(config.data)
     generator_rate, discriminator_rate = learning_rates(config)
     critic_steps = config.train.num_steps * config.train.n_critic

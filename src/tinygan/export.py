@@ -26,12 +26,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from tinygan.config import Config, DataConfig, ModelConfig
+from tinygan.errors import ExportError
 from tinygan.data import make_target, moments
 from tinygan.datafiles import DAMAGED_ARCHIVE_ERRORS, read_npy_header
 from tinygan.networks import Network, Params, make_discriminator, make_generator, standardized
 from tinygan.noise import make_noise, quasi_levels
-from tinygan.runs import write_atomic
-from tinygan.trainer import NORMALIZED_BATCH
+from tinygan.files import write_atomic
+from tinygan.engine import NORMALIZED_BATCH
 from tinygan.units import from_scores, make_units
 
 FORMAT = "tinygan-generator"
@@ -40,9 +41,6 @@ MANIFEST, MANIFEST_SHA256 = "manifest", "manifest_sha256"  # the two members tha
 QUANTILE_LEVELS, QUANTILE_VALUES = "quantile_levels", "quantile_values"  # with data.quantile_transform
 _DAMAGED = DAMAGED_ARCHIVE_ERRORS  # each becomes one ExportError naming the file
 
-
-class ExportError(ValueError):
-    """A generator file that cannot be written or read: one line naming the file and what is wrong."""
 
 
 def export_generator(config: Config, params: Params, path: str | os.PathLike, *, iterations: int | None = None

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.stats
 
-from tinygan.config import ConfigError, DataConfig
+from tinygan.config import DataConfig
 
 
 def quantile_grid(n: int, dim: int) -> jax.Array:
@@ -109,9 +109,7 @@ class GaussianNoise(NamedTuple):
         return self.std * jax.scipy.special.ndtri(jnp.clip(u, 2.0**-24, 1 - 2.0**-24))
 
 
-def stratified_noise(config: DataConfig) -> StratifiedNoise:
-    if config.noise_dim != 1:
-        raise ConfigError(f"data.noise_dim: the stratified noise is 1-D, got {config.noise_dim}")
+def stratified_noise(config: DataConfig) -> StratifiedNoise:  # 1-D: DataConfig refuses another noise_dim
     return StratifiedNoise(config.noise_range, config.noise_jitter)
 
 

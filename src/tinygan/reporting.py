@@ -11,12 +11,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from tinygan.labels import LABELS
 from tinygan.trainer import TrainResult
+from tinygan.resolve import resolved, table_shape
 
 
 def preset_line(config, *, chosen: bool = False) -> str:
     """One line saying what the `data` preset chose for the table: its shape, the networks, the game's length."""
-    from tinygan.config import table_shape
-
     rows, columns = table_shape(config.data)
     model, train = config.model, config.train
     shape = f"{rows:,} rows x {columns} column{'s' * (columns > 1)}" if rows is not None else f"a {columns}-D law"
@@ -209,6 +208,6 @@ def summary(result: TrainResult, folder: Path, written: list[Path], *, lang: str
     if "stop_reason" in m:
         lines.append(f"stopped: {m['stop_reason']}")
     if m.get("best_step") is not None:
-        lines.append(f"kept the best state: step {m['best_step']:,}, {result.config.resolved().train.best_metric} "
+        lines.append(f"kept the best state: step {m['best_step']:,}, {resolved(result.config).train.best_metric} "
                      f"{m['best_metric']:.4f}")
     return "\n".join([*lines, time_line, f"{words['files']}: {folder}/ ({names})"])

@@ -90,6 +90,10 @@ def resume_run(folder: str | Path, *, num_steps: int | None = None,
     with runs.run_lock(folder):
         status = runs.read_json(folder / runs.STATUS_FILE) if (folder / runs.STATUS_FILE).exists() else {}
         options = RunOptions.of_run(folder, status)
+        if options.tensorboard:
+            from tinygan.tensorboard import require_tensorboardx
+
+            require_tensorboardx()  # before anything is written: one line and exit 2 without tensorboardX
         started = status.get("started", runs.now())
         if not checkpoints.checkpoints(folder):  # killed before its first checkpoint: start again, as it was
             config = _config_to_start_over(folder, num_steps)

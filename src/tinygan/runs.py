@@ -23,17 +23,17 @@ import numpy as np
 
 from tinygan import plots, plots_2d, plots_table
 from tinygan.config import Config
+from tinygan.errors import RunError
+from tinygan.files import finite_or_none, read_json, to_json, write_atomic  # noqa: F401 (their old home)
 from tinygan.data import FileTarget, moments
 from tinygan.datafiles import default_names
 from tinygan.scoring import picture_view
 from tinygan.trainer import Frame, TrainResult
+from tinygan.resolve import resolved
 
 REAL_SAMPLES = 10_000  # real samples behind the pictures' real density, as the seed draws
 ANIMATION_FORMATS = tuple(plots.WRITERS)
 
-
-class RunError(ValueError):
-    """A run folder or output path that cannot be used."""
 
 
 def default_run_dir(preset: str, root: str | os.PathLike = "runs", now: datetime | None = None) -> Path:
@@ -141,34 +141,6 @@ def list_runs(folder: Path) -> list[dict]:
     return sorted(found, key=lambda entry: entry["started"])
 
 
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write to a temporary file beside `path`, flush it to disk, then rename it into place."""
-    temporary = path.with_name(f".{path.name}.partial")
-    try:
-        with open(temporary, "wb") as file:
-            file.write(data.encode() if isinstance(data, str) else data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except OSError as error:  # a full disk, a lost permission: one line, and `path` as it was
-        raise RunError(f"cannot write {path}: {error.strerror or error}") from error
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def finite_or_none(value):
-    """JSON has no NaN or infinity: write them as null."""
-    if isinstance(value, dict):
-        return {k: finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def to_json(value) -> str:
-    return json.dumps(finite_or_none(value), indent=2, allow_nan=False) + "\n"
-
-
 def history_csv(history: dict[str, np.ndarray]) -> str:
     """One row per log point; the step and the modes captured as whole numbers, the rest as exact floats."""
     buffer = io.StringIO()
@@ -204,17 +176,7 @@ def write_status(folder: Path, status: str, **fields) -> None:
     write_atomic(folder / STATUS_FILE, to_json({"status": status, **fields, "updated": now()}))
 
 
-def read_json(path: Path) -> dict:
-    """A JSON object from one of tinygan's files, or RunError in one line."""
-    try:
-        value = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise RunError(f"{path}: missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RunError(f"{path}: cannot be read ({error})") from None
-    if not isinstance(value, dict):
-        raise RunError(f"{path}: not a JSON object")
-    return value
+
 
 
 def check_run(path: str | os.PathLike) -> Path:
@@ -275,9 +237,9 @@ def is_locked(folder: Path) -> bool:
 
 def start_run(folder: str | os.PathLike, config: Config) -> Path:
     """Create the folder and write config.json, so a run is recognisable from its first second."""
-    folder = Path(folder)
+    folder, written = Path(folder), to_json(resolved(config).to_dict())  # a config the registries refuse: nothing made
     folder.mkdir(parents=True, exist_ok=True)
-    write_atomic(folder / "config.json", to_json(config.resolved().to_dict()))
+    write_atomic(folder / "config.json", written)
     return folder
 
 

@@ -28,12 +28,15 @@ import numpy as np
 from tinygan import metrics
 from tinygan.data import FileTarget, fixed_sample
 
-LAW_COLUMNS = ("mean", "std", "w1", "ks")
-SAMPLE_COLUMNS = ("sliced_w1", "energy")
-MODE_COLUMNS = ("modes_captured", "high_quality", "reverse_kl")
-GRID_COLUMNS = ("kl", "js")
-TABLE_COLUMNS = ("floor_ratio", "classifier", "memorised", "corr_error")  # corr_error from two columns on
-ALL_COLUMNS = LAW_COLUMNS + SAMPLE_COLUMNS + MODE_COLUMNS + GRID_COLUMNS + TABLE_COLUMNS
+from tinygan.config.names import (  # the measures' names: plain data, for the configuration to check against
+    ALL_COLUMNS,
+    GRID_COLUMNS,
+    LAW_COLUMNS,
+    MODE_COLUMNS,
+    SAMPLE_COLUMNS,
+    TABLE_COLUMNS,
+)
+
 HIGHER_IS_BETTER = frozenset({"modes_captured", "high_quality"})  # every other metric: lower is better
 
 REFERENCE_SAMPLES = 10_000  # target samples that generated ones are compared with in 2 or more dimensions

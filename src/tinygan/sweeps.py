@@ -30,6 +30,7 @@ from tinygan import ensemble, stats
 from tinygan.config import SECTIONS, Config, ConfigError, field_sections, replace
 from tinygan.runs import RunError, to_json, write_atomic
 from tinygan.trainer import StopRule, parse_stop_rule
+from tinygan.resolve import main_metric, recorded_metrics
 
 MAX_SEEDS = 1_000_000
 PICTURE_SAMPLES = 2_000  # samples of each seed's final generator kept for the sweep's pictures
@@ -121,7 +122,7 @@ def parse_success(text: str, configs: Sequence[Config]) -> StopRule:
     if rule is None or rule.kind == "plateau" or rule.metric in ("loss_d", "loss_g"):
         raise SweepError(f"--success: expected METRIC<NUMBER or METRIC>NUMBER on a final metric, got {text!r}")
     for config in configs:
-        measured = config.recorded_metrics[2:]  # the final metrics, without the losses
+        measured = recorded_metrics(config)[2:]  # the final metrics, without the losses
         if rule.metric not in measured:
             raise SweepError(f"--success: {rule.metric} is not measured for target {config.data.target!r} "
                              f"(measured: {', '.join(measured)})")
@@ -146,6 +147,11 @@ class Unit(NamedTuple):
     @property
     def name(self) -> str:
         return f"cell{self.cell:03d}-seed{self.seeds[0]}-n{len(self.seeds)}"
+
+    def run(self, config: dict, progress: Callable[[int], None] | None = None) -> ensemble.SeedResults:
+        """What a backend runs: `run_unit`. A method, so that backends need not import the sweeps above them
+        (a Ray worker imports this module when it unpickles the unit)."""
+        return run_unit(self, config, progress)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,7 +207,7 @@ def plan_sweep(base: Config, grid: Sequence[str] = (), seeds: str | Sequence[int
         raise SweepError(f"--seed-batch: must be >= 1, got {seed_batch}")
     seeds = parse_seeds(seeds) if isinstance(seeds, str) else parse_seeds(",".join(map(str, seeds)))
     cells = parse_grid(grid, base)
-    plan = SweepPlan(base, tuple(cells), seeds, success or f"{base.main_metric}<0.1", seed_batch)
+    plan = SweepPlan(base, tuple(cells), seeds, success or f"{main_metric(base)}<0.1", seed_batch)
     parse_success(plan.success, plan.configs)  # against every cell's metrics
     return plan
 
@@ -328,7 +334,7 @@ def summarize_sweep(plan: SweepPlan, results: list[ensemble.SeedResults], units:
                      for row in part.rows]
         rows += cell_rows
         samples.append(np.concatenate([part.samples for part in parts]))
-        cells.append({"cell": cell, "settings": settings, **summarize(cell_rows, rule, config.recorded_metrics[2:])})
+        cells.append({"cell": cell, "settings": settings, **summarize(cell_rows, rule, recorded_metrics(config)[2:])})
     for summary in cells[1:]:
         summary["p_value_vs_cell_0"] = stats.two_proportion_p_value(
             summary["successes"], summary["seeds"], cells[0]["successes"], cells[0]["seeds"])

@@ -27,51 +27,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from tinygan import engine
-from tinygan.config import Config
+from tinygan.engine import NORMALIZED_BATCH
+from tinygan.config import Config, StopRule, parse_stop_rule  # noqa: F401 (StopRule, parse_stop_rule: their old home)
+from tinygan.config.names import LOSS_COLUMNS, STOP_METRICS  # noqa: F401 (STOP_METRICS: its old home)
 from tinygan.noise import quasi_levels
-from tinygan.scoring import ALL_COLUMNS, HIGHER_IS_BETTER, make_scorer, picture_view
+from tinygan.scoring import HIGHER_IS_BETTER, make_scorer, picture_view
 from tinygan.verdict import law_verdict, table_verdict
+from tinygan.resolve import resolved
 
 FINAL_SAMPLES = 100_000  # samples behind the final metrics
-NORMALIZED_BATCH = 10_000  # samples drawn at once, at least, from a generator with batch norm
 MAX_FRAMES = 500  # animation frames kept at most; longer runs keep every k-th log point
 CHUNK_ITERATIONS = 256  # iterations per compiled chunk, about: whole log intervals
 # Test hook: seconds to wait after each chunk, so that on a machine of any speed a test's signal comes mid-run.
 CHUNK_PAUSE = "TINYGAN_TEST_CHUNK_PAUSE"
-LOSS_COLUMNS = ("step", "loss_d", "loss_g")  # the history's first columns; the target's metrics follow
-STOP_METRICS = LOSS_COLUMNS[1:] + ALL_COLUMNS  # what a stopping rule, a plateau or keep-best may name
-_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_THRESHOLD_RULE = re.compile(rf"\s*(\w+)\s*([<>])\s*({_NUMBER})\s*")
-
-
-class StopRule(NamedTuple):
-    """A parsed train.stop_when: `metric < threshold` (below), `metric > threshold`, or a plateau."""
-
-    kind: str  # "<", ">" or "plateau"
-    metric: str = ""  # a STOP_METRICS column; "" for a plateau, which reads train.plateau_metric
-    threshold: float = math.nan
-
-
-def parse_stop_rule(text: str) -> StopRule | None:
-    """`"w1<0.02"` -> StopRule("<", "w1", 0.02); `"plateau"` -> StopRule("plateau"); `""` -> None.
-
-    A regular expression, never eval; raises ValueError saying what was expected.
-    """
-    if not text.strip():
-        return None
-    if text.strip() == "plateau":
-        return StopRule("plateau")
-    match = _THRESHOLD_RULE.fullmatch(text)
-    if match is None:
-        raise ValueError(f"expected METRIC<NUMBER, METRIC>NUMBER or plateau, got {text!r}")
-    metric, kind, threshold = match.groups()
-    if metric not in STOP_METRICS:
-        raise ValueError(f"unknown metric {metric!r} in {text!r} (known: {', '.join(STOP_METRICS)})")
-    if not math.isfinite(float(threshold)):
-        raise ValueError(f"the threshold must be finite, got {text!r}")
-    return StopRule(kind, metric, float(threshold))
-
-
 @dataclass(frozen=True)
 class Frame:
     """One picture of training: the state an iteration starts from, or the final state."""
@@ -341,7 +309,7 @@ def _train(config: Config, progress, with_frames: bool, stop: StopSignal, resume
     seconds["compile"] += compile_seconds
 
     def snapshot(status: str) -> Snapshot:
-        return Snapshot(config.resolved(), state, jnp.stack([key_train, key_eval]),
+        return Snapshot(resolved(config), state, jnp.stack([key_train, key_eval]),
                         {name: np.asarray(values) for name, values in history.items()},
                         list(kept_frames), np.asarray(pretrain_losses), watch.progress(), watch.best_state, status)
 
@@ -419,7 +387,7 @@ def _train(config: Config, progress, with_frames: bool, stop: StopSignal, resume
     metrics["seconds"] = seconds
 
     return TrainResult(
-        config=config.resolved(),
+        config=resolved(config),
         state=measured,
         history={name: np.asarray(values) for name, values in history.items()},
         frames=kept_frames,
@@ -496,9 +464,9 @@ class _Watch:
     def __init__(self, config: Config):
         train = config.train
         self.rule = parse_stop_rule(train.stop_when)
-        resolved = config.resolved().train  # the automatic metric names written out
-        self.keep_best, self.best_metric = train.keep_best, resolved.best_metric
-        self.plateau_metric, self.window, self.tolerance = resolved.plateau_metric, train.plateau_window, \
+        written_out = resolved(config).train  # the automatic metric names written out
+        self.keep_best, self.best_metric = train.keep_best, written_out.best_metric
+        self.plateau_metric, self.window, self.tolerance = written_out.plateau_metric, train.plateau_window, \
             train.plateau_tolerance
         self.needs_starts = self.rule is not None or self.keep_best
         self.rows_seen = 0

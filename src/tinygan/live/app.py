@@ -30,6 +30,7 @@ from tinygan.live import payload
 from tinygan.live.session import FRAME_RATE, SPEEDS, Session
 from tinygan.live.settings import SettingsError, one_line, options
 from tinygan.runs import RunError
+from tinygan.resolve import resolved
 
 STATIC = Path(__file__).parent / "static"
 MAX_JSON_BYTES = 16 * 2**10  # a control or a change of settings is a few dozen bytes
@@ -100,7 +101,7 @@ def create_app(session: Session, *, uploads: Path, save=None) -> Starlette:
         return JSONResponse(await run_in_threadpool(session.status))
 
     async def download_config(request: Request) -> Response:
-        config = session.config.resolved()  # a frozen config, replaced whole by the session: read as it stands
+        config = resolved(session.config)  # a frozen config, replaced whole by the session: read as it stands
         return _attachment(config_toml(config).encode(), "tinygan-config.toml", "application/toml")
 
     async def download_samples(request: Request) -> Response:

@@ -17,10 +17,11 @@ import sys
 from pathlib import Path
 
 from tinygan import checkpoints, runs
-from tinygan.config import Config, config_from_preset
+from tinygan.config import Config
 from tinygan.live.session import Session
 from tinygan.runner import RunOptions, refuse_ended
 from tinygan.runs import RunError
+from tinygan.resolve import config_from_preset
 
 UPLOADS = Path("runs") / "uploads"  # where uploaded data files are kept, under names made from their checksums
 

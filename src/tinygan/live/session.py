@@ -30,6 +30,7 @@ from tinygan.config import Config, replace
 from tinygan.live import payload, settings
 from tinygan.scoring import make_scorer, picture_view
 from tinygan.trainer import CHUNK_ITERATIONS, LOSS_COLUMNS, Frame, Snapshot, fresh_watch, generator_samples
+from tinygan.resolve import resolved
 
 FRAME_RATE = 15  # frames a second, at most, that a session draws and a page receives
 FRAME_SHARE = 0.2  # of the time, at most, that drawing frames takes from training (big networks draw slowly)
@@ -183,7 +184,7 @@ class Session:
             history = {name: np.asarray([row[i] for row in self.rows], np.int64 if name == "step" else np.float64)
                        for i, name in enumerate(self.columns)}
             status = "running" if self.step < self.config.train.num_steps else "finished"
-            return Snapshot(self.config.resolved(), self.state, jnp.stack([self.key_train, self.key_eval]), history,
+            return Snapshot(resolved(self.config), self.state, jnp.stack([self.key_train, self.key_eval]), history,
                             [], self.pretrain_losses, self._watch, self._best_state, status)
 
     def sample(self, n: int, seed: int) -> np.ndarray:
@@ -205,7 +206,7 @@ class Session:
         if self._run_config is None:
             return False
         horizon = {"num_steps": 1}
-        return replace(self.config.resolved(), **horizon) == replace(self._run_config.resolved(), **horizon)
+        return replace(resolved(self.config), **horizon) == replace(resolved(self._run_config), **horizon)
 
     @property
     def step(self) -> int:

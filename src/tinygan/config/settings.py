@@ -1,9 +1,9 @@
-"""Configuration: frozen dataclasses, their validation, and the named presets.
+"""Settings: frozen dataclasses and the checks of their values, as plain data.
 
-A `Config` is always valid: every section checks its fields when it is built,
-so a bad value fails before any training with a message naming the field
-(`train.batch_size: must be >= 1, got 0`). Each field's docstring is its
-`--help` text on the command line.
+Every section checks its fields when it is built, so a bad value fails before any training with a message
+naming the field (`train.batch_size: must be >= 1, got 0`). Names are checked against `names`, the registries'
+vocabulary; what only a registry can tell (a target's parameters, a file's rows, the metrics a target records)
+is checked when the config meets them (`tinygan.resolve.check`). Each field's docstring is its `--help` text.
 """
 
 from __future__ import annotations
@@ -14,8 +14,11 @@ import functools
 import inspect
 import itertools
 import math
+import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
+
+from tinygan.config import names
 
 
 class ConfigError(ValueError):
@@ -90,24 +93,24 @@ class DataConfig:
     """With quantile_transform: blur each real row's normal scores by a Gaussian kernel s times as wide as the typical gap between neighbouring rows (per column), shaped like the columns' correlations and rescaled so every column stays N(0, 1); G learns a smoothed table (a kernel estimate of it) rather than its exact rows: fewer copies of small tables (0: off)."""
 
     def __post_init__(self):
-        from tinygan.data import TAKES_PARAMS, TARGETS, make_target  # the registries own the names
-        from tinygan.noise import NOISES, make_noise
-
         _require("data", "target", self.target, str)
         kind, colon, argument = self.target.partition(":")
-        if kind not in TARGETS or (colon and not argument.strip()) or (kind in ("scipy", "file")) != bool(colon):
-            known = ", ".join(f"{name}:..." if name in ("scipy", "file") else name for name in TARGETS)
+        takes_argument = kind in names.TAKES_ARGUMENT
+        if kind not in names.TARGETS or (colon and not argument.strip()) or takes_argument != bool(colon):
+            known = ", ".join(f"{name}:..." if name in names.TAKES_ARGUMENT else name for name in names.TARGETS)
             raise ConfigError(f"data.target: must be one of {known}, got {self.target!r}")
         _require("data", "mean", self.mean, float)
         _require("data", "std", self.std, float, above=0)
         for name in ("mixture_means", "mixture_stds", "mixture_weights", "target_params", "columns"):
             _require("data", name, getattr(self, name), str)
-        if self.target_params.strip() and kind not in TAKES_PARAMS:
+        if self.target_params.strip() and kind not in names.TAKES_PARAMS:
             raise ConfigError(f"data.target_params: target {self.target!r} takes no parameters")
         if self.columns.strip() and kind != "file":
             raise ConfigError(f"data.columns: only file targets have columns, got target {self.target!r}")
-        _require("data", "noise", self.noise, str, choices=NOISES)
+        _require("data", "noise", self.noise, str, choices=names.NOISES)
         _require("data", "noise_dim", self.noise_dim, int, minimum=1, maximum=MAX_WIDTH)
+        if self.noise == "stratified" and self.noise_dim != 1:
+            raise ConfigError(f"data.noise_dim: the stratified noise is 1-D, got {self.noise_dim}")
         _require("data", "noise_range", self.noise_range, float, above=0)
         _require("data", "noise_jitter", self.noise_jitter, float, minimum=0)
         _require("data", "standardize", self.standardize, bool)
@@ -119,7 +122,11 @@ class DataConfig:
         if self.smoothing and not self.quantile_transform:
             raise ConfigError(f"data.smoothing: blurs normal scores, so it needs data.quantile_transform; got "
                               f"{self.smoothing!r} without it")
-        make_target(self), make_noise(self)  # the kind's own checks; a file target's data loads here, once
+
+    @property
+    def noise_width(self) -> int:
+        """The generator's input width: stratified noise is 1-D, the others noise_dim wide."""
+        return 1 if self.noise == "stratified" else self.noise_dim
 
 
 @dataclass(frozen=True)
@@ -164,18 +171,16 @@ class ModelConfig:
     """G(z) = z[:dim] + MLP(z), its last layer starting at 0: G starts as the identity on the first dim noise coordinates (needs noise_dim >= the data's dimension)."""
 
     def __post_init__(self):
-        from tinygan.networks import ACTIVATIONS, INITS  # the registries own the names
-
         _require("model", "hidden_size", self.hidden_size, int, minimum=1, maximum=MAX_WIDTH)
         _require("model", "minibatch", self.minibatch, bool)
         _require("model", "minibatch_kernels", self.minibatch_kernels, int, minimum=1)
         _require("model", "minibatch_dims", self.minibatch_dims, int, minimum=1)
-        _require("model", "init", self.init, str, choices=INITS)
+        _require("model", "init", self.init, str, choices=names.INITS)
         _require("model", "init_std", self.init_std, float, minimum=0)
         _require("model", "minibatch_init_std", self.minibatch_init_std, float, minimum=0)
         _require("model", "minibatch_include_self", self.minibatch_include_self, bool)
-        _require("model", "generator_activation", self.generator_activation, str, choices=ACTIVATIONS)
-        _require("model", "discriminator_activation", self.discriminator_activation, str, choices=ACTIVATIONS)
+        _require("model", "generator_activation", self.generator_activation, str, choices=names.ACTIVATIONS)
+        _require("model", "discriminator_activation", self.discriminator_activation, str, choices=names.ACTIVATIONS)
         _require("model", "generator_layers", self.generator_layers, int, minimum=1, maximum=MAX_LAYERS)
         _require("model", "discriminator_layers", self.discriminator_layers, int, minimum=1, maximum=MAX_LAYERS)
         _require("model", "generator_width", self.generator_width, int, minimum=0, maximum=MAX_WIDTH)
@@ -212,15 +217,13 @@ class OptimConfig:
     """Steps of discriminator pre-training on the target's density before the game (0: none)."""
 
     def __post_init__(self):
-        from tinygan.optimizers import OPTIMIZERS, SCHEDULES  # the registries own the names
-
-        _require("optim", "optimizer", self.optimizer, str, choices=OPTIMIZERS)
+        _require("optim", "optimizer", self.optimizer, str, choices=names.OPTIMIZERS)
         if self.learning_rate is not None:
             _require("optim", "learning_rate", self.learning_rate, float, above=0)
         for name in ("generator_learning_rate", "discriminator_learning_rate"):
             if getattr(self, name) is not None:
                 _require("optim", name, getattr(self, name), float, minimum=0)
-        _require("optim", "schedule", self.schedule, str, choices=SCHEDULES)
+        _require("optim", "schedule", self.schedule, str, choices=names.SCHEDULES)
         _require("optim", "decay_rate", self.decay_rate, float, above=0)
         _require("optim", "decay_steps", self.decay_steps, int, minimum=1)
         for name in ("adam_beta1", "adam_beta2"):
@@ -230,7 +233,37 @@ class OptimConfig:
         _require("optim", "pretrain_steps", self.pretrain_steps, int, minimum=0)
 
 
-NAN_POLICIES = ("stop", "skip")  # train.nan_policy: end the run at a non-finite step, or discard the step
+NAN_POLICIES = names.NAN_POLICIES
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_THRESHOLD_RULE = re.compile(rf"\s*(\w+)\s*([<>])\s*({_NUMBER})\s*")
+
+
+class StopRule(NamedTuple):
+    """A parsed train.stop_when: `metric < threshold` (below), `metric > threshold`, or a plateau."""
+
+    kind: str  # "<", ">" or "plateau"
+    metric: str = ""  # a names.STOP_METRICS column; "" for a plateau, which reads train.plateau_metric
+    threshold: float = math.nan
+
+
+def parse_stop_rule(text: str) -> StopRule | None:
+    """`"w1<0.02"` -> StopRule("<", "w1", 0.02); `"plateau"` -> StopRule("plateau"); `""` -> None.
+
+    A regular expression, never eval; raises ValueError saying what was expected.
+    """
+    if not text.strip():
+        return None
+    if text.strip() == "plateau":
+        return StopRule("plateau")
+    match = _THRESHOLD_RULE.fullmatch(text)
+    if match is None:
+        raise ValueError(f"expected METRIC<NUMBER, METRIC>NUMBER or plateau, got {text!r}")
+    metric, kind, threshold = match.groups()
+    if metric not in names.STOP_METRICS:
+        raise ValueError(f"unknown metric {metric!r} in {text!r} (known: {', '.join(names.STOP_METRICS)})")
+    if not math.isfinite(float(threshold)):
+        raise ValueError(f"the threshold must be finite, got {text!r}")
+    return StopRule(kind, metric, float(threshold))
 
 
 @dataclass(frozen=True)
@@ -275,9 +308,6 @@ class TrainConfig:
     """What an iteration with a non-finite loss or parameter does: stop (the run ends at the last finite state, marked diverged) or skip (its changes to the weights are discarded and counted; the counters go on)."""
 
     def __post_init__(self):
-        from tinygan.objectives import OBJECTIVES
-        from tinygan.trainer import STOP_METRICS, parse_stop_rule
-
         _require("train", "num_steps", self.num_steps, int, minimum=1)
         if self.num_steps >= 2**31:  # the step counter is a 32-bit integer
             raise ConfigError(f"train.num_steps: must be < 2**31, got {self.num_steps}")
@@ -286,12 +316,12 @@ class TrainConfig:
         _require("train", "seed", self.seed, int, minimum=0)
         if self.seed >= 2**32:  # a JAX key holds 32 bits of seed: larger ones would alias smaller ones
             raise ConfigError(f"train.seed: must be < 2**32, got {self.seed}")
-        _require("train", "objective", self.objective, str, choices=OBJECTIVES)
+        _require("train", "objective", self.objective, str, choices=names.OBJECTIVES)
         _require("train", "label_smoothing", self.label_smoothing, float, minimum=0)
         if self.label_smoothing >= 1:
             raise ConfigError(f"train.label_smoothing: must be < 1, got {self.label_smoothing!r}")
-        if self.label_smoothing and not OBJECTIVES[self.objective].smooths_labels:
-            smoothing = ", ".join(name for name, objective in OBJECTIVES.items() if objective.smooths_labels)
+        if self.label_smoothing and self.objective not in names.SMOOTHING_OBJECTIVES:
+            smoothing = ", ".join(names.SMOOTHING_OBJECTIVES)
             raise ConfigError(f"train.label_smoothing: only the cross-entropy objectives ({smoothing}) smooth labels, "
                               f"got {self.label_smoothing!r} with objective {self.objective!r}")
         _require("train", "gradient_penalty", self.gradient_penalty, float, minimum=0)
@@ -307,7 +337,7 @@ class TrainConfig:
         except ValueError as error:
             raise ConfigError(f"train.stop_when: {error}") from None
         for name in ("plateau_metric", "best_metric"):  # empty: the target's main distance (Config.main_metric)
-            _require("train", name, getattr(self, name), str, choices=STOP_METRICS if getattr(self, name) else None)
+            _require("train", name, getattr(self, name), str, choices=names.STOP_METRICS if getattr(self, name) else None)
         _require("train", "plateau_window", self.plateau_window, int, minimum=1)
         _require("train", "plateau_tolerance", self.plateau_tolerance, float, minimum=0)
         _require("train", "keep_best", self.keep_best, bool)
@@ -328,27 +358,11 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self):
-        from tinygan.trainer import parse_stop_rule
-
         _require("config", "preset", self.preset, str)
-        rule, recorded = parse_stop_rule(self.train.stop_when), self.recorded_metrics
-        for where, name in (("stop_when", rule.metric if rule else ""), ("plateau_metric", self.train.plateau_metric),
-                            ("best_metric", self.train.best_metric)):
-            if name and name not in recorded:
-                raise ConfigError(f"train.{where}: {name} is not recorded for target {self.data.target!r} "
-                                  f"(recorded: {', '.join(recorded)})")
         if self.model.minibatch and self.train.batch_size < 2:
             raise ConfigError(
                 f"train.batch_size: must be >= 2 with minibatch discrimination, got {self.train.batch_size}"
             )
-        if self.model.generator_skip:  # ModelConfig cannot see the noise or the data: checked here
-            from tinygan.data import make_target
-            from tinygan.noise import make_noise
-
-            noise_dim, data_dim = make_noise(self.data).dim, make_target(self.data).dim
-            if noise_dim < data_dim:
-                raise ConfigError(f"model.generator_skip: G adds its noise to its output, so the noise needs at least "
-                                  f"the data's {data_dim} dimensions; got data.noise_dim {noise_dim}")
         if self.train.batch_size % self.model.pack:  # ModelConfig cannot see the batch: checked here
             raise ConfigError(
                 f"model.pack: must divide train.batch_size ({self.train.batch_size}), got {self.model.pack}"
@@ -360,24 +374,6 @@ class Config:
         if self.optim.learning_rate is not None:
             return self.optim.learning_rate
         return 0.005 if self.model.minibatch else 0.03
-
-    @property
-    def recorded_metrics(self) -> tuple[str, ...]:
-        """The history's columns a stopping rule or keep-best may read: both losses and the target's metrics."""
-        from tinygan.data import make_target
-        from tinygan.scoring import metric_columns
-
-        return ("loss_d", "loss_g") + metric_columns(make_target(self.data))
-
-    @property
-    def main_metric(self) -> str:
-        """The distance a plateau or keep-best reads unless told: w1 in 1-D, sliced_w1 in more dimensions."""
-        return "w1" if "w1" in self.recorded_metrics else "sliced_w1"
-
-    def resolved(self) -> Config:
-        """The same config with every automatic value written out."""
-        return replace(self, learning_rate=self.learning_rate, plateau_metric=self.train.plateau_metric or
-                       self.main_metric, best_metric=self.train.best_metric or self.main_metric)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -419,148 +415,6 @@ def replace(config: Config, **overrides) -> Config:
     return dataclasses.replace(
         config, **{s: dataclasses.replace(getattr(config, s), **c) for s, c in changes.items()}
     )
-
-
-UNIT_GAUSSIAN_RANGE = math.sqrt(3)  # data.noise_range giving gaussian noise N(0, I): std = range / sqrt(3)
-
-
-def pacgan_preset(name: str, target: str) -> Config:
-    """PacGAN's 2-D experiments (Lin et al. 2018, section 5 and Table 1; the code in fjxmlzn/PacGAN).
-
-    G: 4 x 400 ReLU with batch norm; D: 3 x 200 maxout with 5 pieces (two layers and the third block);
-    weights N(0, 0.02^2); Adam 1e-4, beta1 0.8; batches of 100; z ~ N(0, I2); 400 epochs of 100,000
-    samples = 400,000 iterations. PacGAN-m: `--pack m --batch-size 100m` (100 packed tuples a batch).
-    """
-    return Config(
-        preset=name,
-        data=DataConfig(target=target, noise="gaussian", noise_dim=2, noise_range=UNIT_GAUSSIAN_RANGE),
-        model=ModelConfig(generator_layers=4, generator_width=400, generator_activation="relu",
-                          generator_batch_norm=True, discriminator_layers=2, discriminator_width=200,
-                          discriminator_activation="maxout", maxout_pieces=5, init_std=0.02),
-        optim=OptimConfig(optimizer="adam", learning_rate=1e-4, adam_beta1=0.8, schedule="constant",
-                          pretrain_steps=0),
-        train=TrainConfig(num_steps=400_000, batch_size=100, log_every=1_000),
-    )
-
-
-MIN_TABLE_ROWS, MAX_TABLE_COLUMNS = 20, 16  # the tables the `data` preset learns
-LARGE_TABLE = 20_000  # rows past which the data preset trains wider networks for longer
-DATA_LOG_POINTS = 25  # log points (history rows, animation frames) of a data preset's run
-LAW_TABLE_ROWS = 100_000  # the rows a law (which has none) counts as when the data preset sizes itself
-
-
-def data_preset(rows: int | None, columns: int, num_steps: int | None = None) -> Config:
-    """The `data` preset for a table of `rows` x `columns` (rows None: a law, which gives as many as asked);
-    `num_steps` replaces the iterations it would choose (the log interval follows).
-
-    A GAN on each column's normal scores (data.quantile_transform) whose generator starts as the identity
-    (model.generator_skip), so every column's law is right from the first step and training learns how the
-    columns go together. The real rows are blurred by a kernel as wide as the gap between neighbouring rows
-    (data.smoothing 1), so G learns the law the rows were drawn from rather than copies of them. G and D:
-    3 hidden layers of leaky ReLUs (He init), 64 wide and 10,000 iterations up to LARGE_TABLE rows, 128 wide
-    and 40,000 iterations above; noise N(0, I) of the table's width; batches of
-    256 (all rows, when fewer); Adam 1e-3 with betas (0.5, 0.9) and a cosine decay; the non-saturating loss
-    with R1 = 5; G's samples read from an EMA of its weights (0.999). benchmarks/results/data_recipe.md
-    has the search behind each choice.
-    """
-    rows = LAW_TABLE_ROWS if rows is None else rows
-    large = rows > LARGE_TABLE
-    num_steps = num_steps or (40_000 if large else 10_000)
-    width = 128 if large else 64
-    return Config(
-        preset="data",
-        data=DataConfig(noise="gaussian", noise_dim=columns, noise_range=UNIT_GAUSSIAN_RANGE,
-                        quantile_transform=True, smoothing=1.0),
-        model=ModelConfig(generator_layers=3, generator_width=width, generator_activation="leaky_relu",
-                          generator_skip=True, discriminator_layers=2, discriminator_width=width,
-                          discriminator_activation="leaky_relu", init="he"),
-        optim=OptimConfig(optimizer="adam", learning_rate=1e-3, adam_beta1=0.5, adam_beta2=0.9, schedule="cosine",
-                          pretrain_steps=0),
-        train=TrainConfig(num_steps=num_steps, batch_size=min(256, rows), log_every=max(1, num_steps // DATA_LOG_POINTS),
-                          r1=5.0, generator_ema=0.999),
-    )
-
-
-def table_shape(data: DataConfig) -> tuple[int | None, int]:
-    """(rows, columns) of a target: a file's table, or (None, dim) for a law, which has no rows."""
-    from tinygan.data import FileTarget, make_target  # the registry owns the targets
-
-    target = make_target(data)
-    return (len(target.data), target.dim) if isinstance(target, FileTarget) else (None, target.dim)
-
-
-def check_table(data: DataConfig) -> tuple[int | None, int]:
-    """The shape of a table the `data` preset can learn; a ConfigError naming the file otherwise."""
-    rows, columns = table_shape(data)
-    path = data.target.partition(":")[2]
-    if rows is not None and rows < MIN_TABLE_ROWS:
-        raise ConfigError(f"data.target: {path} has {rows} rows; the data preset needs at least {MIN_TABLE_ROWS} "
-                          "to learn a law from")
-    if columns > MAX_TABLE_COLUMNS:
-        raise ConfigError(f"data.target: {path or data.target} has {columns} columns; the data preset learns at most "
-                          f"{MAX_TABLE_COLUMNS}: pick some with --columns")
-    return rows, columns
-
-
-# Presets whose settings follow the data's shape: (rows, columns, num_steps) -> Config, rows None for a law and
-# num_steps the iterations asked for, if any.
-SIZED_PRESETS = {"data": data_preset}
-
-PRESETS: dict[str, Config] = {
-    "seed": Config(preset="seed"),
-    "seed-minibatch": Config(preset="seed-minibatch", model=ModelConfig(minibatch=True)),
-    # The most reliable way to learn the seed's N(4, 0.5) within 5,000 iterations that a search over the options
-    # found (benchmarks/results/recommended_search.md): an affine G (one identity unit) on narrow Gaussian
-    # noise, an elu D 16 wide, the modified loss with R1, Adam with a cosine decay, and an EMA of G's weights.
-    "recommended": Config(
-        preset="recommended",
-        data=DataConfig(noise="gaussian", noise_range=0.3),
-        model=ModelConfig(generator_width=1, generator_activation="identity", discriminator_width=16,
-                          discriminator_activation="elu", init_std=0.5),
-        optim=OptimConfig(optimizer="adam", learning_rate=0.02, adam_beta1=0.5, schedule="cosine", pretrain_steps=0),
-        train=TrainConfig(num_steps=3_000, batch_size=64, r1=1.0, generator_ema=0.99),
-    ),
-    "ring": pacgan_preset("ring", "ring"),
-    "grid": pacgan_preset("grid", "grid"),
-    # Gulrajani et al. 2017, "Improved Training of Wasserstein GANs", the 8 Gaussians of gan_toy.py: modes
-    # at radius 2 with std 0.02, all divided by 1.414; G and D 3 x 512 ReLU; WGAN-GP with lambda 0.1 (its toy
-    # setting), 5 critic steps, Adam 1e-4 with betas (0.5, 0.9), batches of 256, 100,000 iterations.
-    "wgan-gp-8gaussians": Config(
-        preset="wgan-gp-8gaussians",
-        data=DataConfig(target="ring", target_params=f"modes=8, radius={2 / 1.414!r}, std={0.02 / 1.414!r}",
-                        noise="gaussian", noise_dim=2, noise_range=UNIT_GAUSSIAN_RANGE),
-        model=ModelConfig(generator_layers=3, generator_width=512, generator_activation="relu",
-                          discriminator_layers=2, discriminator_width=512, discriminator_activation="relu", init="he"),
-        optim=OptimConfig(optimizer="adam", learning_rate=1e-4, adam_beta1=0.5, adam_beta2=0.9,
-                          schedule="constant", pretrain_steps=0),
-        train=TrainConfig(num_steps=100_000, batch_size=256, log_every=500, objective="wasserstein",
-                          gradient_penalty=0.1, n_critic=5),
-    ),
-    "data": data_preset(None, 1),  # as sized for its default target; a table re-sizes it (config_from_preset)
-}
-
-
-def config_from_preset(preset: str = "seed", **overrides) -> Config:
-    """A named preset with overrides, e.g. `config_from_preset("seed", minibatch=True, num_steps=500)`.
-
-    A preset sized by the data (`SIZED_PRESETS`: `data`) is sized for the target the overrides name, and the
-    overrides still win: `config_from_preset("data", target="file:x.csv", num_steps=500)`.
-    """
-    if preset not in PRESETS:
-        raise ConfigError(f"preset: unknown preset {preset!r} (known: {', '.join(PRESETS)})")
-    base = PRESETS[preset]
-    if preset in SIZED_PRESETS:
-        data = {key.rpartition(".")[2]: value for key, value in overrides.items() if _section_of(key) == "data"}
-        steps = next((value for key, value in overrides.items() if key.rpartition(".")[2] == "num_steps"), None)
-        valid = isinstance(steps, int) and not isinstance(steps, bool) and 1 <= steps < 2**31  # else refused below
-        base = SIZED_PRESETS[preset](*check_table(dataclasses.replace(base.data, **data)), steps if valid else None)
-    return replace(base, **overrides)
-
-
-def _section_of(key: str) -> str:
-    """The section of an override given by name (`batch_size`) or path (`train.batch_size`); '' if unknown."""
-    section, dot, name = key.rpartition(".")
-    return section if dot else field_sections().get(name, "")
 
 
 @functools.cache

@@ -1,0 +1,39 @@
+"""The architecture as the code must keep it: layers without cycles (import-linter's contracts in pyproject.toml),
+configuration that loads without JAX, and registries that implement exactly the names the configuration knows."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tinygan import data, networks, noise, objectives, optimizers, scoring
+from tinygan.config import names
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_import_keeps_the_layers():
+    linter = Path(sys.executable).with_name("lint-imports")
+    done = subprocess.run([str(linter)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "3 kept, 0 broken" in done.stdout
+
+
+def test_the_configuration_and_the_command_line_load_without_jax():
+    """`tinygan --help` and a config's checks answer before JAX, SciPy and matplotlib load (a second or two)."""
+    code = ("import sys; import tinygan.cli, tinygan.config; tinygan.config.Config(); "
+            "heavy = [m for m in ('jax', 'scipy', 'matplotlib', 'numpy') if m in sys.modules]; print(heavy)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_each_registry_implements_exactly_the_names_the_configuration_knows():
+    assert tuple(data.TARGETS) == names.TARGETS and data.TAKES_PARAMS == names.TAKES_PARAMS
+    assert tuple(noise.NOISES) == names.NOISES
+    assert tuple(networks.ACTIVATIONS) == names.ACTIVATIONS and tuple(networks.INITS) == names.INITS
+    assert tuple(optimizers.OPTIMIZERS) == names.OPTIMIZERS and tuple(optimizers.SCHEDULES) == names.SCHEDULES
+    assert tuple(objectives.OBJECTIVES) == names.OBJECTIVES
+    smoothing = tuple(name for name, objective in objectives.OBJECTIVES.items() if objective.smooths_labels)
+    assert smoothing == names.SMOOTHING_OBJECTIVES
+    assert scoring.ALL_COLUMNS == names.ALL_COLUMNS
