@@ -135,16 +135,16 @@ def normal_sf(x):
 
 
 class Opaque:
-    """A law seen only through cdf, sf, ppf and mean, as any scipy.stats law is: W1 by Simpson's rule."""
+    """A law seen only through cdf, sf, pdf, ppf and mean, as any scipy.stats law is: W1 by quadrature."""
 
     def __init__(self, law):
-        self.cdf, self.sf, self.ppf, self.mean = law.cdf, law.sf, law.ppf, law.mean
+        self.cdf, self.sf, self.pdf, self.ppf, self.mean = law.cdf, law.sf, law.pdf, law.ppf, law.mean
 
 
 LAWS = {  # name: (law, points where F bends, F and 1 - F for quad, the tolerance of W1 against quad)
     "normal": (TARGET, (), normal_cdf, normal_sf, 1e-9),  # in closed form
     "mixture": (MIXTURE, (-2.0, 2.0), mixture_cdf, lambda x: mixture_cdf(x, -1), 1e-9),  # in closed form
-    "normal, opaque": (Opaque(TARGET), (), normal_cdf, normal_sf, 1e-5),  # by Simpson's rule
+    "normal, opaque": (Opaque(TARGET), (), normal_cdf, normal_sf, 1e-5),  # by quadrature, as any law
     "t3": (scipy.stats.t(3), (), lambda x: scipy.special.stdtr(3, x), lambda x: scipy.special.stdtr(3, -x), 1e-5),
     "uniform": (scipy.stats.uniform(-1, 2), (), lambda x: np.clip((x + 1) / 2, 0, 1),
                 lambda x: np.clip((1 - x) / 2, 0, 1), 1e-12),  # F linear: Simpson's rule is exact
