@@ -16,8 +16,9 @@ import time
 from pathlib import Path
 
 import tinygan
-from tinygan import checkpoints, trainer
-from tinygan.runner import RunOptions
+from tinygan.runs import checkpoints
+from tinygan.runs.launch import RunOptions
+from tinygan.training import loop as trainer
 
 CASES = {"seed": {"num_steps": 2_000}, "ring": {"num_steps": 300, "log_every": 50}}
 REPEATS = 3

@@ -12,7 +12,7 @@ run of the suite sees the same tables): scikit-learn's iris, wine (5 columns), b
 10 "mean" columns), diabetes (unscaled, with the target) and linnerud (20 rows); statsmodels'
 engel, stackloss, longley, fair, macrodata (6 columns), anes96 and randhie; scipy.stats laws of
 1,000 rows (Student t with 2 degrees of freedom, lognormal, beta(2, 5), 0.9 N(0, 1) + 0.1 N(4,
-0.5^2)); tinygan's 2-D shapes of 2,000 rows drawn with numpy by src/tinygan/data.py's formulas
+0.5^2)); tinygan's 2-D shapes of 2,000 rows drawn with numpy by src/tinygan/data/shapes.py's formulas
 (ring, grid, moons, spiral); Poisson(3) counts; and a 1,000,000-row table of 16 columns of mixed
 laws tied by a Gaussian copula.
 

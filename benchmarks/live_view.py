@@ -5,7 +5,7 @@
 A `tinygan serve` process plays the preset at full speed while headless Chromium tabs (Debian's
 /usr/bin/chromium, driven by Playwright) watch it, on the same machine: the tabs' drawing takes cores too. For each number of tabs it prints the session's
 iterations per second and the frames each tab drew per second, and the ratios against the same session
-with no tab and against `tinygan train`'s own loop (`trainer.train`, measured in the same run): the machine
+with no tab and against `tinygan train`'s own loop (`training.loop.train`, measured in the same run): the machine
 is shared, so only ratios within one run mean anything.
 """
 
@@ -19,9 +19,8 @@ import sys
 import time
 import urllib.request
 
-from tinygan import trainer
-from tinygan.resolve import config_from_preset
-
+from tinygan.engine.resolve import config_from_preset
+from tinygan.training import loop as trainer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

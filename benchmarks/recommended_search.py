@@ -36,9 +36,8 @@ import numpy as np
 
 import tinygan
 from tinygan import engine
-
-from tinygan.metrics import distances
-from tinygan.resolve import config_from_preset, resolved
+from tinygan.engine.resolve import config_from_preset, resolved
+from tinygan.measure.metrics import distances
 
 FINAL_SAMPLES = 100_000
 GOAL, LOOSE = 0.03, 0.1

@@ -25,9 +25,10 @@ import json
 
 import jax
 
-from tinygan import bench, engine, ensemble
-from tinygan.resolve import config_from_preset
-
+from tinygan import engine
+from tinygan.cli import bench
+from tinygan.engine.resolve import config_from_preset
+from tinygan.training import seeds as ensemble
 
 SEEDS, STEPS = 1024, 1000
 

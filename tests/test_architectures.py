@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import tinygan
-from tinygan import engine, networks
+from tinygan import engine
 from tinygan.config import ConfigError, ModelConfig
+from tinygan.core import networks
 
 
 def shapes(params):

@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygan import checkpoints, cli, files, runs
+from tinygan import cli, files
 from tinygan.config import replace
-from tinygan.data import make_target
+from tinygan.data.targets import make_target
+from tinygan.runs import checkpoints
 
 CHECKPOINT = Path("checkpoints/step-000000040.npz")
 FRAMES = Path("frames/frames-000000000-000000030.npz")

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from tinygan import bench, cli
+from tinygan import cli
+from tinygan.cli import bench
 
 
 def test_loop_speeds_reports_both_loops_and_their_ratio():

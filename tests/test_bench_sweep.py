@@ -4,9 +4,10 @@ import jax
 import numpy as np
 import pytest
 
-from tinygan import bench, engine, ensemble
-from tinygan.resolve import config_from_preset
-
+from tinygan import engine
+from tinygan.cli import bench
+from tinygan.engine.resolve import config_from_preset
+from tinygan.training import seeds as ensemble
 
 
 def test_sweep_report_has_every_figure_for_every_size():

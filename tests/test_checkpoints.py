@@ -15,8 +15,9 @@ import pytest
 from helpers import assert_trees_equal
 
 import tinygan
-from tinygan import checkpoints, trainer
-from tinygan.checkpoints import Checkpointer, CheckpointError
+from tinygan.runs import checkpoints
+from tinygan.runs.checkpoints import Checkpointer, CheckpointError
+from tinygan.training import loop as trainer
 
 
 @pytest.fixture(scope="module")

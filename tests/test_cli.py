@@ -11,10 +11,11 @@ import pytest
 from PIL import Image
 
 import tinygan
-from tinygan import cli, reporting
+from tinygan import cli
+from tinygan.cli import reporting
 from tinygan.config import SECTIONS, field_docs
-from tinygan.configfile import config_toml
-from tinygan.resolve import config_from_preset
+from tinygan.config.toml import config_toml
+from tinygan.engine.resolve import config_from_preset
 
 # ---------------------------------------------------------------- parsing
 
@@ -180,7 +181,7 @@ def test_unwritable_output_folder_simulated(tmp_path, monkeypatch, capsys):
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "locked").mkdir()
-    monkeypatch.setattr(runs.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(runs.folder.os, "access", lambda path, mode: False)
     assert cli.main(["train", "--out", "locked/run"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "output folder locked/run cannot be written (no permission on " in err

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tinygan import compile_cache
+from tinygan.cli import compile_cache
 
 
 def test_the_cache_lives_in_the_users_cache_folder_unless_told(monkeypatch, tmp_path):

@@ -7,8 +7,18 @@ import pytest
 
 import tinygan
 from tinygan import config as config_module
-from tinygan.config import SECTIONS, Config, ConfigError, DataConfig, ModelConfig, OptimConfig, TrainConfig, field_docs, replace
-from tinygan.resolve import config_from_preset, resolved
+from tinygan.config import (
+    SECTIONS,
+    Config,
+    ConfigError,
+    DataConfig,
+    ModelConfig,
+    OptimConfig,
+    TrainConfig,
+    field_docs,
+    replace,
+)
+from tinygan.engine.resolve import config_from_preset, resolved
 
 # ---------------------------------------------------------------- presets
 

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 from tinygan import cli
 from tinygan.cli import build_parser, config_from_args
+from tinygan.cli.configfile import parse_args_with_config, read_settings
 from tinygan.config import PRESETS, SECTIONS, Config, ConfigError
-from tinygan.configfile import parse_args_with_config, read_settings
-from tinygan.resolve import config_from_preset
+from tinygan.engine.resolve import config_from_preset
 
 TOML = """\
 preset = "seed-minibatch"  # a comment

@@ -6,8 +6,8 @@ import pytest
 import scipy.stats
 
 from tinygan.config import ConfigError, DataConfig
-from tinygan.data import make_target
-from tinygan.noise import make_noise
+from tinygan.core.noise import make_noise
+from tinygan.data.targets import make_target
 
 
 def test_gaussian_target_samples_and_density():

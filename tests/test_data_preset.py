@@ -5,19 +5,20 @@ import json
 import math
 import re
 
+import jax
 import numpy as np
 import pytest
 from helpers import assert_trees_equal, without_timings
 
-import jax
-
 import tinygan
-from tinygan import checkpoints, cli, runs, trainer
-from tinygan.checkpoints import Checkpointer
-from tinygan.runner import finished_result
+from tinygan import cli, runs
 from tinygan.config import DATA_LOG_POINTS, MAX_TABLE_COLUMNS, MIN_TABLE_ROWS, ConfigError, data_preset
+from tinygan.engine.resolve import config_from_preset
 from tinygan.live import settings
-from tinygan.resolve import config_from_preset
+from tinygan.runs import checkpoints
+from tinygan.runs.checkpoints import Checkpointer
+from tinygan.runs.launch import finished_result
+from tinygan.training import loop as trainer
 
 
 def write_table(path, table, header) -> str:

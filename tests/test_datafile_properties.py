@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinygan.datafiles import DataError, load_table
+from tinygan.data.files import DataError, load_table
 
 # Small budgets: the whole file runs in a few seconds. A fixed file name per test, rewritten by each example.
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -16,8 +16,8 @@ import numpy as np
 from PIL import Image
 
 from tinygan.config import Config
-from tinygan.trainer import MAX_FRAMES
-from tinygan.resolve import config_from_preset, resolved
+from tinygan.engine.resolve import config_from_preset, resolved
+from tinygan.training.loop import MAX_FRAMES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOG_LINE = re.compile(r"^(\d+): (-?\d+\.\d{6})\t(-?\d+\.\d{6})$")

@@ -9,7 +9,8 @@ import pytest
 from helpers import assert_trees_equal
 
 import tinygan
-from tinygan import engine, optimizers
+from tinygan import engine
+from tinygan.core import optimizers
 
 # ---------------------------------------------------------------- pre-training
 

@@ -23,9 +23,9 @@ from helpers import assert_trees_equal, trees_equal
 
 import tinygan
 from tinygan import engine
-from tinygan.data import make_target, moments
-from tinygan.export import ExportError, export_generator, load_generator
-from tinygan.trainer import NORMALIZED_BATCH, TrainResult, train
+from tinygan.data.targets import make_target, moments
+from tinygan.training.export import ExportError, export_generator, load_generator
+from tinygan.training.loop import NORMALIZED_BATCH, TrainResult, train
 
 SEED_LEAVES = ["hidden.b", "hidden.w", "output.b", "output.w"]  # the seed's G, in the tree's (sorted) order
 

@@ -7,8 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tinygan import data, networks, noise, objectives, optimizers, scoring
+from tinygan import data
 from tinygan.config import names
+from tinygan.core import networks, noise, objectives, optimizers
+from tinygan.measure import scoring
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,3 +39,24 @@ def test_each_registry_implements_exactly_the_names_the_configuration_knows():
     smoothing = tuple(name for name, objective in objectives.OBJECTIVES.items() if objective.smooths_labels)
     assert smoothing == names.SMOOTHING_OBJECTIVES
     assert scoring.ALL_COLUMNS == names.ALL_COLUMNS
+
+
+def test_no_module_is_longer_than_500_lines():
+    package = REPO_ROOT / "src" / "tinygan"
+    lengths = {path.relative_to(package): len(path.read_text().splitlines()) for path in package.rglob("*.py")}
+    assert {path: n for path, n in lengths.items() if n > 500} == {}
+
+
+def test_an_old_module_path_imports_its_new_home_with_a_deprecation_warning():
+    from tinygan import moved
+
+    code = ("import warnings; warnings.simplefilter('error'); import tinygan.measure.scoring\n"
+            "try:\n    import tinygan.scoring\nexcept DeprecationWarning as warning:\n    print(warning)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout == "tinygan.scoring moved to tinygan.measure.scoring; the old path goes in the next release\n"
+    code = ("import warnings, importlib; warnings.simplefilter('ignore'); import tinygan\n"
+            f"for old, new in {moved.MOVED!r}.items():\n"
+            "    assert importlib.import_module(old) is importlib.import_module(new), old\n"
+            "assert tinygan.trainer is importlib.import_module('tinygan.training.loop')\nprint('ok')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.stdout == "ok\n", done.stderr[-2000:]

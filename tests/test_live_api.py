@@ -41,12 +41,14 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 import tinygan
-from tinygan import checkpoints, cli, runner, runs
-from tinygan.configfile import config_toml
+from tinygan import cli, runs
+from tinygan.config.toml import config_toml
 from tinygan.live import payload, server
 from tinygan.live.app import MAX_JSON_BYTES, MAX_UPLOAD_BYTES, STATIC, create_app
 from tinygan.live.session import FRAME_RATE, SPEEDS, Session
 from tinygan.live.settings import options
+from tinygan.runs import checkpoints
+from tinygan.runs import launch as runner
 
 # The seed preset as `tinygan serve` runs it, with a horizon no test reaches: the programs are those of
 # `tinygan train --num-steps 50` (the shared compile cache has them).

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tinygan import checkpoints
+from tinygan.runs import checkpoints
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -19,12 +19,14 @@ import pytest
 from helpers import assert_trees_equal, trees_equal
 
 import tinygan
-from tinygan import checkpoints, cli, engine
+from tinygan import cli, engine
+from tinygan.cli.configfile import parse_args_with_config
 from tinygan.config import replace
-from tinygan.configfile import config_toml, parse_args_with_config
+from tinygan.config.toml import config_toml
+from tinygan.engine.resolve import resolved
 from tinygan.live.session import MAX_SPEED, Session, carry_over
 from tinygan.live.settings import LIMITS, SettingsError
-from tinygan.resolve import resolved
+from tinygan.runs import checkpoints
 
 DIVERGED = ("training diverged after step {step:,} (a non-finite loss or weight): the session stays at the last "
             "finite state; lower a learning rate, add a stabilizer or reset")

@@ -9,8 +9,8 @@ import scipy.integrate
 import scipy.special
 import scipy.stats
 
-from tinygan import metrics
-from tinygan.data import EmpiricalLaw, MixtureLaw
+from tinygan.data.targets import EmpiricalLaw, MixtureLaw
+from tinygan.measure import metrics
 
 TARGET = scipy.stats.norm(4.0, 0.5)
 

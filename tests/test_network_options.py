@@ -5,9 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 
 import tinygan
-from tinygan import engine, networks, trainer
+from tinygan import engine
 from tinygan.config import ModelConfig
-from tinygan.data import moments
+from tinygan.core import networks
+from tinygan.data.targets import moments
+from tinygan.training import loop as trainer
 
 
 def shapes(params):

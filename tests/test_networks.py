@@ -7,8 +7,9 @@ import pytest
 import scipy.stats
 
 import tinygan
-from tinygan import engine, networks
+from tinygan import engine
 from tinygan.config import ModelConfig
+from tinygan.core import networks
 
 
 def shapes(params):

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 import tinygan
-from tinygan import objectives
 from tinygan.config import ConfigError
+from tinygan.core import objectives
 
 
 def sigmoid(x):

@@ -17,7 +17,7 @@ import pytest
 import tinygan
 from tinygan import cli, engine
 from tinygan.config import ConfigError
-from tinygan.objectives import OBJECTIVES, gradient_penalty, r1_penalty
+from tinygan.core.objectives import OBJECTIVES, gradient_penalty, r1_penalty
 
 BATCH = 7
 

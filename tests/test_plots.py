@@ -8,9 +8,9 @@ import scipy.stats
 from matplotlib.figure import Figure
 from PIL import Image
 
-from tinygan import plots, plots_2d
-from tinygan.resolve import config_from_preset
-
+from tinygan.engine.resolve import config_from_preset
+from tinygan.pictures import plots
+from tinygan.pictures import two_d as plots_2d
 
 XS = np.linspace(-8, 8, 10_000)
 
@@ -196,8 +196,8 @@ def test_plot_samples_2d_without_heat_map_or_arrows():
 
 
 def test_a_1d_picture_shows_the_target_whatever_the_noise_range():
-    from tinygan.data import make_target
-    from tinygan.scoring import picture_view
+    from tinygan.data.targets import make_target
+    from tinygan.measure.scoring import picture_view
 
     seed, recommended = (config_from_preset(name) for name in ("seed", "recommended"))
     assert picture_view(make_target(seed.data), seed.data.noise_range) == ((-8.0, 8.0),)  # the blog's canvas

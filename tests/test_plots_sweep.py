@@ -9,8 +9,9 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 import tinygan
-from tinygan import plots_sweep, sweeps
-from tinygan.resolve import recorded_metrics
+from tinygan.engine.resolve import recorded_metrics
+from tinygan.pictures import sweep as plots_sweep
+from tinygan.sweep import grid as sweeps
 
 NAN, INF = math.nan, math.inf
 
@@ -18,7 +19,7 @@ NAN, INF = math.nan, math.inf
 def synthetic_result(plan, values, samples, folder=None, metric=None):
     """A SweepResult built by hand: `values[cell]` the success metric of each seed, `samples[cell]` (seeds, n, dim).
 
-    The other metrics copy the success metric; summaries come from `sweeps.summarize`, as in a real sweep.
+    The other metrics copy the success metric; summaries come from `sweep.grid.summarize`, as in a real sweep.
     """
     rule, configs = plan.rule, plan.configs
     rows, cells = [], []
@@ -184,7 +185,7 @@ def test_seed_densities_in_2d_scatter_inside_the_box():
     assert worst.get_title() == "worst: seed 2, sliced_w1 = NaN"
     assert texts(worst) == ["diverged: no finite sample"]
     assert [len(c.get_offsets()) for c in best.collections] == [1500, 1500]  # real and generated, thinned
-    (x_low, x_high), (y_low, y_high) = tinygan.scoring.picture_view(target, plan.base.data.noise_range)
+    (x_low, x_high), (y_low, y_high) = tinygan.measure.scoring.picture_view(target, plan.base.data.noise_range)
     assert best.get_xlim() == (x_low, x_high) and best.get_ylim() == (y_low, y_high)
     figure.savefig(io.BytesIO(), format="png")
     assert len(plots_sweep.plot_metric_distribution(result).axes) == 3

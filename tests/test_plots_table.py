@@ -6,9 +6,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from tinygan import plots_table
-from tinygan.plots_table import column_ranges, frames_kept, outside_fraction, plot_corner, save_animation_corner
-from tinygan.scoring import thinned
+from tinygan.measure.scoring import thinned
+from tinygan.pictures import table as plots_table
+from tinygan.pictures.table import column_ranges, frames_kept, outside_fraction, plot_corner, save_animation_corner
 
 
 def table(d: int, n: int = 600, *, seed: int = 0) -> np.ndarray:

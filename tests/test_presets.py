@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 import tinygan
-from tinygan import engine, networks
+from tinygan import engine
 from tinygan.config import ModelConfig
-from tinygan.data import make_target
-from tinygan.resolve import config_from_preset
+from tinygan.core import networks
+from tinygan.data.targets import make_target
+from tinygan.engine.resolve import config_from_preset
 
 
 @pytest.mark.parametrize(("name", "modes", "std"), [("ring", 8, 0.01), ("grid", 25, 0.05)])

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import tinygan
-from tinygan import sweeps
-from tinygan.backends import KILL_ONCE, BackendError, RayBackend, start_ray
+from tinygan.sweep import grid as sweeps
+from tinygan.sweep.backends import KILL_ONCE, BackendError, RayBackend, start_ray
 
 ray = pytest.importorskip("ray")
 

@@ -9,8 +9,11 @@ import pytest
 from helpers import assert_trees_equal, without_timings
 
 import tinygan
-from tinygan import checkpoints, cli, runner, runs, trainer
-from tinygan.checkpoints import Checkpointer
+from tinygan import cli, runs
+from tinygan.runs import checkpoints
+from tinygan.runs import launch as runner
+from tinygan.runs.checkpoints import Checkpointer
+from tinygan.training import loop as trainer
 
 SHORT = {"num_steps": 80, "log_every": 10, "pretrain_steps": 0}
 CASES = {  # every objective, stabilizer and optimizer; both stopping rules, keep-best, and skipped steps

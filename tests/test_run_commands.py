@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import tinygan
-from tinygan import cli, runner, runs
+from tinygan import cli, runs
+from tinygan.runs import launch as runner
 
 TRAIN = ["train", "--num-steps", "40", "--log-every", "10", "--pretrain-steps", "0"]
 

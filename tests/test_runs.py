@@ -97,13 +97,13 @@ def test_save_run_without_pictures(seed_result, tmp_path):
     ],
 )
 def test_equilibrium_losses_are_the_losses_at_d_one_half(name, expected):
-    from tinygan.objectives import OBJECTIVES
+    from tinygan.core.objectives import OBJECTIVES
 
     np.testing.assert_allclose(runs.equilibrium_losses(OBJECTIVES[name]), expected, rtol=1e-6)
 
 
 @pytest.mark.parametrize("name", ["wasserstein", "wasserstein_hinge"])
 def test_a_critic_has_no_equilibrium_line(name):
-    from tinygan.objectives import OBJECTIVES
+    from tinygan.core.objectives import OBJECTIVES
 
     assert runs.equilibrium_losses(OBJECTIVES[name]) is None

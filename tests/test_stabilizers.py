@@ -12,8 +12,9 @@ import pytest
 from helpers import assert_trees_equal
 
 import tinygan
-from tinygan import cli, engine, optimizers
+from tinygan import cli, engine
 from tinygan.config import OptimConfig
+from tinygan.core import optimizers
 
 
 def assert_trees_close(a, b, rtol=1e-5, atol=1e-6):

@@ -12,10 +12,10 @@ import pytest
 from helpers import trees_equal, without_timings
 
 import tinygan
-from tinygan import cli, reporting
-from tinygan.config import ConfigError
-from tinygan.trainer import StopRule, parse_stop_rule
-from tinygan.resolve import resolved
+from tinygan import cli
+from tinygan.cli import reporting
+from tinygan.config import ConfigError, StopRule, parse_stop_rule
+from tinygan.engine.resolve import resolved
 
 SEED_COLUMNS = ("step", "loss_d", "loss_g", "mean", "std", "w1", "ks")  # what a 1-D run records
 

@@ -15,7 +15,9 @@ from helpers import assert_trees_equal, without_timings
 
 import tinygan
 import tinygan_launch
-from tinygan import checkpoints, runner, trainer
+from tinygan.runs import checkpoints
+from tinygan.runs import launch as runner
+from tinygan.training import loop as trainer
 
 # A checkpoint every 250 iterations, and a pause of PAUSE s after each of the ~120 chunks (a test hook): on a
 # machine of any speed the run lasts over 2 s, and each stop comes mid-run.

@@ -15,8 +15,11 @@ import scipy.stats
 from helpers import measured
 
 import tinygan
-from tinygan import cli, ensemble, stats, sweeps
+from tinygan import cli
 from tinygan.config import ConfigError
+from tinygan.measure import stats
+from tinygan.sweep import grid as sweeps
+from tinygan.training import seeds as ensemble
 
 
 def same_numbers(a: dict, b: dict) -> bool:

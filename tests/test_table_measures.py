@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from tinygan import metrics
-from tinygan.data import FileTarget
-from tinygan.scoring import metric_columns, table_scores
-from tinygan.verdict import law_verdict, table_verdict
+from tinygan.data.targets import FileTarget
+from tinygan.measure import metrics
+from tinygan.measure.scoring import metric_columns, table_scores
+from tinygan.measure.verdict import law_verdict, table_verdict
 
 RNG = np.random.default_rng(0)
 
@@ -142,7 +142,7 @@ def test_the_verdict_on_a_1d_law_sets_w1_against_its_spread_and_the_moments_besi
 
 def test_ks_against_a_data_files_law_is_scipys_two_sample_statistic_with_ties():
     """A step law's KS takes the left limit F(x-) below each step: the data against their own law give 0."""
-    from tinygan.data import EmpiricalLaw
+    from tinygan.data.targets import EmpiricalLaw
 
     rng = np.random.default_rng(8)
     data = rng.normal(size=700).round(1)  # many ties

@@ -7,8 +7,8 @@ import scipy.stats
 
 import tinygan
 from tinygan.config import ConfigError, DataConfig
-from tinygan.data import MixtureLaw, make_target, parse_scipy_law
-from tinygan.datafiles import DataError, load_table
+from tinygan.data.files import DataError, load_table
+from tinygan.data.targets import MixtureLaw, make_target, parse_scipy_law
 
 
 def sample(target, n=100_000, seed=0) -> np.ndarray:

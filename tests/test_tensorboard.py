@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tinygan import cli, tensorboard
-from tinygan.tensorboard import EventWriter, TensorBoardLog, TensorBoardMissing
+from tinygan import cli
+from tinygan.runs import tensorboard
+from tinygan.runs.tensorboard import EventWriter, TensorBoardLog, TensorBoardMissing
 
 needs_tensorboardx = pytest.mark.skipif(importlib.util.find_spec("tensorboardX") is None,
                                         reason="tensorboardX is not installed (pip install 'tinygan[test]')")

@@ -6,9 +6,10 @@ import pytest
 from helpers import trees_equal, without_timings
 
 import tinygan
-from tinygan import engine, trainer
-from tinygan.metrics import distances
-from tinygan.resolve import resolved
+from tinygan import engine
+from tinygan.engine.resolve import resolved
+from tinygan.measure.metrics import distances
+from tinygan.training import loop as trainer
 
 SEED_COLUMNS = ("step", "loss_d", "loss_g", "mean", "std", "w1", "ks")  # what a 1-D run records
 

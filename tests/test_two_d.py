@@ -7,9 +7,11 @@ import pytest
 from PIL import Image
 
 import tinygan
-from tinygan import engine, plots_2d, scoring
+from tinygan import engine
 from tinygan.config import ConfigError, DataConfig
-from tinygan.data import make_target
+from tinygan.data.targets import make_target
+from tinygan.measure import scoring
+from tinygan.pictures import two_d as plots_2d
 
 SHAPES = ("spiral", "swiss_roll", "moons")
 

@@ -10,10 +10,18 @@ import scipy.stats
 
 from tinygan import engine
 from tinygan.config import ConfigError, DataConfig, ModelConfig
-from tinygan.data import FileTarget, make_target
-from tinygan.networks import make_generator
-from tinygan.units import MAX_KNOTS, Identity, NormalScores, make_units, neighbour_gap, normal_scores, repeats_values
-from tinygan.resolve import config_from_preset
+from tinygan.core.networks import make_generator
+from tinygan.data.targets import FileTarget
+from tinygan.data.units import (
+    MAX_KNOTS,
+    Identity,
+    NormalScores,
+    make_units,
+    neighbour_gap,
+    normal_scores,
+    repeats_values,
+)
+from tinygan.engine.resolve import config_from_preset
 
 
 def table_file(tmp_path, table, name="table.csv", header=None) -> str:
@@ -166,7 +174,7 @@ def test_a_game_bound_to_other_arrays_reads_them():
 
 
 def test_quasi_levels_cover_the_cube_evenly_and_follow_the_key():
-    from tinygan.noise import quasi_levels
+    from tinygan.core.noise import quasi_levels
 
     levels = quasi_levels(jax.random.key(0), 1_000, 3)
     assert levels.shape == (1_000, 3) and levels.dtype == np.float32 and (levels > 0).all() and (levels < 1).all()
@@ -182,7 +190,7 @@ def test_quasi_levels_cover_the_cube_evenly_and_follow_the_key():
 def test_quasi_samples_are_a_less_noisy_picture_of_the_generators_law(tmp_path):
     """n samples drawn by quasi-random noise sit closer to G's own law (many samples of it) than n independent ones."""
     import tinygan
-    from tinygan import metrics
+    from tinygan.measure import metrics
 
     table = np.random.default_rng(4).normal(size=(300, 2)) @ np.array([[1.0, 0.8], [0.0, 0.6]])
     result = tinygan.train(config_from_preset("data", target=f"file:{table_file(tmp_path, table)}", num_steps=50))

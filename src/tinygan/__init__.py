@@ -13,7 +13,7 @@ import os
 # - The concurrency-optimised scheduler spends more time handing ops between threads than the ops take
 #   (minibatch discrimination trains ~1.5x faster without it).
 # - YNNPACK fusions make a vmap of many seeds ~5x slower, and round batched reductions differently from a
-#   single run's: without them a sweep's seeds equal single runs bit for bit (see ensemble.py).
+#   single run's: without them a sweep's seeds equal single runs bit for bit (see training/seeds.py).
 # - Two host devices, one per core: a sweep runs half its seeds on each (ensemble.device_shares), ~1.2x
 #   faster than one device's intra-op threads alone; everything else runs on the first, as before.
 _XLA_DEFAULTS = {
@@ -27,6 +27,10 @@ for _flag, _value in _XLA_DEFAULTS.items():
 
 import importlib
 
+from tinygan import moved
+
+moved.install()  # tinygan 0.1's flat module paths still import, with a DeprecationWarning
+
 # The public API, imported on first use (PEP 562): `import tinygan` stays light, so `tinygan --help` answers
 # before JAX, SciPy and matplotlib load. Each name: the module it lives in.
 _PUBLIC = {
@@ -34,22 +38,24 @@ _PUBLIC = {
     "Config": "tinygan.config",
     "ConfigError": "tinygan.config",
     "replace": "tinygan.config",
-    "config_from_preset": "tinygan.resolve",
-    "load_generator": "tinygan.export",
+    "config_from_preset": "tinygan.engine.resolve",
+    "load_generator": "tinygan.training.export",
     **dict.fromkeys(("distances", "energy_distance", "gan_lab_divergences", "ks_statistic", "mode_metrics",
-                     "sliced_wasserstein", "wasserstein_1d"), "tinygan.metrics"),
-    **dict.fromkeys(("OBJECTIVES", "gradient_penalty", "r1_penalty"), "tinygan.objectives"),
-    **dict.fromkeys(("plot_distribution", "plot_losses", "save_animation"), "tinygan.plots"),
-    **dict.fromkeys(("RunOptions", "resume_run", "train_run"), "tinygan.runner"),
-    "save_run": "tinygan.runs",
-    "SweepResult": "tinygan.sweeps",
-    "sweep": "tinygan.sweeps",
-    "TrainResult": "tinygan.trainer",
-    "train": "tinygan.trainer",
+                     "sliced_wasserstein", "wasserstein_1d"), "tinygan.measure.metrics"),
+    **dict.fromkeys(("OBJECTIVES", "gradient_penalty", "r1_penalty"), "tinygan.core.objectives"),
+    **dict.fromkeys(("plot_distribution", "plot_losses", "save_animation"), "tinygan.pictures.plots"),
+    **dict.fromkeys(("RunOptions", "resume_run", "train_run"), "tinygan.runs.launch"),
+    "save_run": "tinygan.runs.folder",
+    "SweepResult": "tinygan.sweep.grid",
+    "sweep": "tinygan.sweep.grid",
+    "TrainResult": "tinygan.training.loop",
+    "train": "tinygan.training.loop",
 }
 
 
 def __getattr__(name: str):
+    if f"tinygan.{name}" in moved.MOVED:  # tinygan.trainer and the like, as attributes: their new homes, warned
+        return importlib.import_module(f"tinygan.{name}")
     if name not in _PUBLIC:
         raise AttributeError(f"module 'tinygan' has no attribute {name!r}")
     value = getattr(importlib.import_module(_PUBLIC[name]), name)

@@ -1,7 +1,7 @@
 """Configuration, the bottom layer: plain data that imports nothing else of tinygan.
 
 `settings` holds the frozen dataclasses and the checks of their values, `names` the vocabulary the registries
-implement, `presets` the named presets.
+implement, `presets` the named presets, `toml` a config as the TOML file `--config` reads.
 """
 
 from tinygan.config import names
@@ -36,3 +36,4 @@ from tinygan.config.settings import (
     parse_stop_rule,
     replace,
 )
+from tinygan.config.toml import config_toml

@@ -23,14 +23,15 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from tinygan import checkpoints, runs
+from tinygan import runs
 from tinygan.config import ConfigError
-from tinygan.configfile import config_toml
+from tinygan.config.toml import config_toml
+from tinygan.engine.resolve import resolved
 from tinygan.live import payload
 from tinygan.live.session import FRAME_RATE, SPEEDS, Session
 from tinygan.live.settings import SettingsError, one_line, options
-from tinygan.runs import RunError
-from tinygan.resolve import resolved
+from tinygan.runs import checkpoints
+from tinygan.runs.folder import RunError
 
 STATIC = Path(__file__).parent / "static"
 MAX_JSON_BYTES = 16 * 2**10  # a control or a change of settings is a few dozen bytes

@@ -13,8 +13,10 @@ import math
 
 import numpy as np
 
-from tinygan import engine, plots, plots_2d, runs
-from tinygan.trainer import Frame
+from tinygan import engine, runs
+from tinygan.pictures import plots
+from tinygan.pictures import two_d as plots_2d
+from tinygan.training.loop import Frame
 
 HISTORY_ROWS = 2_000  # rows a scene sends at most (evenly thinned); frames then send every new row
 LINE_POINTS = 500  # points of the 1-D decision boundary sent: a line a screen wide

@@ -16,12 +16,13 @@ import socket
 import sys
 from pathlib import Path
 
-from tinygan import checkpoints, runs
+from tinygan import runs
 from tinygan.config import Config
+from tinygan.engine.resolve import config_from_preset
 from tinygan.live.session import Session
-from tinygan.runner import RunOptions, refuse_ended
-from tinygan.runs import RunError
-from tinygan.resolve import config_from_preset
+from tinygan.runs import checkpoints
+from tinygan.runs.folder import RunError
+from tinygan.runs.launch import RunOptions, refuse_ended
 
 UPLOADS = Path("runs") / "uploads"  # where uploaded data files are kept, under names made from their checksums
 

@@ -14,7 +14,6 @@ training speed. It draws a frame at most FRAME_RATE times a second.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import threading
 import time
@@ -27,10 +26,12 @@ import numpy as np
 
 from tinygan import engine
 from tinygan.config import Config, replace
+from tinygan.config.names import LOSS_COLUMNS
+from tinygan.engine.resolve import resolved
 from tinygan.live import payload, settings
-from tinygan.scoring import make_scorer, picture_view
-from tinygan.trainer import CHUNK_ITERATIONS, LOSS_COLUMNS, Frame, Snapshot, fresh_watch, generator_samples
-from tinygan.resolve import resolved
+from tinygan.measure.scoring import make_scorer, picture_view
+from tinygan.training.loop import CHUNK_ITERATIONS, Frame, Snapshot, generator_samples
+from tinygan.training.stopping import fresh_watch
 
 FRAME_RATE = 15  # frames a second, at most, that a session draws and a page receives
 FRAME_SHARE = 0.2  # of the time, at most, that drawing frames takes from training (big networks draw slowly)

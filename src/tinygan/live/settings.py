@@ -9,9 +9,9 @@ line, shown in the page.
 from __future__ import annotations
 
 from tinygan.config import PRESETS, SECTIONS, Config, ConfigError, field_docs, replace
-from tinygan.objectives import OBJECTIVES
-from tinygan.optimizers import OPTIMIZERS, learning_rates
-from tinygan.resolve import config_from_preset
+from tinygan.core.objectives import OBJECTIVES
+from tinygan.core.optimizers import OPTIMIZERS, learning_rates
+from tinygan.engine.resolve import config_from_preset
 
 # The page's knobs: setting -> the config field it sets.
 FIELDS = {
