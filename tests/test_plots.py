@@ -15,7 +15,6 @@ from tinygan.pictures import two_d as plots_2d
 XS = np.linspace(-8, 8, 10_000)
 
 
-
 # ---------------------------------------------------------------- density
 
 
@@ -204,3 +203,51 @@ def test_a_1d_picture_shows_the_target_whatever_the_noise_range():
     ((low, high),) = picture_view(make_target(recommended.data), recommended.data.noise_range)  # noise range 0.3
     quantiles = scipy.stats.norm(4, 0.5).ppf([0.001, 0.999])
     assert low == -0.3 and high == pytest.approx(4 + 0.75 * (quantiles[1] - quantiles[0]))
+
+
+# ---------------------------------------------------------------- metrics.png
+
+
+def ring_history() -> dict[str, np.ndarray]:
+    """A ring run's history: 7 metrics; reverse KL finite only at the last row (no sample near a mode before)."""
+    steps = np.arange(0, 601, 100)
+    return {"step": steps, "loss_d": np.ones(7), "loss_g": np.ones(7), "sliced_w1": np.geomspace(0.4, 0.001, 7),
+            "energy": np.linspace(0.6, 0.2, 7), "modes_captured": np.arange(7.0), "high_quality": np.linspace(0, 50, 7),
+            "reverse_kl": np.r_[[np.nan] * 6, 1.2], "kl": np.linspace(8, 5, 7), "js": np.linspace(0.9, 0.8, 7)}
+
+
+def test_metrics_fill_their_grid_without_an_empty_cell():
+    for count, rows in ((1, [1]), (4, [2, 2]), (5, [3, 2]), (7, [4, 3]), (9, [3, 3, 3])):
+        history = {"step": np.arange(3)} | {f"m{i}": np.arange(3.0) + 1 for i in range(count)}
+        figure = plots.plot_metrics(history)
+        figure.canvas.draw()
+        boxes = [ax.get_position() for ax in figure.axes]
+        assert len(boxes) == count and all(ax.get_visible() for ax in figure.axes)
+        tops = sorted({round(box.y1, 3) for box in boxes}, reverse=True)
+        assert [sum(round(box.y1, 3) == top for box in boxes) for top in tops] == rows, count
+        spans = [(min(box.x0 for box in row), max(box.x1 for box in row))
+                 for row in ([box for box in boxes if round(box.y1, 3) == top] for top in tops)]
+        # Each row spans the same width: the last row's panels are wider when it has fewer.
+        assert np.allclose(spans, spans[0], atol=0.03) and spans[0][1] - spans[0][0] > 0.75, (count, spans)
+
+
+def test_metrics_say_their_scale_name_the_iterations_and_draw_a_lone_point():
+    figure = plots.plot_metrics(ring_history(), lang="pt")
+    titles = [ax.get_title() for ax in figure.axes]
+    assert titles[0] == "Wasserstein-1 fatiado (escala log)"  # four decades: a log scale, said in the title
+    assert figure.axes[0].get_yscale() == "log" and figure.axes[1].get_yscale() == "linear"
+    assert "KL reversa sobre os modos (nats)" in titles and "distancia de energia" in titles
+    assert all(ax.get_xlabel() == "Epoca" for ax in figure.axes)  # every panel names its x axis
+    assert all(ax.get_xlim()[0] < 0 and ax.get_xlim()[1] > 600 for ax in figure.axes)  # the whole run, each
+    lone = figure.axes[titles.index("KL reversa sobre os modos (nats)")].lines[0]
+    assert lone.get_marker() == "o"  # one finite value: a line alone would draw nothing
+    assert figure.axes[0].lines[0].get_marker() in ("None", None, "")
+
+
+def test_metrics_draw_the_values_to_reach():
+    history = {"step": np.arange(3), "mean": np.array([0.0, 2.0, 3.9]), "std": np.array([3.0, 1.0, 0.6])}
+    figure = plots.plot_metrics(history, references={"mean": 4.0, "std": 0.5})
+    for ax, value in zip(figure.axes, (4.0, 0.5)):
+        dashed = [line for line in ax.lines if line.get_linestyle() == "--"]
+        assert len(dashed) == 1 and list(dashed[0].get_ydata()) == [value, value]
+        assert any(text.get_text() == f" target {value:.4g}" for text in ax.texts)

@@ -8,6 +8,7 @@ that sends mass far away shows a low curve and a note saying how much.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -113,15 +114,17 @@ def plot_metrics(history: dict[str, np.ndarray], *, lang: str = "en", references
         if name not in ("step", "loss_d", "loss_g"):
             kind, colon, _ = name.partition(":")
             panels.setdefault(f"{kind}:" if colon else name, []).append(name)
-    columns = 2 if len(panels) == 4 else min(3, len(panels))  # 4 panels as 2 x 2, not 3 + 1
-    rows = -(-len(panels) // columns)
-    figure = Figure(figsize=(3.2 * columns, 2.5 * rows), dpi=100, layout="constrained")
-    axes = figure.subplots(rows, columns, squeeze=False).ravel()
+    figure, axes = _panel_grid(len(panels))
+    steps = np.asarray(history["step"])
     for ax, (panel, names) in zip(axes, panels.items()):
         values = np.concatenate([np.asarray(history[name], np.float64) for name in names])
         for name in names:
-            ax.plot(history["step"], history[name], label=name.partition(":")[2], linewidth=1 if len(names) > 1 else 1.5,
-                    color=COLORS["generated"] if len(names) == 1 else None)
+            few = np.isfinite(np.asarray(history[name], np.float64)).sum() < 3  # a line of one point draws nothing
+            ax.plot(steps, history[name], label=name.partition(":")[2], linewidth=1 if len(names) > 1 else 1.5,
+                    color=COLORS["generated"] if len(names) == 1 else None, marker="o" if few else None, markersize=3)
+        if steps.size and steps[-1] > steps[0]:  # every panel over the whole run, even where a metric was not finite
+            pad = 0.02 * (steps[-1] - steps[0])
+            ax.set_xlim(steps[0] - pad, steps[-1] + pad)
         title = metric_name(panel, lang)
         positive = values[np.isfinite(values) & (values > 0)]
         if panel not in LINEAR_PANELS and positive.size and positive.max() > 100 * positive.min():
@@ -135,9 +138,23 @@ def plot_metrics(history: dict[str, np.ndarray], *, lang: str = "en", references
         ax.set_xlabel(words["iteration"], fontsize=8)
         if 1 < len(names) <= LEGEND_COLUMNS:
             ax.legend(fontsize=6)
-    for ax in axes[len(panels):]:
-        ax.set_visible(False)
     return figure
+
+
+def _panel_grid(count: int) -> tuple[Figure, list]:
+    """`count` small panels in rows of 3 or 4, whichever leaves the last row fuller (2 x 2 for four), with no
+    empty cell: a shorter last row's panels are wider, so they fill it."""
+    columns = 2 if count == 4 else count if count <= 3 else min((3, 4), key=lambda c: (-count % c, -c))
+    rows, last = -(-count // columns), count - (-(-count // columns) - 1) * columns
+    cells = math.lcm(columns, last)  # grid columns: each panel spans cells // columns, or cells // last at the end
+    figure = Figure(figsize=(3.2 * columns, 2.5 * rows), dpi=100, layout="constrained")
+    grid = figure.add_gridspec(rows, cells)
+    axes = []
+    for i in range(count):
+        row, place = divmod(i, columns)
+        width = cells // (last if row == rows - 1 else columns)
+        axes.append(figure.add_subplot(grid[row, place * width : (place + 1) * width]))
+    return figure, axes
 
 
 def span(x_range: float | tuple[float, float]) -> tuple[float, float]:
