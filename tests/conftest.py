@@ -83,8 +83,10 @@ def run_process():
 # `python -m pytest -m "not slow" -n 2`: the quick subset for contributors. These modules train in subprocesses,
 # run whole presets, sweeps, browsers or Ray, and hold most of the suite's time.
 SLOW_MODULES = {
-    "test_bench", "test_bench_sweep", "test_compile_cache", "test_data_preset", "test_end_to_end", "test_live_api",
-    "test_live_browser", "test_presets", "test_ray", "test_readme", "test_resume", "test_stops", "test_sweep",
+    "test_architectures", "test_bench", "test_bench_sweep", "test_compile_cache", "test_data_preset",
+    "test_end_to_end", "test_live_api", "test_live_browser", "test_live_session", "test_network_options", "test_presets", "test_ray",
+    "test_readme", "test_resume", "test_stabilizers", "test_stops", "test_sweep", "test_targets", "test_two_d",
+    "test_units",
 }
 
 

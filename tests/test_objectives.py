@@ -264,6 +264,7 @@ def test_the_short_runs_cover_every_objective_and_penalty():
         assert any(run.get(setting) for run in SHORT_RUNS.values()), setting
 
 
+@pytest.mark.slow  # five short runs, ~6 s each: the full suite's
 @pytest.mark.parametrize("overrides", SHORT_RUNS.values(), ids=SHORT_RUNS.keys())
 def test_every_objective_and_penalty_trains_with_finite_losses(overrides):
     config = tinygan.config_from_preset("seed", num_steps=20, pretrain_steps=5, log_every=5, **overrides)
