@@ -60,3 +60,17 @@ def test_an_old_module_path_imports_its_new_home_with_a_deprecation_warning():
             "assert tinygan.trainer is importlib.import_module('tinygan.training.loop')\nprint('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert done.stdout == "ok\n", done.stderr[-2000:]
+
+
+def test_configs_old_methods_still_answer_with_a_deprecation_warning():
+    import pytest
+
+    from tinygan.engine import resolve
+
+    config = resolve.config_from_preset("ring", num_steps=10)
+    with pytest.warns(DeprecationWarning, match=r"^Config.resolved moved to tinygan.engine.resolve.resolved"):
+        assert config.resolved() == resolve.resolved(config)
+    with pytest.warns(DeprecationWarning, match="main_metric"):
+        assert config.main_metric == resolve.main_metric(config) == "sliced_w1"
+    with pytest.warns(DeprecationWarning, match="recorded_metrics"):
+        assert config.recorded_metrics == resolve.recorded_metrics(config)

@@ -375,6 +375,21 @@ class Config:
             return self.optim.learning_rate
         return 0.005 if self.model.minibatch else 0.03
 
+    # tinygan 0.1's methods, which need the registries: for one release, through the one import that goes up.
+    def resolved(self) -> Config:
+        """Deprecated: `tinygan.engine.resolve.resolved(config)`."""
+        return _moved_up("resolved")(self)
+
+    @property
+    def recorded_metrics(self) -> tuple[str, ...]:
+        """Deprecated: `tinygan.engine.resolve.recorded_metrics(config)`."""
+        return _moved_up("recorded_metrics")(self)
+
+    @property
+    def main_metric(self) -> str:
+        """Deprecated: `tinygan.engine.resolve.main_metric(config)`."""
+        return _moved_up("main_metric")(self)
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -395,6 +410,17 @@ class Config:
                     raise ConfigError(f"{name}.{key}: unknown setting")
             sections[name] = SECTIONS[name](**section_values)
         return cls(preset=preset, **sections)
+
+
+def _moved_up(name: str):
+    """`tinygan.engine.resolve`'s `name`, with a DeprecationWarning: what Config.`name` became."""
+    import warnings
+
+    from tinygan.engine import resolve  # the configuration's one import upward (pyproject.toml ignores it)
+
+    warnings.warn(f"Config.{name} moved to tinygan.engine.resolve.{name}(config); it goes in the next release",
+                  DeprecationWarning, stacklevel=3)
+    return getattr(resolve, name)
 
 
 @functools.cache
