@@ -20,9 +20,9 @@ from tinygan.runs import launch as runner
 from tinygan.training import loop as trainer
 
 # A checkpoint every 250 iterations, and a pause of PAUSE s after each of the ~120 chunks (a test hook): on a
-# machine of any speed the run lasts over 2 s, and each stop comes mid-run.
+# machine of any speed the run lasts over a second, and each stop comes mid-run.
 STEPS = 30_000
-PAUSE = {trainer.CHUNK_PAUSE: "0.02"}
+PAUSE = {trainer.CHUNK_PAUSE: "0.01"}
 SETTINGS = {"num_steps": STEPS, "log_every": 50, "pretrain_steps": 0}
 FLAGS = ["--num-steps", str(STEPS), "--log-every", "50", "--pretrain-steps", "0", "--checkpoint-every", "250",
          "--no-plots", "--quiet"]

@@ -9,12 +9,12 @@ import jax
 import jax.numpy as jnp
 
 from tinygan.core.networks import Params, per_point
-from tinygan.engine.game import CURVE_POINTS, GRID_POINTS, Game, Probe, StepMetrics, TrainState
+from tinygan.engine.game import CURVE_POINTS, GRID_POINTS, Game, Probe, TrainState
 from tinygan.engine.step import draw_batch, in_batches, step_key, update
 
 __all__ = [
     "data_discriminator", "generated", "decision_boundary", "generator_pull", "pull_in_data_units", "picture_grid",
-    "ARROWS", "evaluated_generator", "probe", "run_chunk", "last_row", "plan_chunks",
+    "ARROWS", "evaluated_generator", "probe", "run_chunk", "plan_chunks",
 ]
 
 
@@ -108,6 +108,7 @@ def run_chunk(
     log_every: int,
     view: tuple | None,
     with_starts: bool = False,
+    with_last: bool = False,
 ):
     """`intervals` log intervals of `log_every` iterations each, as one compiled scan.
 
@@ -115,7 +116,8 @@ def run_chunk(
     with a `view`, see `probe`), then runs its iterations. Returns the new state, the probes (stacked, one per interval)
     and the losses of each interval's first iteration, the one its log line
     reports, and the state each interval starts from (stacked, leading axis
-    `intervals`: the state its history row describes), None unless `with_starts`.
+    `intervals`: the state its history row describes), None unless `with_starts`. With `with_last`, a fifth
+    item: the losses of the chunk's last iteration (what a run's last row reports, when the chunk ends it).
     """
 
     def interval(state, _):
@@ -124,17 +126,13 @@ def run_chunk(
         batches = jax.vmap(lambda key: draw_batch(game, key))(keys)  # all draws at once: cheaper than per step
         start = state if with_starts else None
         state, metrics = jax.lax.scan(lambda state, batch: update(game, state, batch), state, batches)
-        return state, (seen, jax.tree.map(lambda m: m[0], metrics), start)
+        last = jax.tree.map(lambda m: m[-1], metrics) if with_last else None
+        return state, (seen, jax.tree.map(lambda m: m[0], metrics), start, last)
 
-    state, (probes, metrics, starts) = jax.lax.scan(interval, state, None, length=intervals)
+    state, (probes, metrics, starts, lasts) = jax.lax.scan(interval, state, None, length=intervals)
+    if with_last:
+        return state, probes, metrics, starts, jax.tree.map(lambda m: m[-1], lasts)
     return state, probes, metrics, starts
-
-
-def last_row(game: Game, state: TrainState, run_key: jax.Array) -> tuple[Probe, StepMetrics]:
-    """What a log row of `state` reads when no interval follows it (a run's last iteration): G's probe, and the
-    losses of the iteration that would come next, on its own draws (the state itself is left as it is)."""
-    _, metrics = update(game, state, draw_batch(game, step_key(run_key, state.step)))
-    return probe(game, state, None), metrics
 
 
 def plan_chunks(num_steps: int, log_every: int, chunk_iterations: int) -> list[tuple[int, int]]:

@@ -274,14 +274,14 @@ class Session:
     def _intervals(self, intervals: int) -> None:
         """`intervals` whole log intervals as one compiled chunk, with their history rows."""
         log_every, before = self.config.train.log_every, self.state
-        state, probes, losses, _ = self._run(("chunk", intervals), _chunk, self.game, before, self.key_train,
-                                             intervals=intervals, log_every=log_every)
+        state, probes, losses, _, last = self._run(("chunk", intervals), _chunk, self.game, before,
+                                                   self.key_train, intervals=intervals, log_every=log_every)
         if self._diverged(before, state, losses):
             return
         probes, losses = jax.device_get((probes, losses))
         for i in range(intervals):
             self._row(int(before.step) + i * log_every, losses.loss_d[i], losses.loss_g[i], probes.generated[i])
-        self.state = state
+        self.state, self._last_losses = state, jax.device_get(last)
 
     def _iteration(self) -> None:
         """One iteration, a program call of its own; at a log point, the history row of the state it starts from."""
@@ -294,7 +294,7 @@ class Session:
             return
         if generated is not None:
             self._row(self.step, metrics.loss_d, metrics.loss_g, generated)
-        self.state = state
+        self.state, self._last_losses = state, jax.device_get(metrics)
 
     def _single(self, kind: str) -> None:
         """One D step ("d") or G step ("g") alone, on keys of its own (`engine.discriminator_only`)."""
@@ -332,10 +332,11 @@ class Session:
         return True
 
     def _log_last(self) -> None:
-        """At the step limit, the row a run logs for its last iteration (`engine.last_row`), as `tinygan train`."""
-        if not self.rows or self.rows[-1][0] < self.step:
-            probe, losses = jax.device_get(self._run(("last",), _last_row, self.game, self.state, self.key_train))
-            self._row(self.step, losses.loss_d, losses.loss_g, probe.generated)
+        """At the step limit, the row a run logs for its last iteration, as `tinygan train`: that iteration's
+        losses, and G's measures at the state it left."""
+        if (not self.rows or self.rows[-1][0] < self.step) and self._last_losses is not None:
+            generated = jax.device_get(self._run(("row",), _probe, self.game, self.state, None)).generated
+            self._row(self.step, self._last_losses.loss_d, self._last_losses.loss_g, generated)
 
     def _row(self, step: int, loss_d, loss_g, generated: np.ndarray) -> None:
         if self.rows and self.rows[-1][0] >= step:  # the state's row is there: logged when it was the last
@@ -371,7 +372,7 @@ class Session:
         self._scorer = make_scorer(game.target, self.view)
         self.columns = (*LOSS_COLUMNS, *self._scorer.columns)
         self.rows = rows
-        self._credit, self._manual, self.error = 0.0, 0, None
+        self._credit, self._manual, self.error, self._last_losses = 0.0, 0, None, None
         self._version += 1
         self._scene = payload.scene(game, config, self.view, self.columns)
         self._publish(force=True)
@@ -455,7 +456,7 @@ def _check_dim(game: engine.Game) -> None:
 
 # The session's compiled programs, one per game (a static argument: JAX keeps each game's programs).
 def _chunk_of(game, state, run_key, *, intervals, log_every):
-    return engine.run_chunk(game, state, run_key, intervals=intervals, log_every=log_every, view=None)
+    return engine.run_chunk(game, state, run_key, intervals=intervals, log_every=log_every, view=None, with_last=True)
 
 
 # Programs that read the data take it as an argument (`engine.with_data`).
@@ -464,6 +465,5 @@ _train_step = engine.with_data(engine.train_step)
 _discriminator_only = engine.with_data(engine.discriminator_only)
 _generator_only = engine.with_data(engine.generator_only)
 _probe = engine.with_data(engine.probe, static_argnums=(2, 3))
-_last_row = engine.with_data(engine.last_row)
 _setup = engine.with_data(engine.setup, static_argnums=(2,))
 _all_finite = jax.jit(engine.all_finite)

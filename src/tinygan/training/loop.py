@@ -241,13 +241,12 @@ def _train(config: Config, progress, with_frames: bool, stop: StopSignal, resume
     for shape in dict.fromkeys(plan):
         chunk_fns[shape], compile_seconds = _timed_compile(
             game, functools.partial(engine.run_chunk, intervals=shape[0], log_every=shape[1],
-                                    view=view if with_frames else None, with_starts=watch.needs_starts),
+                                    view=view if with_frames else None, with_starts=watch.needs_starts,
+                                    with_last=True),
             state,
             key_train,
         )
         seconds["compile"] += compile_seconds
-    last_row_fn, compile_seconds = _timed_compile(game, engine.last_row, state, key_train)
-    seconds["compile"] += compile_seconds
 
     def snapshot(status: str) -> Snapshot:
         return Snapshot(resolved(config), state, jnp.stack([key_train, key_eval]),
@@ -255,7 +254,7 @@ def _train(config: Config, progress, with_frames: bool, stop: StopSignal, resume
                         list(kept_frames), np.asarray(pretrain_losses), watch.progress(), watch.best_state, status)
 
     seconds["metrics"] = 0.0
-    divergence = None
+    divergence, last_losses = None, None
     checkpointed = int(state.step)
     pause = float(os.environ.get(CHUNK_PAUSE, 0))
     start = time.perf_counter()
@@ -263,12 +262,12 @@ def _train(config: Config, progress, with_frames: bool, stop: StopSignal, resume
         if stop.is_set():
             break
         first, before = int(state.step), state
-        state, probes, losses, starts = chunk_fns[intervals, length](state, key_train)
+        state, probes, losses, starts, last = chunk_fns[intervals, length](state, key_train)
         if config.train.nan_policy == "stop" and not bool(_all_finite(state, losses)):
             divergence = _divergence(game, before, key_train, intervals * length)
             state = before  # the last state known finite: the run ends there, this chunk's rows unrecorded
             break
-        probes, losses = jax.device_get((probes, losses))
+        probes, losses, last_losses = jax.device_get((probes, losses, last))
         metrics_start = time.perf_counter()
         rows = []
         for i in range(intervals):
@@ -296,8 +295,12 @@ def _train(config: Config, progress, with_frames: bool, stop: StopSignal, resume
     trained = int(state.step)  # iterations played before the run ended
     if not history["step"] or history["step"][-1] < trained:  # its last iteration logged, however it ended
         start = time.perf_counter()
-        probe, losses = jax.device_get(last_row_fn(state, key_train))
-        row = _row(trained, losses.loss_d, losses.loss_g, probe.generated, scorer)
+        held = resume is not None and len(resume.history["step"]) and resume.history["step"][-1] == trained
+        if last_losses is None and held:  # no iteration played here: the row as the checkpoint held it
+            row = {name: values[-1] for name, values in resume.history.items()}
+        else:  # the last iteration's losses (none: diverged at once); G measured at the state it left
+            loss_d, loss_g = (last_losses.loss_d, last_losses.loss_g) if last_losses is not None else (math.nan,) * 2
+            row = _row(trained, loss_d, loss_g, np.asarray(_final_probe(game, state, view).generated), scorer)
         for name, column in history.items():
             column.append(row[name])
         seconds["metrics"] += time.perf_counter() - start
