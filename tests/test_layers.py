@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tinygan import data
 from tinygan.config import names
 from tinygan.core import networks, noise, objectives, optimizers
+from tinygan.engine import resolve
 from tinygan.measure import scoring
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -63,9 +66,6 @@ def test_an_old_module_path_imports_its_new_home_with_a_deprecation_warning():
 
 
 def test_configs_old_methods_still_answer_with_a_deprecation_warning():
-    import pytest
-
-    from tinygan.engine import resolve
 
     config = resolve.config_from_preset("ring", num_steps=10)
     with pytest.warns(DeprecationWarning, match=r"^Config.resolved moved to tinygan.engine.resolve.resolved"):

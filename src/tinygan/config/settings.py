@@ -123,11 +123,6 @@ class DataConfig:
             raise ConfigError(f"data.smoothing: blurs normal scores, so it needs data.quantile_transform; got "
                               f"{self.smoothing!r} without it")
 
-    @property
-    def noise_width(self) -> int:
-        """The generator's input width: stratified noise is 1-D, the others noise_dim wide."""
-        return 1 if self.noise == "stratified" else self.noise_dim
-
 
 @dataclass(frozen=True)
 class ModelConfig:
