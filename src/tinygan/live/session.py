@@ -348,7 +348,7 @@ class Session:
 
     def _start(self, config: Config) -> None:
         """New weights for `config`: set-up and pre-training as `tinygan train` does them."""
-        key_setup, key_train, key_eval = jax.random.split(jax.random.key(config.train.seed), 3)
+        key_setup, key_train, key_eval = engine.run_keys(config.train.seed)
         game = engine.make_game(config)
         _check_dim(game)
         state, losses = _setup(game, key_setup, config.optim.pretrain_steps)

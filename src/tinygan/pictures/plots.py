@@ -17,6 +17,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from tinygan.pictures.caption import FrameCaption, canvas_image
 from tinygan.pictures.labels import LABELS
 
 BINS = 100
@@ -264,22 +265,24 @@ def save_animation(
     )
     canvas.draw()
     background = canvas.copy_from_bbox(figure.bbox)
+    caption = FrameCaption(caption)
 
     def render(i: int) -> np.ndarray:
         line_decision.set_ydata(decisions[i])
         line_generated.set_ydata(density(generated[i], low, high)[1])
-        outside = words["outside"].format(fraction=outside_fraction(generated[i], *view), low=view[0], high=view[1])
-        caption.set_text(f"{words['frame']}: {i + 1}/{len(steps)}  ({words['iteration'].lower()} {steps[i]})\n{outside}")
         canvas.restore_region(background)
-        for artist, axis in ((line_decision, boundary), (line_generated, ax), (caption, ax)):
+        for artist, axis in ((line_decision, boundary), (line_generated, ax)):
             axis.draw_artist(artist)
-        return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()  # (height, width, 3)
+        outside = words["outside"].format(fraction=outside_fraction(generated[i], *view), low=view[0], high=view[1])
+        return caption.draw(canvas_image(canvas),
+                            f"{words['frame']}: {i + 1}/{len(steps)}  ({words['iteration'].lower()} {steps[i]})\n{outside}")
 
     write_frames(path, (render(i) for i in range(len(steps))), fps)
 
 
 def write_frames(path: Path, frames, fps: int) -> None:
-    """Frames (height, width, 3) to a GIF or MP4 by the path's extension; the file appears only once complete."""
+    """Frames (RGB images, or arrays (height, width, 3) of uint8) to a GIF or MP4 by the path's extension; the
+    file appears only once complete."""
     temporary = path.with_name(f".{path.stem}.partial{path.suffix}")
     try:
         WRITERS[path.suffix.lower()](temporary, frames, fps)
@@ -294,7 +297,7 @@ def _write_gif(path: Path, frames, fps: int) -> None:
     images = []
     palette = None
     for frame in frames:
-        image = Image.fromarray(frame)
+        image = frame if isinstance(frame, Image.Image) else Image.fromarray(frame)
         # One palette from the first frame keeps colours steady and quantising fast; 256 colours keep small
         # marks (the real samples over a 2-D heat map) apart from the shades around them.
         palette = palette or image.quantize(colors=256)
@@ -310,7 +313,7 @@ def _write_mp4(path: Path, frames, fps: int) -> None:
 
     process = None
     try:
-        for frame in frames:
+        for frame in map(np.asarray, frames):
             if process is None:
                 height, width = frame.shape[:2]
                 command = [

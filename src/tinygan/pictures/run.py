@@ -27,8 +27,12 @@ def equilibrium_losses(objective) -> tuple[float, float] | None:
     """
     if objective.indifferent is None:
         return None
-    output = np.full(1, objective.indifferent, np.float32)
-    return float(objective.discriminator_loss(output, output)), float(objective.generator_loss(output))
+
+    @jax.jit  # one small program, not one per operation of the losses (each a cache lookup)
+    def losses(output):
+        return objective.discriminator_loss(output, output), objective.generator_loss(output)
+
+    return tuple(float(loss) for loss in losses(np.full(1, objective.indifferent, np.float32)))
 
 
 def png_bytes(figure) -> bytes:

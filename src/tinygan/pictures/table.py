@@ -22,6 +22,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.textpath import TextToPath
 
 from tinygan.measure.scoring import thinned
+from tinygan.pictures.caption import FrameCaption, canvas_image
 from tinygan.pictures.labels import LABELS
 from tinygan.pictures.plots import COLORS, write_frames
 from tinygan.pictures.two_d import points_drawn
@@ -367,13 +368,15 @@ def save_animation_corner(
     corner = _Corner(figure, real, names, lang=lang, animated=True)
     canvas.draw()
     background = canvas.copy_from_bbox(figure.bbox)  # everything but the generated artists
+    caption = FrameCaption(corner.caption)
 
     def render(k: int) -> np.ndarray:
         _check(real, names, [generated_frames[k]])
         corner.show(generated_frames[k], heading=f"{corner.words['iteration']} {steps[k]}")
         canvas.restore_region(background)
         for artist in corner.artists:
-            figure.draw_artist(artist)
-        return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()  # (height, width, 3)
+            if artist is not corner.caption:
+                figure.draw_artist(artist)
+        return caption.draw(canvas_image(canvas), corner.caption.get_text())
 
     write_frames(Path(path), (render(int(k)) for k in kept), fps)

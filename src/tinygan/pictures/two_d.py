@@ -15,6 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from tinygan.measure.scoring import thinned
+from tinygan.pictures.caption import FrameCaption, canvas_image
 from tinygan.pictures.labels import LABELS
 from tinygan.pictures.plots import write_frames
 
@@ -152,6 +153,7 @@ def save_animation_2d(
     ax.set_title(scene.words["title_2d"])
     canvas.draw()
     background = canvas.copy_from_bbox(figure.bbox)  # everything but the animated artists (blitting)
+    caption = FrameCaption(scene.caption)
 
     def render(i: int) -> np.ndarray:
         heading = f"{scene.words['frame']}: {i + 1}/{len(steps)}  ({scene.words['iteration'].lower()} {steps[i]})"
@@ -159,7 +161,8 @@ def save_animation_2d(
                    arrows=None if arrows is None else arrows[i], heading=heading)
         canvas.restore_region(background)
         for artist in scene.artists:
-            ax.draw_artist(artist)
-        return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()  # (height, width, 3)
+            if artist is not scene.caption:
+                ax.draw_artist(artist)
+        return caption.draw(canvas_image(canvas), scene.caption.get_text())
 
     write_frames(path, (render(i) for i in range(len(steps))), fps)

@@ -217,7 +217,7 @@ def _train(config: Config, progress, with_frames: bool, stop: StopSignal, resume
     scorer = make_scorer(game.target, view)
     watch = _Watch(config)
     if resume is None:  # set-up (init and pre-training) compiled as one program
-        key_setup, key_train, key_eval = jax.random.split(jax.random.key(config.train.seed), 3)
+        key_setup, key_train, key_eval = engine.run_keys(config.train.seed)
         setup_fn, seconds["compile"] = _timed_compile(
             game, functools.partial(engine.setup, pretrain_steps=config.optim.pretrain_steps), key_setup
         )
