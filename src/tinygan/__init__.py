@@ -14,13 +14,33 @@ import os
 #   (minibatch discrimination trains ~1.5x faster without it).
 # - YNNPACK fusions make a vmap of many seeds ~5x slower, and round batched reductions differently from a
 #   single run's: without them a sweep's seeds equal single runs bit for bit (see training/seeds.py).
-# - Two host devices, one per core: a sweep runs half its seeds on each (ensemble.device_shares), ~1.2x
-#   faster than one device's intra-op threads alone; everything else runs on the first, as before.
+# - A host device per core the process may use: a sweep runs an equal share of its seeds on each
+#   (training.seeds.device_shares), ~1.2x faster on 2 cores than one device's intra-op threads alone; everything
+#   else runs on the first. TINYGAN_HOST_DEVICES sets another count, and wins over the XLA_FLAGS a process
+#   inherits from its parent (a Ray task gets one host device per CPU it holds).
+HOST_DEVICES = "TINYGAN_HOST_DEVICES"
+
+
+def _host_devices() -> int:
+    setting = os.environ.get(HOST_DEVICES, "").strip()
+    if setting.isdigit() and int(setting) >= 1:
+        return int(setting)
+    if setting:
+        import warnings
+
+        warnings.warn(f"{HOST_DEVICES}={setting!r} is not a whole number >= 1: one host device per core instead",
+                      stacklevel=2)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 _XLA_DEFAULTS = {
-    "xla_force_host_platform_device_count": "2",
+    "xla_force_host_platform_device_count": str(_host_devices()),
     "xla_cpu_enable_concurrency_optimized_scheduler": "false",
     "xla_cpu_experimental_ynn_fusion_type": "",
 }
+if os.environ.get(HOST_DEVICES, "").strip():
+    os.environ["XLA_FLAGS"] = " ".join(flag for flag in os.environ.get("XLA_FLAGS", "").split()
+                                       if not flag.startswith("--xla_force_host_platform_device_count="))
 for _flag, _value in _XLA_DEFAULTS.items():
     if _flag not in os.environ.get("XLA_FLAGS", ""):
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" --{_flag}={_value}").strip()

@@ -79,7 +79,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     folder = runs.check_run(args.run)
     lang = RunOptions.of_run(folder).lang
     total = args.num_steps or runs.planned_steps(folder)
-    return _report(args, total, lang, lambda progress: resume_run(folder, num_steps=args.num_steps, progress=progress))
+    return _report(args, total, lang, lambda progress: resume_run(folder, num_steps=args.num_steps, device=args.device,
+                                                                            progress=progress))
 
 
 def _resume_checkpoint(args: argparse.Namespace) -> int:
@@ -91,7 +92,7 @@ def _resume_checkpoint(args: argparse.Namespace) -> int:
     folder = runs.check_run_dir(Path(args.out) if args.out else runs.default_run_dir(snapshot.config.preset))
     total = args.num_steps or snapshot.config.train.num_steps
     return _report(args, total, "en", lambda progress: resume_checkpoint(args.run, folder, num_steps=args.num_steps,
-                                                                       progress=progress))
+                                                                       device=args.device, progress=progress))
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -224,13 +225,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from tinygan.cli import bench
+    from tinygan.engine.devices import check_device
 
     if args.steps < 1:
         raise UsageError(f"--steps must be >= 1, got {args.steps}")
+    check_device(args.device)
     if args.sweep:
-        bench.sweep_main(as_json=args.json)
+        bench.sweep_main(as_json=args.json, device=args.device)
     else:
-        bench.main(steps=args.steps, as_json=args.json)
+        bench.main(steps=args.steps, as_json=args.json, device=args.device)
     return 0
 
 
@@ -239,12 +242,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be in [0, 65535], got {args.port}")
-    if args.run is not None and (args.preset != "seed" or args.num_steps is not None):
-        raise UsageError("--preset, --num-steps: a run folder (--run) brings its own settings")
-    steps = {} if args.num_steps is None else {"num_steps": args.num_steps}
+    if args.run is not None and (args.preset != "seed" or args.num_steps is not None or args.device is not None):
+        raise UsageError("--preset, --num-steps, --device: a run folder (--run) brings its own settings")
+    chosen = {name: value for name, value in (("num_steps", args.num_steps), ("device", args.device))
+              if value is not None}
     from tinygan.engine.resolve import config_from_preset
 
-    serve(args.host, args.port, run=args.run, config=config_from_preset(args.preset, **steps),
+    serve(args.host, args.port, run=args.run, config=config_from_preset(args.preset, **chosen),
           announce=lambda line: print(line, flush=True))
     return 0
 

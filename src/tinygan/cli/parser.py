@@ -11,6 +11,7 @@ import sys
 from tinygan import __version__
 from tinygan.cli.configfile import blame_config_file, subcommand
 from tinygan.config import PRESETS, SECTIONS, ConfigError, field_docs, replace
+from tinygan.config.names import DEVICES
 from tinygan.pictures.labels import LABELS
 
 EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
@@ -124,6 +125,12 @@ def _log_within_the_run(config, *, typed: bool, quiet: bool):
     return replace(config, log_every=num_steps)
 
 
+def add_device_flag(parser: argparse.ArgumentParser, default: str | None = "auto", note: str = "") -> None:
+    parser.add_argument("--device", choices=DEVICES, default=default,
+                        help="where the programs run: auto (a GPU for big networks and sweeps of many seeds when "
+                        f"there is one, else the CPU), cpu or gpu{note or ' (default: auto)'}")
+
+
 def add_debug_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error, not one line")
 
@@ -184,6 +191,7 @@ def build_parser() -> Parser:
     resume.add_argument("run", metavar="RUN", help="the run folder, or a checkpoint file alone (.npz, such as one "
                         "`tinygan serve` downloads): a new run folder goes on from it")
     resume.add_argument("--num-steps", type=int, metavar="N", help="train to N iterations in all")
+    add_device_flag(resume, default=None, note="; default: the run's own setting")
     resume.add_argument("--out", metavar="DIR", help="with a checkpoint file: the new run folder (default: "
                         "runs/<date>-<time>-<preset>/)")
     add_output_flags(resume)
@@ -269,6 +277,7 @@ def build_parser() -> Parser:
     serve.add_argument("--num-steps", type=int, metavar="N",
                        help="iterations the session plays before it pauses (default: the preset's; play goes on)")
     serve.add_argument("--run", metavar="RUN", help="continue this run folder (saved back into it on Ctrl-C)")
+    add_device_flag(serve, default=None, note=" (default: auto, or the run's own setting)")
     add_debug_flag(serve)
     add_compile_cache_flag(serve)
 
@@ -278,6 +287,8 @@ def build_parser() -> Parser:
     bench.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     bench.add_argument("--steps", type=int, default=20_000, help="iterations timed for the compiled loop")
     bench.add_argument("--sweep", action="store_true",
-                       help="measure sweeps instead: seed-iterations per second and peak memory for 1 to 1024 seeds")
+                       help="measure sweeps instead: seed-iterations per second and peak memory for 1 to 1024 seeds "
+                       "(to 131,072 on a GPU)")
+    add_device_flag(bench)
     add_debug_flag(bench)
     return parser

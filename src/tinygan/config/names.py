@@ -17,6 +17,7 @@ OPTIMIZERS = ("sgd", "adam", "rmsprop")
 SCHEDULES = ("constant", "staircase", "cosine")
 OBJECTIVES = ("minimax", "modified", "wasserstein", "wasserstein_hinge", "least_squares")
 SMOOTHING_OBJECTIVES = ("minimax", "modified")  # the cross-entropy objectives, whose real labels can be smoothed
+DEVICES = ("auto", "cpu", "gpu")  # train.device: where the programs run (engine/devices.py)
 NAN_POLICIES = ("stop", "skip")  # train.nan_policy: end the run at a non-finite step, or discard the step
 
 # The history's columns: the step and both losses, then the measures its target records (`scoring.metric_columns`).

@@ -301,6 +301,8 @@ class TrainConfig:
     """History column that --keep-best optimises (empty: w1 for 1-D targets, sliced_w1 for others); lower is better, except modes_captured and high_quality."""
     nan_policy: str = "stop"
     """What an iteration with a non-finite loss or parameter does: stop (the run ends at the last finite state, marked diverged) or skip (its changes to the weights are discarded and counted; the counters go on)."""
+    device: str = "auto"
+    """Where the programs run: auto (a GPU when there is one and an iteration does enough arithmetic to gain from it: big networks and sweeps of many seeds; else the CPU), cpu or gpu."""
 
     def __post_init__(self):
         _require("train", "num_steps", self.num_steps, int, minimum=1)
@@ -326,6 +328,7 @@ class TrainConfig:
         _require("train", "generator_ema", self.generator_ema, float, minimum=0)
         if self.generator_ema >= 1:
             raise ConfigError(f"train.generator_ema: must be < 1, got {self.generator_ema!r}")
+        _require("train", "device", self.device, str, choices=names.DEVICES)
         _require("train", "stop_when", self.stop_when, str)
         try:
             parse_stop_rule(self.stop_when)

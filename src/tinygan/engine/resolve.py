@@ -10,6 +10,7 @@ from __future__ import annotations
 from tinygan.config import Config, ConfigError, DataConfig, parse_stop_rule, presets, replace
 from tinygan.core.noise import make_noise
 from tinygan.data.targets import FileTarget, make_target
+from tinygan.engine.devices import check_device
 from tinygan.measure.scoring import metric_columns
 
 
@@ -35,6 +36,7 @@ def check(config: Config) -> Config:
     if config.model.generator_skip and noise.dim < target.dim:
         raise ConfigError(f"model.generator_skip: G adds its noise to its output, so the noise needs at least "
                           f"the data's {target.dim} dimensions; got data.noise_dim {noise.dim}")
+    check_device(config.train.device)
     return config
 
 

@@ -4,6 +4,7 @@ guards against non-finite numbers."""
 from __future__ import annotations
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -17,7 +18,7 @@ from tinygan.engine.game import Batch, DiscriminatorBatch, Game, StepMetrics, Tr
 __all__ = [
     "init_state", "pretrain", "setup", "draw_batch", "draw_discriminator_batch", "discriminator_loss",
     "discriminator_step", "unrolled_discriminator", "moving_average", "generator_step", "update", "all_finite",
-    "skip_if_non_finite", "train_step", "discriminator_only", "generator_only", "step_key", "run_keys", "in_batches",
+    "skip_if_non_finite", "train_step", "discriminator_only", "generator_only", "step_key", "run_keys", "in_batches", "iteration_flops",
 ]
 
 
@@ -284,3 +285,18 @@ def in_batches(game: Game, function, xs: jax.Array) -> jax.Array:
     head = head.reshape(full, *head.shape[2:])
     tail = function(xs[n - size :])[size - (n - full) :]
     return jnp.concatenate([head, tail])
+
+
+def iteration_flops(game: Game, seeds: int = 1) -> float:
+    """Floating-point operations of one iteration of `seeds` seeds, from the networks' weights.
+
+    A weight costs 2 flops a row forward and 4 backward. A D step passes a real and a generated batch through D
+    (and the batch through G, forward only); a G step passes a batch through both, forward and backward.
+    Look-ahead (unrolled) D steps count as D steps. Biases, activations and the optimizer's updates are left out.
+    """
+    shapes = jax.eval_shape(lambda key: init_state(game, key), jax.random.key(0))
+    g, d = (sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(net))
+            for net in (shapes.generator, shapes.discriminator))
+    d_step = game.batch_size * (2 * 6 * d + 2 * g)
+    g_step = game.batch_size * 6 * (g + d)
+    return seeds * ((game.n_critic + game.unroll_steps) * d_step + g_step)

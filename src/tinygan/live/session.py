@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from tinygan import engine
+from tinygan.engine import devices
 from tinygan.config import Config, replace
 from tinygan.config.names import LOSS_COLUMNS
 from tinygan.engine.resolve import resolved
@@ -318,7 +319,8 @@ class Session:
             self.compiling = True
             self._announce()
         try:
-            return jax.block_until_ready(function(*args, **kwargs))
+            with jax.default_device(self._device):
+                return jax.block_until_ready(function(*args, **kwargs))
         finally:
             self.compiling = False
 
@@ -349,19 +351,27 @@ class Session:
     def _start(self, config: Config) -> None:
         """New weights for `config`: set-up and pre-training as `tinygan train` does them."""
         key_setup, key_train, key_eval = engine.run_keys(config.train.seed)
-        game = engine.make_game(config)
+        game = self._made(config)
         _check_dim(game)
-        state, losses = _setup(game, key_setup, config.optim.pretrain_steps)
+        with jax.default_device(self._device):
+            state, losses = _setup(game, key_setup, config.optim.pretrain_steps)
         self._adopt(config, game, state, key_train, key_eval, np.asarray(losses), [], fresh_watch(config), None)
 
     def _resume(self, snapshot: Snapshot) -> None:
-        game = engine.make_game(snapshot.config)
+        game = self._made(snapshot.config)
         _check_dim(game)
         columns = list(snapshot.history)
         rows = [[int(values[0]), *map(float, values[1:])] for values in
                 zip(*(snapshot.history[name] for name in columns))]
         self._adopt(snapshot.config, game, snapshot.state, *snapshot.keys, snapshot.pretrain_losses, rows,
                     snapshot.watch, snapshot.best_state)
+
+    def _made(self, config: Config) -> engine.Game:
+        """`config`'s game, its data on the CPU; its programs go where `train.device` sends them."""
+        with devices.on_cpu():
+            game = engine.make_game(config)
+        self._device = devices.choose(config.train.device, engine.iteration_flops(game))
+        return game
 
     def _adopt(self, config, game, state, key_train, key_eval, pretrain_losses, rows, watch, best_state) -> None:
         self.config, self.game, self.state = config, game, state
@@ -379,7 +389,7 @@ class Session:
 
     def _reconfigure(self, config: Config) -> None:
         """Go on with the same weights under `config` (new objective, rates, stabilizers, horizon...)."""
-        game = engine.make_game(config)
+        game = self._made(config)
         self.config, self.game, self.state = config, game, carry_over(self.state, game)
         self._scene = payload.scene(game, config, self.view, self.columns)
         self._version += 1  # the equilibrium lines may move with the objective: a new scene

@@ -20,6 +20,7 @@ import numpy as np
 from tinygan import runs
 from tinygan.runs import checkpoints
 from tinygan.config import Config, ConfigError, replace
+from tinygan.engine.devices import check_device
 from tinygan.runs.folder import RunError
 from tinygan.training.loop import Frame, Snapshot, TrainResult, measure, train
 
@@ -79,15 +80,18 @@ def train_run(config: Config, folder: str | Path, options: RunOptions = RunOptio
         return _run(config, folder, options, progress, None, [], runs.now())
 
 
-def resume_run(folder: str | Path, *, num_steps: int | None = None,
+def resume_run(folder: str | Path, *, num_steps: int | None = None, device: str | None = None,
                progress: Callable[[int, list[dict]], None] | None = None) -> tuple[TrainResult, list[Path]]:
-    """Go on with the run in `folder` from its latest checkpoint, to its own num_steps or to `num_steps`.
+    """Go on with the run in `folder` from its latest checkpoint, to its own num_steps or to `num_steps`, on its
+    own `train.device` or on `device` (which its config.json then records).
 
     A run that a signal stopped, or that was killed at any moment, goes on; so does a finished one given more
     iterations. A run that diverged, or that its stopping rule ended, is refused (RunError), as is a
     damaged checkpoint (CheckpointError) or a run another process is training: nothing changes then.
     """
     folder = runs.check_run(folder)
+    if device is not None:
+        check_device(device)  # a GPU asked for where there is none: refused before anything changes
     with runs.run_lock(folder):
         status = runs.read_json(folder / runs.STATUS_FILE) if (folder / runs.STATUS_FILE).exists() else {}
         options = RunOptions.of_run(folder, status)
@@ -97,7 +101,7 @@ def resume_run(folder: str | Path, *, num_steps: int | None = None,
             require_tensorboardx()  # before anything is written: one line and exit 2 without tensorboardX
         started = status.get("started", runs.now())
         if not checkpoints.checkpoints(folder):  # killed before its first checkpoint: start again, as it was
-            config = _config_to_start_over(folder, num_steps)
+            config = _config_to_start_over(folder, num_steps, device)
             _forget_after(folder, [])
             return _run(config, folder, options, progress, None, [], started)
         latest = checkpoints.latest(folder)
@@ -115,6 +119,8 @@ def resume_run(folder: str | Path, *, num_steps: int | None = None,
             if num_steps < snapshot.step:
                 raise RunError(f"--num-steps {num_steps}: the run is already at step {snapshot.step}")
             config = replace(config, num_steps=num_steps)
+        if device is not None:
+            config = replace(config, device=device)
         extended = config.train.num_steps > snapshot.step
         refuse_ended(folder, snapshot, status)
         if not extended and (folder / "metrics.json").is_file() and snapshot.status == "finished":
@@ -151,7 +157,7 @@ def refuse_ended(folder: Path, snapshot: Snapshot, status: dict) -> None:
 
 
 def resume_checkpoint(path: str | Path, folder: str | Path, *, num_steps: int | None = None,
-                      progress: Callable[[int, list[dict]], None] | None = None) -> tuple[TrainResult, list[Path]]:
+                      device: str | None = None, progress: Callable[[int, list[dict]], None] | None = None) -> tuple[TrainResult, list[Path]]:
     """Make a new run folder from a checkpoint file alone (one `tinygan serve` downloads) and go on with it.
 
     The checkpoint is checked first, and nothing is written when it cannot be resumed. The new run's
@@ -159,6 +165,8 @@ def resume_checkpoint(path: str | Path, folder: str | Path, *, num_steps: int | 
     resume the folder itself.
     """
     path = Path(path)
+    if device is not None:
+        check_device(device)  # before anything is written
     snapshot, segments = checkpoints.load(path, with_frames=False)
     if segments:
         raise checkpoints.CheckpointError(f"{path}: a checkpoint of a run folder (its frames are files there): "
@@ -171,10 +179,10 @@ def resume_checkpoint(path: str | Path, folder: str | Path, *, num_steps: int | 
     runs.write_atomic(folder / name, data)
     runs.write_status(folder, "stopped", step=snapshot.step, num_steps=snapshot.config.train.num_steps,
                       started=runs.now(), options=dataclasses.asdict(RunOptions()), checkpoint=name)
-    return resume_run(folder, num_steps=num_steps, progress=progress)
+    return resume_run(folder, num_steps=num_steps, device=device, progress=progress)
 
 
-def _config_to_start_over(folder: Path, num_steps: int | None) -> Config:
+def _config_to_start_over(folder: Path, num_steps: int | None, device: str | None) -> Config:
     """The config of a run killed before its first checkpoint, from its config.json."""
     if (folder / "metrics.json").exists():  # it ended, so it had checkpoints: they were removed
         raise checkpoints.CheckpointError(f"{folder}: no checkpoint in {folder / checkpoints.FOLDER}")
@@ -182,8 +190,9 @@ def _config_to_start_over(folder: Path, num_steps: int | None) -> Config:
         config = Config.from_dict(runs.read_json(folder / "config.json"))
     except ConfigError as error:
         raise RunError(f"{folder / 'config.json'}: {error}") from None
-    if num_steps is not None:
-        config = replace(config, num_steps=num_steps)
+    changed = {name: value for name, value in (("num_steps", num_steps), ("device", device)) if value is not None}
+    if changed:
+        config = replace(config, **changed)
         runs.write_atomic(folder / "config.json", runs.to_json(config.to_dict()))
     return config
 

@@ -15,8 +15,10 @@ from collections.abc import Callable
 
 # A Ray worker unpickles `_run_unit` by importing this module, so tinygan's __init__ runs first and sets XLA_FLAGS
 # before the worker starts JAX: its numbers are then the driver's, bit for bit.
-import tinygan  # noqa: F401
-from tinygan.config import ConfigError
+import tinygan
+from tinygan.config import Config, ConfigError
+from tinygan.engine.devices import GPU_MIN_FLOPS
+from tinygan.training.seeds import batch_flops
 
 KILL_ONCE = "TINYGAN_TEST_KILL_ONCE"  # test hook: a marker file's path; the first Ray task it is missing for kills itself
 
@@ -57,7 +59,8 @@ def start_ray(**options) -> None:
 
 
 class RayBackend:
-    """Every unit as a Ray task (one CPU each), collected as they finish.
+    """Every unit as a Ray task, collected as they finish: one GPU each for the units `train.device` sends to a
+    GPU when the cluster has GPUs (`wants_gpu`), else one CPU each (with one host device).
 
     `address`: a running cluster's (`ray.init(address=...)`; tinygan must be
     installed on its machines); None starts a new local Ray of `workers` CPUs
@@ -89,8 +92,15 @@ class RayBackend:
         elif started:
             start_ray(address=self.address)
         try:
-            remote = ray.remote(num_cpus=1, max_retries=self.max_retries, retry_exceptions=False)(_run_unit)
-            pending = {remote.remote(unit, config): (unit, config) for unit, config in tasks}
+            remote = ray.remote(max_retries=self.max_retries, retry_exceptions=False)(_run_unit)
+            cluster_gpus = ray.cluster_resources().get("GPU", 0)
+            pending = {}
+            for unit, config in tasks:
+                on_gpu = wants_gpu(config, unit.width, cluster_gpus)
+                placed = {**config, "train": {**config["train"], "device": "gpu" if on_gpu else "cpu"}}
+                options = ({"num_gpus": 1, "num_cpus": 1} if on_gpu else
+                           {"num_cpus": 1, "runtime_env": {"env_vars": {tinygan.HOST_DEVICES: "1"}}})
+                pending[remote.options(**options).remote(unit, placed)] = (unit, config)
             try:
                 while pending:
                     [ready], _ = ray.wait(list(pending), num_returns=1)
@@ -108,6 +118,17 @@ class RayBackend:
         finally:
             if started:
                 ray.shutdown()  # stops the Ray it started; only disconnects from a cluster
+
+
+def wants_gpu(config: dict, seeds: int, cluster_gpus: float) -> bool:
+    """Whether a unit of `seeds` seeds at once goes to a GPU of the cluster: its `train.device` says gpu, or auto
+    with GPUs in the cluster and enough arithmetic an iteration (`engine.devices`)."""
+    device = config["train"].get("device", "auto")
+    if device == "gpu" and not cluster_gpus:
+        raise BackendError("train.device: gpu, but the Ray cluster has no GPU (use auto or cpu)")
+    if device == "auto" and cluster_gpus:
+        return batch_flops(Config.from_dict(config), seeds) >= GPU_MIN_FLOPS
+    return device == "gpu"
 
 
 def _failure(unit, error, max_retries: int) -> str:

@@ -25,7 +25,7 @@ from tinygan import engine
 from tinygan.config import Config, StopRule, parse_stop_rule  # noqa: F401 (StopRule, parse_stop_rule: their old home)
 from tinygan.config.names import LOSS_COLUMNS, STOP_METRICS  # noqa: F401 (STOP_METRICS: its old home)
 from tinygan.core.noise import quasi_levels
-from tinygan.engine import NORMALIZED_BATCH
+from tinygan.engine import NORMALIZED_BATCH, devices
 from tinygan.engine.resolve import resolved
 from tinygan.measure.scoring import make_scorer, picture_view
 from tinygan.measure.verdict import law_verdict, table_verdict
@@ -203,15 +203,17 @@ def train(
     `on_frame(frame)` sees each animation frame as it is kept. A first SIGINT or SIGTERM stops the run after
     the running chunk (status "interrupted").
     """
-    with StopSignal().installed() as stop:
-        return _train(config, progress, frames, stop, resume, checkpoint, checkpoint_every, on_frame)
+    with devices.on_cpu():
+        game = engine.make_game(config)
+    device = devices.choose(config.train.device, engine.iteration_flops(game))
+    with StopSignal().installed() as stop, jax.default_device(device):
+        return _train(game, config, progress, frames, stop, resume, checkpoint, checkpoint_every, on_frame)
 
 
-def _train(config: Config, progress, with_frames: bool, stop: StopSignal, resume: Snapshot | None, checkpoint,
-           checkpoint_every: int, on_frame) -> TrainResult:
+def _train(game: engine.Game, config: Config, progress, with_frames: bool, stop: StopSignal, resume: Snapshot | None,
+           checkpoint, checkpoint_every: int, on_frame) -> TrainResult:
     started = time.perf_counter()
     seconds = {"compile": 0.0, "pretrain": 0.0}
-    game = engine.make_game(config)
     num_steps, log_every = config.train.num_steps, config.train.log_every
     view = picture_view(game.target, config.data.noise_range)
     scorer = make_scorer(game.target, view)

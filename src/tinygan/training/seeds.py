@@ -14,8 +14,10 @@ timings. Two choices make that hold:
   in one compiled program with no per-step transfer to the host.
 
 The log points' probes only read the state, so the loop runs without them.
-A batch of seeds is cut into equal shares, one per CPU device (one per core,
-see tinygan/__init__.py), each running the same compiled program on its share.
+A sweep runs where `train.device` sends all its seeds' arithmetic (engine/devices.py):
+a batch of seeds is cut into equal shares, one per device of that platform (a host
+device per core, see tinygan/__init__.py, or each GPU), each running the same
+compiled program on its share.
 """
 
 from __future__ import annotations
@@ -33,13 +35,15 @@ import numpy as np
 
 from tinygan import engine
 from tinygan.config import Config, ConfigError
+from tinygan.engine import devices
 from tinygan.measure.scoring import make_scorer, picture_view, thinned
 from tinygan.training.loop import FINAL_SAMPLES, final_samples
 
 PROGRESS_UPDATES = 20  # compiled calls per batch of seeds, about: progress is reported between them
 MAX_CHUNK = 2_000  # iterations per compiled call at most
-MEMORY_BUDGET = 1 << 30  # bytes of training state and step intermediates a batch of seeds may hold, about
-MAX_SEED_BATCH = 1024
+MEMORY_BUDGET = 1 << 30  # bytes of training state and step intermediates a batch of seeds may hold on the CPU
+MAX_SEED_BATCH = 1024  # seeds a batch holds on the CPU at most: more are no faster there
+GPU_MEMORY_SHARE = 0.5  # of a GPU's free memory, what a batch of seeds may take (XLA needs room of its own)
 # Seeds per CPU device at least before a batch is split over them: 2 each is already ~2x faster than one device.
 # Not 1: XLA drops a seed axis of size 1 and may then round reductions as a single run's program does not.
 MIN_DEVICE_SEEDS = 2
@@ -106,11 +110,29 @@ def state_bytes(game: engine.Game, batch_size: int) -> int:
     return 4 * state + 4 * 16 * batch_size * max(1, int(math.sqrt(params)))
 
 
-def default_seed_batch(config: Config, n_seeds: int) -> int:
-    """Seeds trained at once: all of them up to MAX_SEED_BATCH, fewer when they would pass MEMORY_BUDGET."""
+def default_seed_batch(config: Config, n_seeds: int, device: jax.Device | None = None) -> int:
+    """Seeds trained at once on `device` (default: `sweep_device`'s): on the CPU all of them up to
+    MAX_SEED_BATCH, fewer when they would pass MEMORY_BUDGET; on a GPU as many as GPU_MEMORY_SHARE of its
+    free memory holds."""
     game, _ = _game_and_scorer(config)
-    fits = max(1, MEMORY_BUDGET // state_bytes(game, config.train.batch_size * max(1, config.train.n_critic)))
-    return max(1, min(n_seeds, MAX_SEED_BATCH, fits))
+    device = device or sweep_device(config, n_seeds)
+    one = state_bytes(game, config.train.batch_size * max(1, config.train.n_critic))
+    if device.platform == "cpu":
+        return max(1, min(n_seeds, MAX_SEED_BATCH, MEMORY_BUDGET // one))
+    free = devices.free_memory(device)
+    return max(1, min(n_seeds, int(GPU_MEMORY_SHARE * free) // one if free else MAX_SEED_BATCH))
+
+
+def sweep_device(config: Config, n_seeds: int) -> jax.Device:
+    """Where `n_seeds` seeds of `config` train, by `train.device`: from the arithmetic of an iteration of all of
+    them (up to MAX_SEED_BATCH at once)."""
+    return devices.choose(config.train.device, batch_flops(config, min(n_seeds, MAX_SEED_BATCH)))
+
+
+def batch_flops(config: Config, n_seeds: int) -> float:
+    """Flops of one iteration of `n_seeds` seeds of `config` at once (`engine.iteration_flops`)."""
+    game, _ = _game_and_scorer(config)
+    return engine.iteration_flops(game, n_seeds)
 
 
 def check_sweepable(config: Config) -> None:
@@ -122,7 +144,8 @@ def check_sweepable(config: Config) -> None:
 @functools.lru_cache(maxsize=8)
 def _game_and_scorer(config: Config):
     """One game per config, so the batches of a cell (and a resumed cell) reuse its compiled programs."""
-    game = engine.make_game(config)
+    with devices.on_cpu():
+        game = engine.make_game(config)
     return game, make_scorer(game.target, picture_view(game.target, config.data.noise_range))
 
 
@@ -154,19 +177,21 @@ def train_seeds(
     if seed_batch is not None and seed_batch < 1:
         raise ConfigError(f"seed batch: must be >= 1, got {seed_batch}")
     game, scorer = _game_and_scorer(config)
-    size = min(seed_batch or default_seed_batch(config, len(seeds)), len(seeds))
-    devices = len(jax.local_devices(backend="cpu"))
-    if size >= devices * MIN_DEVICE_SEEDS:  # padded to equal shares for the devices (`device_shares`)
-        size = -(-size // devices) * devices
+    device = sweep_device(config, len(seeds))
+    size = min(seed_batch or default_seed_batch(config, len(seeds), device), len(seeds))
+    shared = devices.platform_devices(device)
+    if size >= len(shared) * MIN_DEVICE_SEEDS:  # padded to equal shares for the devices (`device_shares`)
+        size = -(-size // len(shared)) * len(shared)
     # A batch of one seed is padded to MIN_DEVICE_SEEDS: with a seed axis of size 1 XLA drops the axis and
     # fuses the step otherwise, which can round differently from a single run (seen with `recommended`).
     size = max(size, MIN_DEVICE_SEEDS)
     rows, samples = [], []
-    with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as scoring:  # NumPy sorts without the GIL
+    # NumPy sorts without the GIL: the seeds are scored side by side
+    with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as scoring, jax.default_device(device):
         for start in range(0, len(seeds), size):
             batch = seeds[start : start + size]
             keys = seed_keys(batch + batch[-1:] * (size - len(batch)))  # (3, size): set-up, training, evaluation
-            states = _train_batch(game, config, keys, len(batch), progress)
+            states = _train_batch(game, config, keys, len(batch), progress, shared)
             key_eval = keys[2]
             for i in range(len(batch)):  # the padding's copies are not measured
                 final = final_samples(game, seed_state(states, i), key_eval[i], config.model.generator_batch_norm)
@@ -177,21 +202,26 @@ def train_seeds(
     return SeedResults(rows, np.stack(samples))
 
 
-def device_shares(states: engine.TrainState, run_keys: jax.Array, devices=None) -> list:
-    """The batch cut into equal shares, one per CPU device: [(states, run_keys)] placed on its device.
+def device_shares(states: engine.TrainState, run_keys: jax.Array, shared: list | None = None) -> list:
+    """The batch cut into equal shares, one per device of `shared` (default: the host devices):
+    [(states, run_keys)] placed on its device.
 
-    tinygan/__init__.py asks XLA for two host devices, one per core: each runs the
-    same compiled program on its share, so every seed's arithmetic is unchanged.
-    Batches under MIN_DEVICE_SEEDS per device stay whole on the first device.
+    tinygan/__init__.py asks XLA for a host device per core; a GPU machine's GPUs
+    share a batch the same way. Each runs the same compiled program on its share,
+    so every seed's arithmetic is unchanged. Batches under MIN_DEVICE_SEEDS per
+    device stay whole on the first device.
     """
-    devices = devices or jax.local_devices(backend="cpu")
+    shared = shared or jax.local_devices(backend="cpu")
     n = run_keys.shape[0]
-    parts = max(1, min(len(devices), n // MIN_DEVICE_SEEDS))
+    parts = max(1, min(len(shared), n // MIN_DEVICE_SEEDS))
     if parts == 1 or n % parts:
         return [(states, run_keys)]
     size = n // parts
-    cut = lambda i: per_seed(lambda leaf: leaf[i * size : (i + 1) * size], states)
-    return [jax.device_put((cut(i), run_keys[i * size : (i + 1) * size]), devices[i]) for i in range(parts)]
+
+    def cut(i):
+        return per_seed(lambda leaf: leaf[i * size : (i + 1) * size], states)
+
+    return [jax.device_put((cut(i), run_keys[i * size : (i + 1) * size]), shared[i]) for i in range(parts)]
 
 
 def joined(shares: list) -> engine.TrainState:
@@ -209,10 +239,11 @@ def train_shares(game: engine.Game, shares: list, steps: int) -> list:
     return jax.block_until_ready(shares)
 
 
-def _train_batch(game, config: Config, keys: jax.Array, real: int, progress) -> engine.TrainState:
-    """Set up and train a batch of seeds from their `seed_keys`; `real` of them (not padding) count as progress."""
+def _train_batch(game, config: Config, keys: jax.Array, real: int, progress, shared: list) -> engine.TrainState:
+    """Set up and train a batch of seeds from their `seed_keys` on the devices `shared`; `real` of them (not
+    padding) count as progress."""
     key_setup, key_train, _ = keys
-    shares = device_shares(setup_seeds(game, key_setup, config.optim.pretrain_steps), key_train)
+    shares = device_shares(setup_seeds(game, key_setup, config.optim.pretrain_steps), key_train, shared)
     # Chunks of about num_steps / PROGRESS_UPDATES iterations, cut to divide the run evenly (one or two programs).
     chunk = max(1, min(MAX_CHUNK, config.train.num_steps // PROGRESS_UPDATES))
     for steps, _ in engine.plan_chunks(config.train.num_steps, 1, chunk):
