@@ -3,18 +3,19 @@
     nice python benchmarks/sweep_speed.py            # the table of `tinygan bench --sweep`, then the ablations
     nice python benchmarks/sweep_speed.py --json     # one JSON object: {"sweep": ..., "ablations": ...}
 
-The table: seed-iterations per second for 1, 16, 64, 256 and 1024 seeds, the
-resident-memory peak's growth (each size in a fresh interpreter), the flops XLA
-counts per seed-iteration as a fraction of this machine's float32 peak (a 2048^2
-matrix product measured in the same run), and the ratios to one compiled run
-and to the step-by-step loop (`tinygan.bench.sweep_report`).
+The table: seed-iterations per second for 1, 16, 64, 256 and 1024 seeds (on a GPU,
+up to 131,072), the resident-memory peak's growth (each size in a fresh interpreter),
+the flops XLA counts per seed-iteration as a fraction of the device's float32 peak
+(a square matrix product measured in the same run: 1024^2 on the CPU, 8192^2 on a
+GPU), and the ratios to one compiled run and to the step-by-step loop
+(`tinygan.cli.bench.sweep_report`).
 
 The ablations, 1024 seeds, best of 3, all in this one process (ratios to the
 first row are what to compare on a shared machine):
 
     vmap of scan      jax.vmap over seeds of a whole lax.scan run: every counter batched too
     scan of vmap      ensemble.train_chunk on one device: the counters shared (bit for bit single runs)
-    device shares     ensemble.device_shares + train_shares: half the seeds on each of the two host devices
+    device shares     ensemble.device_shares + train_shares: an equal share of the seeds on each host device
     ... chunk N       device shares, N iterations per compiled call instead of the whole run in one
 """
 

@@ -6,6 +6,7 @@ import pytest
 
 from tinygan import engine
 from tinygan.cli import bench
+from tinygan.engine import devices
 from tinygan.engine.resolve import config_from_preset
 from tinygan.training import seeds as ensemble
 
@@ -13,19 +14,57 @@ from tinygan.training import seeds as ensemble
 def test_sweep_report_has_every_figure_for_every_size():
     # One tiny size in this process: each size compiles its own programs (~5 s), the single run two more.
     report = bench.sweep_report(sizes=(4,), seed_iterations=40, single_steps=100, fresh_process=False,
-                                matmul_size=256)
-    assert set(report) == {"preset", "peak_flops", "single_run_its", "stepwise_its", "sizes"}
+                                matmul_size=256, device="cpu")
+    assert set(report) == {"preset", "peak_flops", "single_run_its", "stepwise_its", "sizes", "device", "platform",
+                           "peak_gflops", "matmul_size", "skipped"}
+    assert report["platform"] == "cpu" and report["device"].startswith("cpu (") and report["skipped"] == []
+    assert report["peak_gflops"] == pytest.approx(report["peak_flops"] / 1e9) and report["peak_flops"] > 0
     assert [row["seeds"] for row in report["sizes"]] == [4]
     for row in report["sizes"]:
         assert set(row) == {"seeds", "steps", "devices", "seed_its", "peak_memory_mb", "flops_per_seed_iteration",
-                            "flop_fraction", "vs_single_run", "vs_stepwise"}
+                            "model_flops_per_seed_iteration", "flop_fraction", "peak_share", "vs_single_run",
+                            "vs_stepwise"}
         assert row["steps"] == max(50, 40 // row["seeds"])
         assert row["peak_memory_mb"] >= 0
-        for name in ("seed_its", "flops_per_seed_iteration", "flop_fraction", "vs_single_run", "vs_stepwise"):
+        for name in ("seed_its", "flops_per_seed_iteration", "model_flops_per_seed_iteration", "flop_fraction",
+                     "peak_share", "vs_single_run", "vs_stepwise"):
             assert isinstance(row[name], float) and row[name] > 0, name
+        assert row["peak_share"] < 1 and row["flop_fraction"] < 1
         assert row["vs_single_run"] == pytest.approx(row["seed_its"] / report["single_run_its"])
         assert row["flop_fraction"] == pytest.approx(
             row["flops_per_seed_iteration"] * row["seed_its"] / report["peak_flops"])
+        assert row["peak_share"] == pytest.approx(
+            row["model_flops_per_seed_iteration"] * row["seed_its"] / report["peak_flops"])
+
+
+class FakeGPU:
+    """A GPU as `training.seeds.default_seed_batch` sees one: a platform and its allocator's free bytes."""
+
+    platform = "gpu"
+
+    def __init__(self, free: int):
+        self.free = free
+
+    def memory_stats(self) -> dict:
+        return {"bytes_limit": self.free, "bytes_in_use": 0}
+
+
+def test_the_sweep_ladder_goes_to_1024_seeds_on_the_cpu_and_131072_on_a_gpu():
+    assert bench.sweep_sizes(devices.cpu()) == (1, 16, 64, 256, 1024)
+    ladder = bench.sweep_sizes(FakeGPU(0))
+    assert ladder[0] == 1 and ladder[-1] == 131_072 and list(ladder) == sorted(set(ladder))
+
+
+def test_sizes_that_do_not_fit_the_device_are_skipped_with_a_note():
+    config = config_from_preset("seed")
+    ladder = bench.sweep_sizes(FakeGPU(0))
+    assert bench.fitting_sizes(config, ladder, FakeGPU(10**15)) == (list(ladder), [])
+    small = FakeGPU(10**6)  # half of it holds a few dozen seeds of the seed preset
+    fits = ensemble.default_seed_batch(config, 131_072, small)
+    fit, skipped = bench.fitting_sizes(config, ladder, small)
+    assert fit == [size for size in ladder if size <= fits] and fit[:2] == [1, 16]
+    assert [row["seeds"] for row in skipped] == [size for size in ladder if size > fits]
+    assert all(f"holds {fits:,} seeds" in row["note"] for row in skipped)
 
 
 def test_device_shares_train_exactly_as_one_program():
