@@ -28,6 +28,7 @@ import subprocess
 import threading
 import time
 import tomllib
+import urllib.error
 import urllib.request
 import warnings
 from pathlib import Path
@@ -520,14 +521,22 @@ BAD_REQUESTS = [
 ]
 
 
+def sent(path: str, arguments: dict) -> dict:
+    """A bad request's arguments as sent: a fresh generator for a streamed body, and raw bodies to the JSON
+    endpoints labelled application/json (else they are refused for that, 415, before their content is read)."""
+    arguments = dict(arguments)
+    if "content" in arguments and not isinstance(arguments["content"], bytes):
+        arguments["content"] = chunks(MAX_JSON_BYTES + 1024)
+    if "content" in arguments and path != "/api/upload":
+        arguments.setdefault("headers", {"content-type": "application/json"})
+    return arguments
+
+
 @pytest.mark.parametrize("method, path, arguments, status", BAD_REQUESTS, ids=[str(i) for i in range(len(BAD_REQUESTS))])
 def test_a_bad_request_is_a_4xx_with_one_line(api, method, path, arguments, status):
     client, session = api
-    arguments = dict(arguments)
-    if "content" in arguments and not isinstance(arguments["content"], bytes):
-        arguments["content"] = chunks(MAX_JSON_BYTES + 1024)  # a fresh generator for each run
     before = session.status()
-    error = assert_refused(client.request(method, path, **arguments), status)
+    error = assert_refused(client.request(method, path, **sent(path, arguments)), status)
     assert not error.startswith("internal error") and str(Path(tinygan.__file__).parent) not in error
     after = session.status()
     assert after["settings"] == before["settings"] and after["step"] == before["step"]
@@ -559,10 +568,7 @@ def test_unknown_paths_and_methods_answer_json_too(api, method, path):
 def test_the_server_survives_every_bad_request_and_plays_on(api):
     client, session = api
     for method, path, arguments, status in BAD_REQUESTS:
-        arguments = dict(arguments)
-        if "content" in arguments and not isinstance(arguments["content"], bytes):
-            arguments["content"] = chunks(MAX_JSON_BYTES + 1024)
-        assert client.request(method, path, **arguments).status_code == status, (method, path)
+        assert client.request(method, path, **sent(path, arguments)).status_code == status, (method, path)
     for path in TRAVERSALS:
         assert client.get(path).status_code == 404, path
     assert client.get("/api/session").status_code == 200
@@ -682,7 +688,9 @@ def test_a_run_another_process_trains_is_refused(trained_run, tmp_path, capsys):
         assert cli.main(["serve", "--run", str(folder), "--port", "0"]) == cli.EXIT_USAGE
     assert capsys.readouterr().err == f"tinygan: error: {folder}: another process is training this run\n"
     assert cli.main(["serve", "--run", str(folder), "--preset", "ring"]) == cli.EXIT_USAGE
-    assert capsys.readouterr().err == ("tinygan: error: --preset, --num-steps: a run folder (--run) brings its own "
+    assert capsys.readouterr().err == "tinygan: error: --preset: a run folder (--run) brings its own settings\n"
+    assert cli.main(["serve", "--run", str(folder), "--num-steps", "9", "--device", "cpu"]) == cli.EXIT_USAGE
+    assert capsys.readouterr().err == ("tinygan: error: --num-steps, --device: a run folder (--run) brings its own "
                                        "settings\n")
     assert cli.main(["serve", "--run", str(tmp_path / "nowhere")]) == cli.EXIT_USAGE
     assert capsys.readouterr().err == f"tinygan: error: {tmp_path / 'nowhere'}: no such run folder\n"
@@ -711,9 +719,10 @@ class Served:
         if self.announced is None:
             self.close()
             raise AssertionError(f"no address printed; stderr: {self.lines(self.stderr)}")
-        match = re.fullmatch(r"tinygan live view: http://(\S+):(\d+)/ \(Ctrl-C stops\)\n", self.announced)
+        match = re.fullmatch(r"tinygan live view: http://(\S+):(\d+)/(\?token=[\w-]+)? \(Ctrl-C stops\)\n",
+                             self.announced)
         assert match, self.announced
-        self.port = int(match.group(2))
+        self.port, self.token = int(match.group(2)), match.group(3) or ""  # beyond loopback: "?token=..."
         self.url = f"http://127.0.0.1:{self.port}/"
 
     @staticmethod
@@ -729,11 +738,11 @@ class Served:
         return found
 
     def get(self, path: str) -> dict:
-        with urllib.request.urlopen(self.url + path, timeout=30) as reply:
+        with urllib.request.urlopen(self.url + path + self.token, timeout=30) as reply:
             return json.loads(reply.read())
 
     def post(self, path: str, body: dict) -> dict:
-        request = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), method="POST",
+        request = urllib.request.Request(self.url + path + self.token, data=json.dumps(body).encode(), method="POST",
                                          headers={"content-type": "application/json"})
         with urllib.request.urlopen(request, timeout=30) as reply:
             return json.loads(reply.read())
@@ -767,11 +776,17 @@ def served(command: list[str], cwd: Path):
 def test_serve_warns_off_loopback_answers_and_stops_on_ctrl_c_with_a_page_open(tinygan_command, tmp_path):
     with served([*tinygan_command, "serve", "--host", "0.0.0.0", "--port", "0"], tmp_path) as serving:
         assert serving.announced.startswith("tinygan live view: http://0.0.0.0:")
-        assert serving.stderr.get(timeout=10) == ("tinygan: warning: serving on 0.0.0.0, not loopback: anyone who "
-                                                  "reaches this port can steer training and read uploaded data\n")
+        assert serving.stderr.get(timeout=10) == ("tinygan: warning: serving on 0.0.0.0, beyond this machine: whoever "
+                                                  "has the address below (with its token) can steer training and "
+                                                  "read uploaded data\n")
+        assert serving.token.startswith("?token=") and len(serving.token) > 30
         status = serving.get("api/session")
         assert (status["step"], status["num_steps"], status["settings"]["preset"]) == (0, 1200, "seed")
-        with connect(f"ws://127.0.0.1:{serving.port}/api/live", open_timeout=30) as page:
+        with pytest.raises(urllib.error.HTTPError) as refused:  # without the token: 403
+            urllib.request.urlopen(serving.url + "api/session", timeout=30)
+        assert refused.value.code == 403
+        refused.value.close()  # the refusal's own response, left open by urllib
+        with connect(f"ws://127.0.0.1:{serving.port}/api/live{serving.token}", open_timeout=30) as page:
             assert json.loads(page.recv(timeout=30))["type"] == "scene"
             serving.post("api/control", {"action": "speed", "value": 200})
             serving.post("api/control", {"action": "play"})

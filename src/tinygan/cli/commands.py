@@ -242,8 +242,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be in [0, 65535], got {args.port}")
-    if args.run is not None and (args.preset != "seed" or args.num_steps is not None or args.device is not None):
-        raise UsageError("--preset, --num-steps, --device: a run folder (--run) brings its own settings")
+    given = [flag for flag, value in (("--preset", args.preset != "seed"), ("--num-steps", args.num_steps),
+                                       ("--device", args.device)) if value not in (False, None)]
+    if args.run is not None and given:
+        raise UsageError(f"{', '.join(given)}: a run folder (--run) brings its own settings")
     chosen = {name: value for name, value in (("num_steps", args.num_steps), ("device", args.device))
               if value is not None}
     from tinygan.engine.resolve import config_from_preset

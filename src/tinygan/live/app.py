@@ -218,6 +218,9 @@ async def _body(request: Request, limit: int, what: str) -> bytes:
 
 
 async def _json_body(request: Request):
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json":  # a cross-site form can send text/plain without asking first; never JSON
+        raise RequestError(415, f"send settings and controls as application/json, not {kind[:60] or 'nothing'}")
     data = await _body(request, MAX_JSON_BYTES, "the request")
     try:
         return json.loads(data)

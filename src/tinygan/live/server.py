@@ -119,6 +119,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, *, run: str | None = None, 
     import uvicorn
 
     from tinygan.live.app import create_app
+    from tinygan.live.guard import LOOPBACK_NAMES, Guard, new_token
 
     with contextlib.ExitStack() as stack:
         sock = listen(host, port)  # first: a port in use is said at once, not after seconds of compiling
@@ -133,13 +134,15 @@ def serve(host: str = "127.0.0.1", port: int = 8000, *, run: str | None = None, 
             session = Session(config or config_from_preset("seed"))
         stack.callback(session.close)
         save = (lambda: link.save(session)) if link is not None else None
-        app = create_app(session, uploads=uploads.absolute(), save=save)
         address = sock.getsockname()
+        token = None if is_loopback(host) else new_token()  # beyond loopback, Host cannot be checked: a token
+        app = Guard(create_app(session, uploads=uploads.absolute(), save=save), port=address[1],
+                    names=(*LOOPBACK_NAMES, host.lower()), token=token)
         shown = f"[{address[0]}]" if ":" in address[0] else address[0]
-        if not is_loopback(host):
-            print(f"tinygan: warning: serving on {host}, not loopback: anyone who reaches this port can steer "
-                  "training and read uploaded data", file=sys.stderr)
-        announce(f"tinygan live view: http://{shown}:{address[1]}/ (Ctrl-C stops)")
+        if token is not None:
+            print(f"tinygan: warning: serving on {host}, beyond this machine: whoever has the address below (with "
+                  "its token) can steer training and read uploaded data", file=sys.stderr)
+        announce(f"tinygan live view: http://{shown}:{address[1]}/{f'?token={token}' if token else ''} (Ctrl-C stops)")
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="auto", timeout_graceful_shutdown=3,
                                                lifespan="off"))
         with _signals_as_stop():
