@@ -116,8 +116,8 @@ BAD_INPUT = [
     (["train", "--num-step", "10"], "unrecognized arguments: --num-step 10; did you mean --num-steps?"),  # no abbreviations
     (["train", "--num-stesp=10"], "unrecognized arguments: --num-stesp=10; did you mean --num-steps?"),
     (["sample", "run", "--iidd"], "unrecognized arguments: --iidd; did you mean --iid?"),  # the command's own flags
-    (["train", "--preset", "rign"], "(choose from 'data', 'grid', 'recommended', 'ring', 'seed', 'seed-minibatch', "
-                                    "'wgan-gp-8gaussians'); did you mean ring?"),
+    (["train", "--preset", "rign"], "(choose from 'data', 'grid', 'grid-fast', 'recommended', 'ring', 'ring-fast', "
+                                    "'seed', 'seed-minibatch', 'wgan-gp-8gaussians'); did you mean ring?"),
     (["train", "--minibatch", "maybe"], "argument --minibatch: expected True or False, got 'maybe'"),
     (["train", "--num-steps", "ten"], "argument --num-steps: invalid int value: 'ten'"),
     (["train", "--learning-rate", "nan"], "optim.learning_rate: must be a finite number, got nan"),

@@ -44,14 +44,16 @@ def test_seed_minibatch_preset_differs_only_in_minibatch():
 
 
 def test_preset_names():
-    assert set(tinygan.PRESETS) == {"seed", "seed-minibatch", "recommended", "ring", "grid", "wgan-gp-8gaussians", "data"}
+    assert set(tinygan.PRESETS) == {"seed", "seed-minibatch", "recommended", "ring", "grid", "ring-fast", "grid-fast",
+                                    "wgan-gp-8gaussians", "data"}
     assert all(preset.preset == name for name, preset in tinygan.PRESETS.items())
 
 
 def test_unknown_preset():
     with pytest.raises(ConfigError) as error:
         config_from_preset("seeds")
-    assert str(error.value) == "preset: unknown preset 'seeds' (known: seed, seed-minibatch, recommended, ring, grid, wgan-gp-8gaussians, data)"
+    assert str(error.value) == ("preset: unknown preset 'seeds' (known: seed, seed-minibatch, recommended, ring, grid, "
+                                "ring-fast, grid-fast, wgan-gp-8gaussians, data)")
 
 
 # ---------------------------------------------------------------- overrides

@@ -203,11 +203,11 @@ def train(
     `on_frame(frame)` sees each animation frame as it is kept. A first SIGINT or SIGTERM stops the run after
     the running chunk (status "interrupted").
     """
-    with devices.on_cpu():
-        game = engine.make_game(config)
-    device = devices.choose(config.train.device, engine.iteration_flops(game))
-    with StopSignal().installed() as stop, jax.default_device(device):
-        return _train(game, config, progress, frames, stop, resume, checkpoint, checkpoint_every, on_frame)
+    with StopSignal().installed() as stop:  # from the first moment: building a big game takes a while
+        with devices.on_cpu():
+            game = engine.make_game(config)
+        with jax.default_device(devices.choose(config.train.device, engine.iteration_flops(game))):
+            return _train(game, config, progress, frames, stop, resume, checkpoint, checkpoint_every, on_frame)
 
 
 def _train(game: engine.Game, config: Config, progress, with_frames: bool, stop: StopSignal, resume: Snapshot | None,
