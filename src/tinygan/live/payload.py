@@ -46,7 +46,11 @@ def scene(game: engine.Game, config, view, columns: tuple[str, ...]) -> dict:
 
 
 def frame(frame: Frame, view) -> dict:
-    """A frame's picture: D(x) and the generated density in 1-D; D's heat map, points and G's arrows in 2-D."""
+    """A frame's picture: D(x) and the generated density in 1-D; D's heat map, points and G's arrows in 2-D.
+
+    The heat map is side x side bytes, base64, first row the lowest y, spread over D's logit from the frame's
+    lowest D to its highest: byte b stands for logit(D) = logit(low) + b / 255 * (logit(high) - logit(low)).
+    """
     if len(view) == 1:
         low, high = view[0]
         stride = max(1, len(frame.decision) // LINE_POINTS)
@@ -56,10 +60,16 @@ def frame(frame: Frame, view) -> dict:
                 "generated": {"x": numbers(centres), "density": numbers(density), "outside": outside}}
     extent = (*view[0], *view[1])
     side = round(len(frame.decision) ** 0.5)
-    shades = np.round(np.nan_to_num(frame.decision, nan=0.5) * 255).clip(0, 255).astype(np.uint8)
+    decision = np.nan_to_num(np.asarray(frame.decision, np.float64), nan=0.5).clip(1e-7, 1 - 1e-7)
+    logits = np.log(decision / (1 - decision))
+    # The bytes span the frame's own range: at the start D is within 1/1000 of 1/2 everywhere, which 256 steps
+    # over [0, 1] would flatten to one or two shades. By logit, D near 0 and 1 keeps its structure too.
+    low, high = logits.min(), logits.max()
+    shades = np.round((logits - low) / max(high - low, 1e-12) * 255).clip(0, 255).astype(np.uint8)
     spaced = frame.generated[:: len(frame.generated) // len(frame.pull)][: len(frame.pull)]  # the arrows' points
     arrows = np.concatenate([spaced[:, :2], plots_2d.arrow_vectors(frame.pull, extent)], axis=1)  # (m, 4)
-    return {"heatmap": {"side": side, "values": base64.b64encode(shades.tobytes()).decode("ascii")},
+    return {"heatmap": {"side": side, "low": float(decision.min()), "high": float(decision.max()),
+                        "values": base64.b64encode(shades.tobytes()).decode("ascii")},
             "generated": {"points": numbers(plots_2d.points_drawn(frame.generated[:, :2])),
                           "outside": plots_2d.outside_fraction(frame.generated, extent)},
             "arrows": numbers(arrows)}

@@ -13,12 +13,16 @@ const COLORS = {
   generated: "#d62728",     // generated density (1-D) and loss_g
   realPoint: "#00441b",
   generatedPoint: "#40004b",
-  arrow: "rgba(30, 30, 30, 0.6)",
+  arrow: "rgba(25, 25, 25, 0.5)",  // G's arrows: light, so that the points under them stay readable
+  contour: "rgba(20, 20, 20, 0.85)", // where D = ½
   metric: "#3b4a5e",
   grid: "#eceef1",
   axis: "#c5cad1",
   text: "#5b6472",
 };
+const ARROW_CELL = 20;    // CSS pixels: at most one of G's arrows starts in each cell of this side
+const ARROW_LONGEST = 32; // CSS pixels: the longest arrow drawn
+const HEATMAP_PIXELS = 512; // the heat map's image is at most this wide (~10 ms a frame); wider screens scale it up
 const FONT = "11px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
 const SETTING_NAMES = [
   "preset", "target", "objective", "minibatch", "label_smoothing", "gradient_penalty", "r1", "n_critic",
@@ -34,8 +38,11 @@ const METRIC_LABELS = {
 const HIGHER_IS_BETTER = new Set(["modes_captured", "high_quality"]);
 const NO_DIRECTION = new Set(["mean", "std", "loss_d", "loss_g"]); // neither higher nor lower is "better"
 
-// What tests read: plain objects, kept up to date.
-const live = (window.tinygan = { scene: null, lastFrame: null, framesReceived: 0, framesDrawn: 0, history: [] });
+// What tests read: plain objects, kept up to date (`layout`: the picture's plot box, the boxes of its words and
+// in 2-D the number of arrows, as last drawn), and the picture's pure helpers.
+const live = (window.tinygan = {
+  scene: null, lastFrame: null, framesReceived: 0, framesDrawn: 0, history: [], layout: null, picture: null,
+});
 
 // The page's own state.
 const page = {
@@ -51,7 +58,9 @@ const page = {
   drawScheduled: false,
   viewDirty: false,
   chartsDirty: false,
-  heatmap: { source: null, canvas: document.createElement("canvas") },
+  // The latest heat map: its values, and its image at the screen's resolution (drawn again on a new frame,
+  // size or colour scale only).
+  heatmap: { source: null, field: null, drawn: null, pixels: 0, end: 0, canvas: document.createElement("canvas") },
 };
 
 const $ = (id) => document.getElementById(id);
@@ -401,8 +410,8 @@ function showViewLegend(dim) {
     ? item(line(COLORS.discriminator), "D(x): the discriminator's belief that x is real") +
       item(line(COLORS.real), "real density") + item(line(COLORS.generated), "generated density")
     : item(dot(COLORS.realPoint), "real samples") + item(dot(COLORS.generatedPoint), "generated samples") +
-      item('<i class="swatch ramp"></i>', "D(x): fake … real") +
-      item('<i class="swatch arrow"></i>', "where G's gradient moves its samples");
+      item(line(COLORS.contour), "D = ½: where D cannot tell them apart") +
+      item('<i class="swatch arrow"></i>', "where G's gradient moves its samples (one per spot, averaged)");
 }
 
 // ---------------------------------------------------------------- drawing
@@ -456,40 +465,52 @@ function drawView() {
   if (frame) live.framesDrawn += 1;
 }
 
-// The seed's picture: D(x), the real density and the generated density over the view.
+// The seed's picture: D(x), the real density and the generated density over the view. Words stay off the
+// data: the "outside" note in a strip above the plot, "D = ½" in the margin to its right.
 function drawView1d(ctx, width, height, frame) {
   const { view, real } = live.scene;
-  const box = { left: 46, right: width - 14, top: 14, bottom: height - 34 };
+  const box = { left: 46, right: width - 44, top: 26, bottom: height - 34 };
   const densityMax = Math.max(1, maxOf(real.density), frame ? maxOf(frame.generated.density) : 0);
   const x = linear(view[0], [box.left, box.right]);
   const y = linear([0, densityMax * 1.05], [box.bottom, box.top]);
+  const labels = [];
   drawAxes(ctx, box, x, y, { xLabel: "x", yLabel: "density · D(x)" });
-  dashedLevel(ctx, box, y(0.5), "D = ½");
+  dashedLine(ctx, box, y(0.5), COLORS.axis);
+  labels.push(label(ctx, "D = ½", box.right + 4, y(0.5), "left", "middle"));
   drawCurve(ctx, real.x, real.density, x, y, COLORS.real, 2, y(0));
-  if (!frame) return;
-  drawCurve(ctx, frame.generated.x, frame.generated.density, x, y, COLORS.generated, 2, y(0));
-  drawCurve(ctx, frame.decision.x, frame.decision.y, x, y, COLORS.discriminator, 2.5);
-  const outside = frame.generated.outside || 0;
-  const [low, high] = view[0];
-  ctx.fillStyle = outside > 0.01 ? COLORS.generated : COLORS.text;
-  ctx.textAlign = "left";
-  ctx.textBaseline = "top";
-  ctx.fillText(`${formatPercent(outside)} of generated samples outside [${low}, ${high}]`, box.left + 8, box.top + 4);
+  if (frame) {
+    drawCurve(ctx, frame.generated.x, frame.generated.density, x, y, COLORS.generated, 2, y(0));
+    drawCurve(ctx, frame.decision.x, frame.decision.y, x, y, COLORS.discriminator, 2.5);
+    const outside = frame.generated.outside || 0;
+    const [low, high] = view[0];
+    const note = `${formatPercent(outside)} of generated samples outside [${low}, ${high}]`;
+    labels.push(label(ctx, note, box.right, box.top - 8, "right", "bottom",
+      outside > 0.01 ? COLORS.generated : COLORS.text));
+  }
+  live.layout = { box, labels };
 }
 
-// GAN Lab's picture: D's heat map, real and generated points, and G's gradient arrows.
+// GAN Lab's picture: D's heat map with its D = ½ line, real and generated points, and G's arrows. Above the
+// plot, the heat map's colour bar; below it, the share of generated samples the plot cannot show.
 function drawView2d(ctx, width, height, frame) {
   const { view, real } = live.scene;
-  const size = Math.max(10, Math.min(width - 50, height - 40));
+  const strip = 38; // above the plot: the colour bar; below: the ticks and the note
+  const size = Math.max(10, Math.min(width - 50, height - 2 * strip));
   const left = Math.round((width - size) / 2) + 10;
-  const box = { left, right: left + size, top: 10, bottom: 10 + size };
+  const box = { left, right: left + size, top: strip, bottom: strip + size };
   const x = linear(view[0], [box.left, box.right]);
   const y = linear(view[1], [box.bottom, box.top]);
-  if (frame && frame.heatmap) {
-    ctx.imageSmoothingEnabled = true;
-    ctx.drawImage(heatmapImage(frame.heatmap), box.left, box.top, size, size);
+  const labels = [];
+  const arrows = frame ? thinnedArrows(frame.arrows || [], x, y) : [];
+  const field = frame && frame.heatmap ? decodedHeatmap(frame.heatmap) : null;
+  if (field) {
+    const end = colourScaleEnd(field);
+    const pixels = Math.min(HEATMAP_PIXELS, Math.round(size * (window.devicePixelRatio || 1)));
+    ctx.drawImage(heatmapImage(field, end, pixels), box.left, box.top, size, size);
+    drawContour(ctx, contourSegments(field.logits, field.side, 0), box, field.side); // logit 0: D = ½
+    labels.push(...drawColourBar(ctx, box.left, 8, end));
   }
-  drawAxes(ctx, box, x, y, { xTickCount: 8, yTickCount: 8, grid: !frame });
+  drawAxes(ctx, box, x, y, { xTickCount: 8, yTickCount: 8, grid: !field });
   ctx.save(); // points and arrows beyond the view stop at its edge (the note below counts them)
   ctx.beginPath();
   ctx.rect(box.left, box.top, size, size);
@@ -497,55 +518,193 @@ function drawView2d(ctx, width, height, frame) {
   drawPoints(ctx, real.points, x, y, COLORS.realPoint, 0.7);
   if (frame) {
     drawPoints(ctx, frame.generated.points, x, y, COLORS.generatedPoint, 0.8);
-    drawArrows(ctx, frame.arrows || [], x, y);
+    drawArrows(ctx, arrows);
   }
   ctx.restore();
-  if (!frame) return;
-  if (frame.generated.outside > 0) {
-    ctx.fillStyle = COLORS.text;
-    ctx.textAlign = "left";
-    ctx.textBaseline = "top";
+  if (frame && frame.generated.outside > 0) {
     const note = `${formatPercent(frame.generated.outside)} of generated samples outside the view`;
-    ctx.fillText(note, box.left + 6, box.top + 6);
+    labels.push(label(ctx, note, (box.left + box.right) / 2, box.bottom + 22, "center", "top"));
   }
+  live.layout = { box, labels, arrows: arrows.length };
 }
 
-// D's values as an image: side x side bytes, first row the lowest y, so rows are flipped into canvas order.
-function heatmapImage(heatmap) {
+// Text at (px, py), and the box it covers (what tests check stays off the plot).
+function label(ctx, text, px, py, align, baseline, color = COLORS.text) {
+  ctx.fillStyle = color;
+  ctx.textAlign = align;
+  ctx.textBaseline = baseline;
+  ctx.fillText(text, px, py);
+  const width = ctx.measureText(text).width;
+  const left = align === "left" ? px : align === "right" ? px - width : px - width / 2;
+  const top = baseline === "top" ? py : baseline === "bottom" ? py - 12 : py - 6;
+  return { text, left, right: left + width, top, bottom: top + 12 };
+}
+
+// D's heat map as numbers: side x side logits of D, row 0 the lowest y, and D's lowest and highest value.
+// The bytes span the logits of these two (payload.frame), so that D's small differences are not rounded away.
+function decodedHeatmap(heatmap) {
   const cache = page.heatmap;
-  if (cache.source === heatmap) return cache.canvas;
-  const side = heatmap.side;
-  const bytes = decodeBase64(heatmap.values);
-  cache.canvas.width = cache.canvas.height = side;
+  if (cache.source !== heatmap) {
+    const { side, low, high } = heatmap;
+    const step = (logit(high) - logit(low)) / 255;
+    const logits = Float64Array.from(decodeBase64(heatmap.values), (b) => logit(low) + b * step);
+    cache.source = heatmap;
+    cache.field = { side, logits, low, high };
+  }
+  return cache.field;
+}
+
+function logit(p) {
+  const clamped = Math.min(Math.max(p, 1e-9), 1 - 1e-9);
+  return Math.log(clamped / (1 - clamped));
+}
+
+// The D at which the colour scale turns full green (1 - it: full purple): just past the frame's D farthest
+// from ½, ½ plus a round number (at the start D is within 1/1000 of ½ everywhere, which a fixed 0..1 scale
+// would show all white), or 0.99 or 0.999 (D beyond it is full colour).
+function colourScaleEnd({ low, high }) {
+  const farthest = Math.max(Math.abs(low - 0.5), Math.abs(high - 0.5), 1e-6);
+  if (farthest > 0.4) return farthest > 0.49 ? 0.999 : 0.99;
+  const magnitude = 10 ** Math.floor(Math.log10(farthest));
+  const nice = [1, 1.5, 2, 3, 4, 5, 6, 8, 10].map((m) => m * magnitude).find((s) => s >= farthest * (1 - 1e-9));
+  return 0.5 + nice;
+}
+
+// Where a logit of D lies on the colour scale, from -1 (full purple) through 0 (white: D = ½) to 1: by the
+// logit, so that D's structure shows near 0 and 1 as well as near ½ (a D under 0.05 is not one flat purple).
+function colourPosition(z, end) {
+  return Math.max(-1, Math.min(1, z / logit(end)));
+}
+
+// The heat map drawn at `pixels` x `pixels` (about the screen's resolution): D's logit interpolated bilinearly
+// between the grid's points, then coloured, so that it is smooth and passes through white only where D is ½.
+function heatmapImage(field, end, pixels) {
+  const cache = page.heatmap;
+  if (cache.drawn === field && cache.pixels === pixels && cache.end === end) return cache.canvas;
+  cache.canvas.width = cache.canvas.height = pixels;
   const ctx = cache.canvas.getContext("2d");
-  const image = ctx.createImageData(side, side);
-  for (let row = 0; row < side; row++) {
-    const target = (side - 1 - row) * side;
-    for (let column = 0; column < side; column++) {
-      const color = DIVERGING[bytes[row * side + column]];
-      image.data.set(color, (target + column) * 4);
+  const image = ctx.createImageData(pixels, pixels);
+  const { side, logits } = field;
+  const scale = (side - 1) / pixels; // the grid's points lie on the picture's edges
+  for (let row = 0; row < pixels; row++) {
+    const gy = (pixels - row - 0.5) * scale; // canvas rows go down, the grid's up
+    for (let column = 0; column < pixels; column++) {
+      const z = bilinear(logits, side, (column + 0.5) * scale, gy);
+      image.data.set(divergingColour(colourPosition(z, end)), (row * pixels + column) * 4);
     }
   }
   ctx.putImageData(image, 0, 0);
-  cache.source = heatmap;
+  Object.assign(cache, { drawn: field, pixels, end });
   return cache.canvas;
 }
 
-// D from 0 to 255: purple (fake) through white (indifferent) to green (real), ColorBrewer's PRGn,
-// washed toward white so that the points drawn over it stay readable.
-const DIVERGING = (() => {
-  const stops = [[118, 42, 131], [194, 165, 207], [247, 247, 247], [166, 219, 160], [27, 120, 55]];
-  const wash = 0.45;
-  const table = [];
-  for (let i = 0; i < 256; i++) {
-    const position = (i / 255) * (stops.length - 1);
-    const k = Math.min(Math.floor(position), stops.length - 2);
-    const t = position - k;
-    const rgb = stops[k].map((c, j) => c + (stops[k + 1][j] - c) * t);
-    table.push(Uint8ClampedArray.from([...rgb.map((c) => c + (255 - c) * wash), 255]));
+// The value at grid coordinates (gx, gy) between the four grid points around it.
+function bilinear(values, side, gx, gy) {
+  const c = Math.min(Math.floor(gx), side - 2);
+  const r = Math.min(Math.floor(gy), side - 2);
+  const tx = gx - c;
+  const ty = gy - r;
+  const i = r * side + c;
+  const bottom = values[i] + (values[i + 1] - values[i]) * tx;
+  const top = values[i + side] + (values[i + side + 1] - values[i + side]) * tx;
+  return bottom + (top - bottom) * ty;
+}
+
+// Where the field crosses `level`: segments [x0, y0, x1, y1] in grid units (column, row), by marching squares,
+// each crossing placed by linear interpolation along its cell's edge. Neighbouring cells compute a shared
+// edge's crossing alike, so the segments join into lines.
+function contourSegments(values, side, level) {
+  const segments = [];
+  for (let r = 0; r < side - 1; r++) {
+    for (let c = 0; c < side - 1; c++) {
+      const corners = [[c, r], [c + 1, r], [c + 1, r + 1], [c, r + 1]]; // counter-clockwise
+      const v = corners.map(([cc, rr]) => values[rr * side + cc]);
+      const crossings = []; // crossings[k] on the edge from corner k to corner k + 1
+      for (let k = 0; k < 4; k++) {
+        const a = v[k];
+        const b = v[(k + 1) % 4];
+        if (a < level === b < level) continue;
+        const t = (level - a) / (b - a);
+        const [xa, ya] = corners[k];
+        const [xb, yb] = corners[(k + 1) % 4];
+        crossings.push([xa + (xb - xa) * t, ya + (yb - ya) * t]);
+      }
+      if (crossings.length === 2) segments.push([...crossings[0], ...crossings[1]]);
+      else if (crossings.length === 4) segments.push(...saddle(crossings, v, level));
+    }
   }
-  return table;
-})();
+  return segments;
+}
+
+// A cell whose opposite corners lie on the same side of the level: the cell's mean says which pair of
+// corners the region joins; the two lines then cut off the other two corners.
+function saddle(crossings, corners, level) {
+  const [e0, e1, e2, e3] = crossings;
+  const mean = (corners[0] + corners[1] + corners[2] + corners[3]) / 4;
+  const joined = mean < level === corners[0] < level; // corners 0 and 2 join through the middle
+  return joined ? [[...e0, ...e1], [...e2, ...e3]] : [[...e3, ...e0], [...e1, ...e2]];
+}
+
+// The D = ½ line, from grid units to the plot `box`: one path, so that it has no darker spots where segments meet.
+function drawContour(ctx, segments, box, side) {
+  const k = (box.right - box.left) / (side - 1);
+  ctx.beginPath();
+  for (const [x0, y0, x1, y1] of segments) {
+    ctx.moveTo(box.left + x0 * k, box.bottom - y0 * k);
+    ctx.lineTo(box.left + x1 * k, box.bottom - y1 * k);
+  }
+  ctx.save();
+  Object.assign(ctx, { strokeStyle: COLORS.contour, lineWidth: 1.75, lineCap: "round", lineJoin: "round" });
+  ctx.stroke();
+  ctx.restore();
+}
+
+// The heat map's colour bar, in the strip above the plot: 1 - end to end, with the D = ½ line's mark at its
+// middle (and 0.1 and 0.9 marked where the scale reaches past them: it is not linear). Returns its words' boxes.
+function drawColourBar(ctx, left, top, end) {
+  const width = 160;
+  const height = 10;
+  const labels = [label(ctx, "D(x): fake", left, top + height / 2, "left", "middle")];
+  const start = labels[0].right + 6;
+  for (let i = 0; i < width; i++) {
+    const [r, g, b] = divergingColour((2 * (i + 0.5)) / width - 1);
+    ctx.fillStyle = `rgb(${r}, ${g}, ${b})`;
+    ctx.fillRect(start + i, top, 1, height);
+  }
+  ctx.strokeStyle = COLORS.axis;
+  ctx.lineWidth = 1;
+  ctx.strokeRect(start - 0.5, top - 0.5, width + 1, height + 1);
+  const at = (d) => start + ((colourPosition(logit(d), end) + 1) / 2) * width;
+  ctx.save();
+  Object.assign(ctx, { strokeStyle: COLORS.contour, lineWidth: 1.75 });
+  line(ctx, at(0.5), top - 3, at(0.5), top + height + 3);
+  ctx.restore();
+  const digits = 1 - Math.floor(Math.log10(Math.min(end - 0.5, 1 - end))); // 0.5015 and 0.999: 4
+  const text = (d) => String(Number(d.toFixed(digits)));
+  const ticks = [[1 - end, "left"], [0.5, "center"], [end, "right"]];
+  if (end >= 0.99) ticks.push([0.1, "center"], [0.9, "center"]);
+  for (const [d, align] of ticks) {
+    if (d !== 0.5 && align === "center") line(ctx, at(d), top + height, at(d), top + height + 2);
+    labels.push(label(ctx, d === 0.5 ? "½" : text(d), at(d), top + height + 3, align, "top"));
+  }
+  labels.push(label(ctx, "real", start + width + 6, top + height / 2, "left", "middle"));
+  return labels;
+}
+
+// ColorBrewer's PRGn, t from -1 (purple: fake) through 0 (white: D = ½) to 1 (green: real), its darkest ends
+// left out so that the dark points drawn over it stay readable.
+const PRGN = [[153, 112, 171], [194, 165, 207], [231, 212, 232], [247, 247, 247], [217, 240, 211],
+  [166, 219, 160], [90, 174, 97]];
+const DIVERGING = Array.from({ length: 511 }, (_, i) => {
+  const position = (i / 510) * (PRGN.length - 1);
+  const k = Math.min(Math.floor(position), PRGN.length - 2);
+  const t = position - k;
+  return Uint8ClampedArray.from([...PRGN[k].map((c, j) => c + (PRGN[k + 1][j] - c) * t), 255]);
+});
+
+function divergingColour(t) {
+  return DIVERGING[Math.round((Math.max(-1, Math.min(1, t)) + 1) * 255)];
+}
 
 function decodeBase64(text) {
   const binary = atob(text);
@@ -570,19 +729,42 @@ function drawPoints(ctx, points, x, y, color, alpha) {
   ctx.globalAlpha = 1;
 }
 
-function drawArrows(ctx, arrows, x, y) {
-  ctx.beginPath();
+// G's arrows on the screen, [x0, y0, x1, y1], at most one per `cell` x `cell` pixels: the arrows that start in
+// one cell become their average (a collapsed generator's 256 arrows on one spot become one), and none is
+// longer than `longest` pixels. Arrows with a null (a NaN gradient) are left out.
+function thinnedArrows(arrows, x, y, cell = ARROW_CELL, longest = ARROW_LONGEST) {
+  const cells = new Map();
   for (const [ax, ay, dx, dy] of arrows) {
-    const x0 = x(ax), y0 = y(ay), x1 = x(ax + dx), y1 = y(ay + dy);
+    if (![ax, ay, dx, dy].every(Number.isFinite)) continue;
+    const x0 = x(ax);
+    const y0 = y(ay);
+    const key = `${Math.floor(x0 / cell)},${Math.floor(y0 / cell)}`;
+    const sum = cells.get(key) || { x: 0, y: 0, dx: 0, dy: 0, n: 0 };
+    sum.x += x0;
+    sum.y += y0;
+    sum.dx += x(ax + dx) - x0;
+    sum.dy += y(ay + dy) - y0;
+    sum.n += 1;
+    cells.set(key, sum);
+  }
+  return [...cells.values()].map(({ x: sx, y: sy, dx, dy, n }) => {
+    const shrink = Math.min(1, longest / (Math.hypot(dx, dy) / n || 1));
+    return [sx / n, sy / n, (sx + dx * shrink) / n, (sy + dy * shrink) / n];
+  });
+}
+
+function drawArrows(ctx, arrows) {
+  ctx.beginPath();
+  for (const [x0, y0, x1, y1] of arrows) {
     const length = Math.hypot(x1 - x0, y1 - y0);
-    if (length < 0.5) continue;
-    const head = Math.min(5, length * 0.4);
+    if (length < 1) continue;
+    const head = Math.min(4, length * 0.4);
     const angle = Math.atan2(y1 - y0, x1 - x0);
     ctx.moveTo(x0, y0);
     ctx.lineTo(x1, y1);
-    ctx.lineTo(x1 - head * Math.cos(angle - 0.45), y1 - head * Math.sin(angle - 0.45));
+    ctx.lineTo(x1 - head * Math.cos(angle - 0.5), y1 - head * Math.sin(angle - 0.5));
     ctx.moveTo(x1, y1);
-    ctx.lineTo(x1 - head * Math.cos(angle + 0.45), y1 - head * Math.sin(angle + 0.45));
+    ctx.lineTo(x1 - head * Math.cos(angle + 0.5), y1 - head * Math.sin(angle + 0.5));
   }
   ctx.strokeStyle = COLORS.arrow;
   ctx.lineWidth = 1;
@@ -710,14 +892,6 @@ function dashedLine(ctx, box, py, color) {
   ctx.restore();
 }
 
-function dashedLevel(ctx, box, py, text) {
-  dashedLine(ctx, box, py, COLORS.axis);
-  ctx.fillStyle = COLORS.text;
-  ctx.textAlign = "right";
-  ctx.textBaseline = "bottom";
-  ctx.fillText(text, box.right - 4, py - 2);
-}
-
 // A polyline that breaks at nulls (NaN in the history); `baseline` fills the area under it, lightly.
 function drawCurve(ctx, xs, ys, x, y, color, width, baseline) {
   ctx.beginPath();
@@ -825,6 +999,11 @@ async function loadOptions() {
     reportError(`Cannot read the options (${error.message})`, true);
   }
 }
+
+live.picture = {
+  thinnedArrows, contourSegments, colourScaleEnd, colourPosition, decodedHeatmap, heatmapImage, drawContour,
+};
+live.redraw = () => invalidate(true, false); // for tests: the picture drawn again, from the latest frame
 
 async function start() {
   bindControls();
