@@ -154,10 +154,12 @@ def frames_received(page) -> int:
 
 
 def click_and_wait_for_frame(page, selector: str) -> dict:
-    """Click a control of a paused session and return the frame that answers it."""
+    """Click a control of a paused session and return the frame that answers it (the ones that say a program
+    compiles for it come before)."""
     seen = frames_received(page)
     page.click(selector)
-    wait(page, "tinygan.framesReceived > arg && tinygan.lastFrame !== null", seen)
+    wait(page, "tinygan.framesReceived > arg && tinygan.lastFrame !== null && !tinygan.lastFrame.status.compiling",
+         seen)
     return last_frame(page)
 
 

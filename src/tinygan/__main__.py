@@ -1,7 +1,6 @@
 """`python -m tinygan` is the `tinygan` command."""
 
-import sys
-
 from tinygan.cli import main
+from tinygan_launch import finish
 
-sys.exit(main())
+finish(main())

@@ -93,7 +93,10 @@ class Probe(NamedTuple):
     pull: jax.Array | None = None  # (ARROWS, 2): -grad of G's loss at generated[::GRID_POINTS // ARROWS]
 
 
+@functools.lru_cache(maxsize=16)
 def make_game(config: Config) -> Game:
+    """The game of `config`, built once per config (as its target is, `data.make_target`): the same object for
+    equal configs, so the programs compiled for it, which take it as a static argument, are found again."""
     check(config)  # what only the registries can refuse, refused before anything is built
     target, noise = make_target(config.data), make_noise(config.data)
     generator_rate, discriminator_rate = learning_rates(config)

@@ -17,7 +17,7 @@ from tinygan.engine.game import Batch, DiscriminatorBatch, Game, StepMetrics, Tr
 
 __all__ = [
     "init_state", "pretrain", "setup", "draw_batch", "draw_discriminator_batch", "discriminator_loss",
-    "discriminator_step", "unrolled_discriminator", "moving_average", "generator_step", "update", "all_finite",
+    "discriminator_step", "unrolled_discriminator", "moving_average", "generator_step", "update", "all_finite", "compiled_in", "weighted",
     "skip_if_non_finite", "train_step", "discriminator_only", "generator_only", "step_key", "run_keys", "in_batches", "iteration_flops",
 ]
 
@@ -31,7 +31,7 @@ def init_state(game: Game, key: jax.Array) -> TrainState:
         generator_opt=game.generator_optimizer.init(generator),
         discriminator_opt=game.discriminator_optimizer.init(discriminator),
         step=jnp.zeros((), jnp.int32),
-        generator_ema=generator if game.generator_ema else None,  # the average starts at the drawn weights
+        generator_ema=generator if compiled_in(game.generator_ema) else None,  # the average starts at the drawn weights
         skipped=jnp.zeros((), jnp.int32) if game.skip_non_finite else None,
     )
 
@@ -78,7 +78,7 @@ def draw_batch(game: Game, key: jax.Array) -> Batch:
     # The penalty's key is the last of a split into 4, which differs from the three above whichever threefry
     # mode JAX runs (fold_in(key, 3) would be key_real with jax_threefry_partitionable off). Drawn only when
     # used, so the other streams, and runs without the penalty, stay exactly as they were.
-    penalty_key = jax.random.split(key, 4)[3] if game.gradient_penalty else None
+    penalty_key = jax.random.split(key, 4)[3] if compiled_in(game.gradient_penalty) else None
     # D steps 2..n_critic draw from the last key of a split into 5, split once per extra step: the same
     # argument makes it none of the keys above, so n_critic = 1 leaves every stream exactly as it was.
     extra = None
@@ -94,7 +94,7 @@ def draw_batch(game: Game, key: jax.Array) -> Batch:
 def draw_discriminator_batch(game: Game, key: jax.Array) -> DiscriminatorBatch:
     """The draws of one extra D step: a real batch, the generator's input and, when used, the penalty's key."""
     key_real, key_noise, key_penalty = jax.random.split(key, 3)
-    penalty_key = key_penalty if game.gradient_penalty else None
+    penalty_key = key_penalty if compiled_in(game.gradient_penalty) else None
     return DiscriminatorBatch(
         game.units.sample(key_real, game.batch_size), game.noise.sample(key_noise, game.batch_size), penalty_key
     )
@@ -102,13 +102,28 @@ def draw_discriminator_batch(game: Game, key: jax.Array) -> DiscriminatorBatch:
 
 def discriminator_loss(game: Game, critic, batch: Batch | DiscriminatorBatch, fake: jax.Array) -> jax.Array:
     """The objective's D loss, plus each penalty times its weight; a zero weight leaves the term out entirely."""
-    smoothing = {"label_smoothing": game.label_smoothing} if game.label_smoothing else {}
+    smoothing = {"label_smoothing": game.label_smoothing} if compiled_in(game.label_smoothing) else {}
     loss = game.objective.discriminator_loss(critic(batch.real), critic(fake), **smoothing)
-    if game.gradient_penalty:
-        loss = loss + game.gradient_penalty * gradient_penalty(critic, batch.real, fake, key=batch.penalty_key)
-    if game.r1:
-        loss = loss + game.r1 * r1_penalty(critic, batch.real)
+    if compiled_in(game.gradient_penalty):
+        loss = loss + weighted(game.gradient_penalty,
+                               lambda: gradient_penalty(critic, batch.real, fake, key=batch.penalty_key))
+    if compiled_in(game.r1):
+        loss = loss + weighted(game.r1, lambda: r1_penalty(critic, batch.real))
     return loss
+
+
+def compiled_in(weight) -> bool:
+    """Whether a weighted term is part of the program: when its weight is non-zero, or an array (a live view's
+    knob, `engine.tuning`, which may be turned from zero while the program runs)."""
+    return isinstance(weight, jax.Array) or bool(weight)
+
+
+def weighted(weight, term):
+    """weight * term(): for an array weight (a knob) the term is computed only when the weight is non-zero, at
+    run time (`lax.cond`), so a penalty turned off costs nothing."""
+    if not isinstance(weight, jax.Array):
+        return weight * term()
+    return jax.lax.cond(weight != 0, lambda: weight * term(), lambda: jnp.zeros((), weight.dtype))
 
 
 def discriminator_step(game: Game, generator: Params, discriminator: Params, opt_state, batch: DiscriminatorBatch):

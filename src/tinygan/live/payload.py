@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import base64
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from tinygan import engine, runs
+from tinygan.core.objectives import OBJECTIVES
 from tinygan.pictures import plots
 from tinygan.pictures import two_d as plots_2d
 from tinygan.training.loop import Frame
@@ -33,7 +35,8 @@ def scene(game: engine.Game, config, view, columns: tuple[str, ...]) -> dict:
         drawn = {"x": numbers(centres), "density": numbers(density)}
     else:
         drawn = {"points": numbers(plots_2d.points_drawn(real[:, :2]))}
-    equilibrium = runs.equilibrium_losses(game.objective)
+    equilibrium = runs.equilibrium_losses(OBJECTIVES[config.train.objective])  # the config's: a live game's
+    # objective is a knob, an argument of its programs (`engine.tuning`)
     return {
         "type": "scene",
         "dim": game.target.dim,
@@ -103,3 +106,14 @@ def _nulls(value):
     if isinstance(value, list):
         return [_nulls(item) for item in value]
     return value if math.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class Published:
+    """What pages read: the scene's JSON, the latest frame's JSON, and the history rows so far."""
+
+    version: int  # changes with every reset: a new scene
+    frame_id: int  # changes with every frame
+    scene: dict  # `payload.scene`: read only
+    frame: str  # JSON of `payload.frame` and the status, less the new rows
+    rows: list  # the history rows (lists in column order); a page sends those it has not sent yet

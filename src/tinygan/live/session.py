@@ -2,13 +2,18 @@
 
 Pages only ask and watch: controls (play, pause, single steps, speed, settings, reset) are method calls that
 take the session's lock, and what a page draws is published as JSON text (`Published`) that any number of
-pages read without the lock. Played iterations follow `tinygan train`'s own program and random keys
+pages read without the lock. Played iterations follow `tinygan train`'s own steps and random keys
 (`engine.run_chunk`, `engine.step_key`): a session played from a preset is the run `tinygan train` makes
 with it. A single D or G step draws from keys of its own and leaves the step count as it is.
 
-The thread plays chunks of whole log intervals when it stands at a log point and the speed allows, else
-single iterations; a chunk runs about CHUNK_SECONDS at most, so pause and settings answer at once at any
-training speed. It draws a frame at most FRAME_RATE times a second.
+The knobs (rates, objective, smoothing, penalties, EMA decay) are arguments of the programs (`engine.tuning`):
+turning one compiles nothing. The programs compile ahead, in the background (`live.programs`); a new structure
+(batch size, optimizer...) swaps in once compiled, training going on with the old meanwhile. XLA fuses arguments
+a little differently than constants: a session agrees with `tinygan train` to float32 rounding.
+
+The thread plays chunks of whole log intervals when it stands at a log point and the speed allows, else pieces
+of an interval (so history rows stay exact); a chunk runs about CHUNK_SECONDS at most, so controls answer at
+once at any speed. It draws a frame at most FRAME_RATE times a second, and at least MIN_FRAME_RATE.
 """
 
 from __future__ import annotations
@@ -17,43 +22,34 @@ import contextlib
 import json
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from tinygan import engine
-from tinygan.engine import devices
 from tinygan.config import Config, replace
 from tinygan.config.names import LOSS_COLUMNS
+from tinygan.engine import tuning
 from tinygan.engine.resolve import resolved
-from tinygan.live import payload, settings
+from tinygan.live import payload, programs, settings
+from tinygan.live.payload import Published
+from tinygan.live.pace import Pace
+from tinygan.live.programs import PIECES, Programs, carry_over
 from tinygan.measure.scoring import make_scorer, picture_view
 from tinygan.training.loop import CHUNK_ITERATIONS, Frame, Snapshot, generator_samples
 from tinygan.training.stopping import fresh_watch
 
 FRAME_RATE = 15  # frames a second, at most, that a session draws and a page receives
-FRAME_SHARE = 0.2  # of the time, at most, that drawing frames takes from training (big networks draw slowly)
+MIN_FRAME_RATE = 10  # frames a second, at least, while it plays, unless a frame itself takes longer
+FRAME_SHARE = 0.2  # of the time that drawing frames takes from training beyond MIN_FRAME_RATE (big networks)
 # Points of a frame: the seed's 10,000 in 1-D; a 64 x 64 heat map and as many generated points in 2-D, where
 # D and G cost the most (the PacGAN networks take a tenth of a second for 10,000 points).
 FRAME_POINTS = {1: engine.GRID_POINTS, 2: 64 * 64}
 CHUNK_SECONDS = 0.1  # a compiled chunk runs about this long at most
 SPEEDS = (1, 10, 100, 1_000, None)  # iterations a second the page offers; None: as fast as it goes
+DEFAULT_SPEED = 100  # the seed's run in 12 s: a frame every few iterations, not its end in a blink
 MAX_SPEED = 10**7
-RATE_WINDOW = 2.0  # seconds over which iterations per second are measured (the last two chunks at least)
-
-
-@dataclass(frozen=True)
-class Published:
-    """What pages read: the scene's JSON, the latest frame's JSON, and the history rows so far."""
-
-    version: int  # changes with every reset: a new scene
-    frame_id: int  # changes with every frame
-    scene: dict  # `payload.scene`: read only
-    frame: str  # JSON of `payload.frame` and the status, less the new rows
-    rows: list  # the history rows (lists in column order); a page sends those it has not sent yet
 
 
 class Session:
@@ -68,16 +64,15 @@ class Session:
         self.run, self._run_config = run, snapshot.config if run is not None else None
         self._wake = threading.Condition(self._lock)
         self.upload = upload  # the uploaded data file's path, once a file came
-        self.playing, self.speed, self.message, self.error = False, None, "", None
+        self.playing, self.speed, self.message, self.error = False, DEFAULT_SPEED, "", None
         self._closed, self._version, self._frame_id = False, 0, 0
-        self._rate = deque(maxlen=256)  # (time, iterations played in all)
-        self._played = 0
-        self._seconds_per_iteration = 0.0
-        self._warm = set()  # the (game, program) pairs already run once: their first run compiles
+        self._pace = Pace()
+        self._programs = Programs()
         self._compiled = False  # whether the running chunk compiled a program
         self._manual = 0  # single D and G steps so far: their keys
         self.compiling = False  # whether a program compiles now
-        self._picture = (0, {})  # the scene version and payload of the latest frame's picture
+        self._pending, self._pending_jobs = None, []  # a new structure's config, waiting for these compiles
+        self._picture = (-1, {})  # the scene version and payload of the latest frame's picture (none yet)
         self._published_at, self._frame_seconds = 0.0, 0.0  # when the last frame was drawn, and how long it took
         self.published: Published | None = None
         if snapshot is None:
@@ -109,10 +104,7 @@ class Session:
 
     def play(self) -> None:
         with self._control():
-            if self.step >= self.config.train.num_steps:  # at the horizon: play on for as long again
-                more = min(self.config.train.num_steps + self._length, 2**31 - 1)
-                self._reconfigure(replace(self.config, num_steps=more))
-                self.message = f"playing on to {more:,} iterations"
+            self._play_on()
             self.playing, self.error = True, None
             self._wake.notify_all()
             self._publish(force=True)
@@ -136,12 +128,11 @@ class Session:
     def step_once(self, kind: str) -> None:
         """One iteration ("step"), one D step ("d") or one G step ("g"); pauses first."""
         with self._control():
-            self.playing, self.error = False, None
+            self.playing, self.error, self.message = False, None, ""
             if kind == "step":
-                if self.step >= self.config.train.num_steps:
-                    raise settings.SettingsError(f"the session is at its {self.step:,} iterations: press play "
-                                                 "to train further")
-                self._iteration()
+                self._play_on()
+                if self._pending is None:  # else the step waits for the longer horizon's programs
+                    self._iterations(1)
             else:
                 self._single(kind)
             self._publish(force=True)
@@ -149,12 +140,16 @@ class Session:
     def change(self, changes) -> None:
         """Apply the page's settings: the trained weights stay when only KEEP_WEIGHTS knobs change."""
         with self._control():
-            new = settings.apply(self.config, changes, self.upload)
-            if new == self.config:
+            new = settings.apply(self._pending or self.config, changes, self.upload)
+            if new == (self._pending or self.config):
                 self.message = "nothing changed"
             elif "seed" not in changes and not settings.changes_weights(self.config, new):
-                self._reconfigure(new)
-                self.message, self.error = f"{', '.join(changes)} changed; training goes on from step {self.step:,}", None
+                self.error = None
+                if self._reconfigure(new):
+                    self.message = f"{', '.join(changes)} changed; training goes on from step {self.step:,}"
+                else:
+                    self.message = (f"{', '.join(changes)} changed: compiling for it; training goes on with the "
+                                    "old settings meanwhile")
             else:
                 self._start(new)  # a refused config leaves the session as it was, playing or not
                 self.playing, self.message = False, "started again with the new settings"
@@ -201,6 +196,7 @@ class Session:
             self._closed, self.playing = True, False
             self._wake.notify_all()
         self._thread.join(timeout=10)
+        self._programs.close()
 
     @property
     def attached(self) -> bool:
@@ -241,6 +237,9 @@ class Session:
                     self.playing, self.error = False, f"training failed: {settings.one_line(error)}"
                     self._publish(force=True)
                     continue
+                if not played:  # its programs still compile: the compiler wakes the thread when one is ready
+                    self._wake.wait(timeout=0.5)
+                    continue
                 if self.speed is not None:
                     self._credit -= played
                 if self.step >= self.config.train.num_steps:
@@ -250,24 +249,25 @@ class Session:
                 self._publish(force=not self.playing)
 
     def _advance(self, budget: float) -> int:
-        """Play up to `budget` iterations (at least one): whole log intervals when the session stands at a log
-        point and they fit the budget and CHUNK_SECONDS, else one iteration. Returns the iterations played."""
+        """Play up to `budget` iterations (at least one) with programs that are compiled: whole log intervals when
+        the session stands at a log point and they fit the budget and CHUNK_SECONDS, else a piece of the interval.
+        Returns the iterations played: 0 while the programs it needs still compile."""
         log_every, left = self.config.train.log_every, self.config.train.num_steps - self.step
+        if left <= 0 or not self._ready("steps", n=1):  # a longer horizon's programs, or the first ones, compile
+            return 0
         started, self._compiled = time.perf_counter(), False
-        played = 1
-        if self.step % log_every == 0 and self._seconds_per_iteration:  # single iterations until timed
-            fits = min(budget, left, CHUNK_SECONDS / self._seconds_per_iteration) // log_every
-            played = next((n * log_every for n in (max(1, CHUNK_ITERATIONS // log_every), 1) if n <= fits), 1)
-        if played > 1:
-            self._intervals(played // log_every)
+        took = self._pace.seconds_per_iteration
+        room = max(1, min(budget, left, CHUNK_SECONDS / took if took else 1))
+        intervals = [n for n in (max(1, CHUNK_ITERATIONS // log_every), 1) if n * log_every <= room
+                     and self._ready("chunk", intervals=n, log_every=log_every)]
+        if self.step % log_every == 0 and intervals:
+            played = intervals[0] * log_every
+            self._intervals(intervals[0])
         else:
-            self._iteration()
-        if not self._compiled:  # the time of training and of the history's metrics, per iteration
-            seen = (time.perf_counter() - started) / played
-            self._seconds_per_iteration = seen if not self._seconds_per_iteration else \
-                0.8 * self._seconds_per_iteration + 0.2 * seen
-        self._played += played
-        self._rate.append((time.perf_counter(), self._played))
+            within = min(room, log_every - self.step % log_every)
+            played = max(n for n in (1, *PIECES) if n <= within and self._ready("steps", n=n))
+            self._iterations(played)
+        self._pace.played(played, time.perf_counter() - started, timed=not self._compiled)
         return played
 
     # ------------------------------------------------------------------ training (the lock held)
@@ -275,8 +275,8 @@ class Session:
     def _intervals(self, intervals: int) -> None:
         """`intervals` whole log intervals as one compiled chunk, with their history rows."""
         log_every, before = self.config.train.log_every, self.state
-        state, probes, losses, _, last = self._run(("chunk", intervals), _chunk, self.game, before,
-                                                   self.key_train, intervals=intervals, log_every=log_every)
+        state, probes, losses, _, last = self._call("chunk", before, self.key_train, intervals=intervals,
+                                                    log_every=log_every)
         if self._diverged(before, state, losses):
             return
         probes, losses = jax.device_get((probes, losses))
@@ -284,45 +284,46 @@ class Session:
             self._row(int(before.step) + i * log_every, losses.loss_d[i], losses.loss_g[i], probes.generated[i])
         self.state, self._last_losses = state, jax.device_get(last)
 
-    def _iteration(self) -> None:
-        """One iteration, a program call of its own; at a log point, the history row of the state it starts from."""
+    def _iterations(self, n: int) -> None:
+        """n iterations that cross no log point, one program call; at a log point, first the history row of the
+        state they start from (its losses are those of the first iteration, as a run logs them)."""
         before, generated = self.state, None
         if self.step % self.config.train.log_every == 0:
-            generated = jax.device_get(self._run(("row",), _probe, self.game, before, None)).generated
-        state, metrics = self._run(("iteration",), _train_step, self.game, before,
-                                   engine.step_key(self.key_train, before.step))
-        if self._diverged(before, state, metrics):
+            generated = jax.device_get(self._call("probe", before, view=None, points=engine.GRID_POINTS)).generated
+        state, first, last = self._call("steps", before, self.key_train, n=n)
+        if self._diverged(before, state, last):
             return
         if generated is not None:
-            self._row(self.step, metrics.loss_d, metrics.loss_g, generated)
-        self.state, self._last_losses = state, jax.device_get(metrics)
+            self._row(self.step, first.loss_d, first.loss_g, generated)
+        self.state, self._last_losses = state, jax.device_get(last)
 
     def _single(self, kind: str) -> None:
         """One D step ("d") or G step ("g") alone, on keys of its own (`engine.discriminator_only`)."""
         self._manual += 1
         key = jax.random.fold_in(engine.step_key(self.key_train, self.state.step), self._manual)
-        function = {"d": _discriminator_only, "g": _generator_only}[kind]
-        state, loss = function(self.game, self.state, key)
+        state, loss = self._call(kind, self.state, key)
         if self._diverged(self.state, state, loss):
             return
         self.state = state
         self.message = f"one {kind.upper()} step: its loss {float(loss):.4g}"
 
-    def _run(self, program: tuple, function, *args, **kwargs):
-        """Run a compiled program to its end, noting when this run compiled it (its time says nothing then); the
-        pages hear that it compiles, which takes seconds."""
-        key = (self.game, program)
-        cold = key not in self._warm
+    def _call(self, name: str, *args, on=None, **statics):
+        """Run compiled program `name` of the session's structure and knobs (`on`: another (structure, knobs)) to
+        its end. A program never compiled compiles first (the pages hear it: it takes seconds, and its time
+        says nothing of training)."""
+        structure, knobs = on or (self._structure, self._knobs)
+        cold = not self._programs.ready(structure, name, statics)
         self._compiled |= cold
-        self._warm.add(key)
         if cold:
             self.compiling = True
             self._announce()
         try:
-            with jax.default_device(self._device):
-                return jax.block_until_ready(function(*args, **kwargs))
+            return self._programs.call(structure, name, (knobs, *args), statics)
         finally:
             self.compiling = False
+
+    def _ready(self, name: str, **statics) -> bool:
+        return self._programs.ready(self._structure, name, statics)
 
     def _diverged(self, before: engine.TrainState, after: engine.TrainState, metrics) -> bool:
         """Whether `after` holds a non-finite number: then the session stays at `before`, paused, and says so."""
@@ -337,8 +338,8 @@ class Session:
         """At the step limit, the row a run logs for its last iteration, as `tinygan train`: that iteration's
         losses, and G's measures at the state it left."""
         if (not self.rows or self.rows[-1][0] < self.step) and self._last_losses is not None:
-            generated = jax.device_get(self._run(("row",), _probe, self.game, self.state, None)).generated
-            self._row(self.step, self._last_losses.loss_d, self._last_losses.loss_g, generated)
+            generated = jax.device_get(self._call("probe", self.state, view=None, points=engine.GRID_POINTS))
+            self._row(self.step, self._last_losses.loss_d, self._last_losses.loss_g, generated.generated)
 
     def _row(self, step: int, loss_d, loss_g, generated: np.ndarray) -> None:
         if self.rows and self.rows[-1][0] >= step:  # the state's row is there: logged when it was the last
@@ -346,77 +347,129 @@ class Session:
         scores = self._scorer(generated)
         self.rows.append([step, float(loss_d), float(loss_g), *(float(scores[name]) for name in self.columns[3:])])
 
-    # ------------------------------------------------------------------ starting and publishing (the lock held)
+    # ------------------------------------------------------------------ starting and switching (the lock held)
 
     def _start(self, config: Config) -> None:
         """New weights for `config`: set-up and pre-training as `tinygan train` does them."""
         key_setup, key_train, key_eval = engine.run_keys(config.train.seed)
-        game = self._made(config)
-        _check_dim(game)
-        with jax.default_device(self._device):
-            state, losses = _setup(game, key_setup, config.optim.pretrain_steps)
-        self._adopt(config, game, state, key_train, key_eval, np.asarray(losses), [], fresh_watch(config), None)
+        structure = self._structure_of(config)  # a refused config leaves the session as it was
+        state, losses = self._call("setup", key_setup, on=(structure, tuning.knobs(config)),
+                                   pretrain_steps=config.optim.pretrain_steps)
+        self._adopt(config, structure, state, key_train, key_eval, np.asarray(losses), [], fresh_watch(config),
+                    None)
 
     def _resume(self, snapshot: Snapshot) -> None:
-        game = self._made(snapshot.config)
-        _check_dim(game)
+        structure = self._structure_of(snapshot.config)
         columns = list(snapshot.history)
         rows = [[int(values[0]), *map(float, values[1:])] for values in
                 zip(*(snapshot.history[name] for name in columns))]
-        self._adopt(snapshot.config, game, snapshot.state, *snapshot.keys, snapshot.pretrain_losses, rows,
+        self._adopt(snapshot.config, structure, snapshot.state, *snapshot.keys, snapshot.pretrain_losses, rows,
                     snapshot.watch, snapshot.best_state)
 
-    def _made(self, config: Config) -> engine.Game:
-        """`config`'s game, its data on the CPU; its programs go where `train.device` sends them."""
-        with devices.on_cpu():
-            game = engine.make_game(config)
-        self._device = devices.choose(config.train.device, engine.iteration_flops(game))
-        return game
+    def _structure_of(self, config: Config):
+        structure = self._programs.structure(config)
+        if structure.game.target.dim > 2:
+            raise settings.SettingsError(f"the live view draws 1-D and 2-D targets; this one has "
+                                         f"{structure.game.target.dim} columns")
+        return structure
 
-    def _adopt(self, config, game, state, key_train, key_eval, pretrain_losses, rows, watch, best_state) -> None:
-        self.config, self.game, self.state = config, game, state
+    def _adopt(self, config, structure, state, key_train, key_eval, pretrain_losses, rows, watch,
+               best_state) -> None:
+        self._structure, self.state, self._pending = structure, state, None
         self.key_train, self.key_eval, self.pretrain_losses = key_train, key_eval, pretrain_losses
         self._watch, self._best_state = watch, best_state  # a run's stopping rule and keep-best, kept as they were
         self._length = config.train.num_steps
-        self.view = picture_view(game.target, config.data.noise_range)
-        self._scorer = make_scorer(game.target, self.view)
+        self.view = picture_view(self.game.target, config.data.noise_range)
+        self._scorer = make_scorer(self.game.target, self.view)
         self.columns = (*LOSS_COLUMNS, *self._scorer.columns)
         self.rows = rows
         self._credit, self._manual, self.error, self._last_losses = 0.0, 0, None, None
-        self._version += 1
-        self._scene = payload.scene(game, config, self.view, self.columns)
+        self._set_config(config)
         self._publish(force=True)
+        self._prepare(structure, config, state)
 
-    def _reconfigure(self, config: Config) -> None:
-        """Go on with the same weights under `config` (new objective, rates, stabilizers, horizon...)."""
-        game = self._made(config)
-        self.config, self.game, self.state = config, game, carry_over(self.state, game)
-        self._scene = payload.scene(game, config, self.view, self.columns)
-        self._version += 1  # the equilibrium lines may move with the objective: a new scene
+    @property
+    def game(self) -> engine.Game:
+        """The game of the session's structure (its knobs at neutral values: the programs take the session's)."""
+        return self._structure.game
+
+    def _set_config(self, config: Config) -> None:
+        """Train on with `config`'s knobs, a structure's programs unchanged; a new scene (the objective's lines)."""
+        self.config, self._knobs = config, tuning.knobs(config)
+        self._scene = payload.scene(self.game, config, self.view, self.columns)
+        self._version += 1
+
+    def _play_on(self) -> None:
+        """At the horizon, a horizon as far again (a cosine schedule's new length may need new programs)."""
+        if self.step >= self.config.train.num_steps and self._pending is None:
+            more = min(self.config.train.num_steps + self._length, 2**31 - 1)
+            self._reconfigure(replace(self.config, num_steps=more))
+            self.message = f"playing on to {more:,} iterations"
+
+    def _reconfigure(self, config: Config) -> bool:
+        """Go on with the same weights under `config` (new objective, rates, stabilizers, horizon...): at once when
+        only knobs change, else once the new structure's programs compile. Returns whether it is done."""
+        structure = self._programs.structure(config)
+        if structure is self._structure:
+            self._pending = None
+            self._set_config(config)
+            return True
+        self._pending = config
+        carried = jax.eval_shape(lambda state: carry_over(state, structure.game), self.state)
+        self._pending_jobs = self._prepare(structure, config, carried)
+        return self._swap()
+
+    def _swap(self) -> bool:
+        """Switch to the pending structure if its programs are ready; returns whether none is pending now."""
+        jobs = self._pending_jobs
+        if self._pending is None or not all(job.done() for job in jobs):
+            return self._pending is None
+        config, self._pending = self._pending, None
+        failed = next((job.exception() for job in jobs if job.exception() is not None), None)
+        if failed is not None:
+            self.error = f"the new settings could not be compiled: {settings.one_line(failed)}"
+            return True
+        structure = self._programs.structure(config)
+        self._structure, self.state = structure, carry_over(self.state, structure.game)
+        self._set_config(config)
+        return True
+
+    def _prepare(self, structure, config: Config, state) -> list:
+        """Queue the compiles of a session of `config` on `structure`; the futures of those it needs to play."""
+        needed, extra = programs.plan(config, self.view, FRAME_POINTS[len(self.view)], state, self.key_train)
+        jobs = [self._programs.prepare(structure, name, args, statics, self._compiled_one)
+                for name, args, statics in needed + extra]
+        return jobs[:len(needed)]
+
+    def _compiled_one(self) -> None:
+        """A program is compiled (the compiler's thread): a pending structure may swap in, the player go on."""
+        with self._lock:
+            if self._closed:
+                return
+            if self._pending is not None and self._swap():
+                self.message = f"the new settings are compiled: training goes on with them from step {self.step:,}"
+                self._publish(force=True)
+            self._wake.notify_all()
+
+    # ------------------------------------------------------------------ publishing (the lock held)
 
     def _status(self) -> dict:
-        return {"settings": settings.settings_of(self.config), "step": self.step,
+        return {"settings": settings.settings_of(self._pending or self.config), "step": self.step,
                 "num_steps": self.config.train.num_steps, "playing": self.playing, "speed": self.speed,
                 "dim": self.game.target.dim, "message": self.message, "error": self.error,
-                "run": self.run, "attached": self.attached, "compiling": self.compiling,
-                "iterations_per_second": self._iterations_per_second()}
-
-    def _iterations_per_second(self) -> float:
-        now = time.perf_counter()
-        recent = [(t, n) for t, n in self._rate if now - t <= RATE_WINDOW] or list(self._rate)[-2:]
-        if len(recent) < 2 or not self.playing:
-            return 0.0
-        (first, done), (last, total) = recent[0], recent[-1]
-        return (total - done) / max(last - first, 1e-9)
+                "run": self.run, "attached": self.attached, "compiling": self.compiling or self._pending is not None
+                or (self.playing and not self._ready("steps", n=1)),
+                "iterations_per_second": self._pace.per_second() if self.playing else 0.0}
 
     def _publish(self, force: bool = False) -> None:
         """Draw a frame for the pages, at most FRAME_RATE a second unless `force` (a control's answer)."""
         started = time.perf_counter()
-        pause = max(1 / FRAME_RATE, self._frame_seconds / FRAME_SHARE)
+        pause = max(1 / FRAME_RATE, min(1 / MIN_FRAME_RATE, self._frame_seconds / FRAME_SHARE))
         if not force and started - self._published_at < pause:
             return
-        points, timed = FRAME_POINTS[len(self.view)], (self.game, ("frame",)) in self._warm  # else it compiles
-        probe = jax.device_get(self._run(("frame",), _probe, self.game, self.state, self.view, points))
+        frame = {"view": self.view, "points": FRAME_POINTS[len(self.view)]}
+        timed = self._ready("probe", **frame)  # else it compiles: its time says nothing
+        probe = jax.device_get(self._call("probe", self.state, **frame))
         picture = payload.frame(Frame.from_probe(self.step, probe), self.view)
         self._picture = (self._version, picture)
         self._announce()
@@ -435,45 +488,5 @@ class Session:
         self.published = Published(self._version, self._frame_id, self._scene, text, self.rows)
 
 
-def carry_over(state: engine.TrainState, game: engine.Game) -> engine.TrainState:
-    """`state`'s weights under `game`: optimizer states kept where they still fit (else fresh), G's EMA started
-    from G when the game keeps one, the skipped-steps counter when it counts them."""
-    fresh = jax.eval_shape(lambda key: engine.init_state(game, key), jax.random.key(0))  # shapes, no numbers
 
-    def fits(kept, new):
-        return jax.tree.structure(kept) == jax.tree.structure(new) and all(
-            a.shape == b.shape for a, b in zip(jax.tree.leaves(kept), jax.tree.leaves(new)))
-
-    generator_opt = state.generator_opt if fits(state.generator_opt, fresh.generator_opt) else \
-        game.generator_optimizer.init(state.generator)
-    discriminator_opt = state.discriminator_opt if fits(state.discriminator_opt, fresh.discriminator_opt) else \
-        game.discriminator_optimizer.init(state.discriminator)
-    ema = None
-    if game.generator_ema:
-        ema = state.generator if state.generator_ema is None else state.generator_ema
-    skipped = None
-    if game.skip_non_finite:
-        skipped = jnp.zeros((), jnp.int32) if state.skipped is None else state.skipped
-    return engine.TrainState(state.generator, state.discriminator, generator_opt, discriminator_opt, state.step,
-                             ema, skipped)
-
-
-def _check_dim(game: engine.Game) -> None:
-    if game.target.dim > 2:
-        raise settings.SettingsError(f"the live view draws 1-D and 2-D targets; this one has {game.target.dim} "
-                                     "columns")
-
-
-# The session's compiled programs, one per game (a static argument: JAX keeps each game's programs).
-def _chunk_of(game, state, run_key, *, intervals, log_every):
-    return engine.run_chunk(game, state, run_key, intervals=intervals, log_every=log_every, view=None, with_last=True)
-
-
-# Programs that read the data take it as an argument (`engine.with_data`).
-_chunk = engine.with_data(_chunk_of, static_argnames=("intervals", "log_every"))
-_train_step = engine.with_data(engine.train_step)
-_discriminator_only = engine.with_data(engine.discriminator_only)
-_generator_only = engine.with_data(engine.generator_only)
-_probe = engine.with_data(engine.probe, static_argnums=(2, 3))
-_setup = engine.with_data(engine.setup, static_argnums=(2,))
 _all_finite = jax.jit(engine.all_finite)
