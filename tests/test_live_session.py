@@ -9,9 +9,11 @@ share one read its state before they act and never assume another test's order.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -26,6 +28,7 @@ from tinygan.config.toml import config_toml
 from tinygan.engine.resolve import resolved
 from tinygan.live.programs import STRUCTURES, Programs
 from tinygan.live.session import MAX_SPEED, Session, carry_over
+from tinygan.live import settings
 from tinygan.live.settings import LIMITS, SettingsError
 from tinygan.runs import checkpoints
 
@@ -207,7 +210,7 @@ def test_a_pause_reaches_the_pages(session):
 @pytest.mark.parametrize("changes, expected", [
     ({"seed": 9}, lambda config: replace(config, seed=9)),
     ({"preset": "seed"}, lambda config: tinygan.config_from_preset("seed")),  # 1200 iterations
-    ({"target": "mixture"}, lambda config: replace(config, target="mixture")),
+    ({"target": "mixture"}, lambda config: dataclasses.replace(replace(config, target="mixture"), preset="custom")),
 ], ids=["seed", "preset", "target"])
 def test_seed_preset_and_target_start_again(session, changes, expected):
     if session.step == 0:
@@ -256,38 +259,38 @@ def test_the_same_settings_again_change_nothing(session):
 REFUSED = [
     ({"learning_rate": 0.1}, "'learning_rate': unknown setting (known: preset, target, objective, "),
     ({"num_steps": 10}, "'num_steps': unknown setting"),
-    ({"batch_size": "12"}, "train.batch_size: must be a whole number, got '12'"),
-    ({"batch_size": 12.0}, "train.batch_size: must be a whole number, got 12.0"),
-    ({"batch_size": True}, "train.batch_size: must be a whole number, got True"),
-    ({"r1": True}, "train.r1: must be a finite number, got True"),
-    ({"minibatch": 1}, "model.minibatch: must be true or false, got 1"),
-    ({"batch_size": 0}, "train.batch_size: must be >= 1, got 0"),
-    ({"batch_size": LIMITS["batch_size"] + 1}, "batch_size: at most 4,096 in the live view, got 4,097"),
-    ({"batch_size": 2**70}, "batch_size: at most 4,096 in the live view, got 1,180,591,620,717,411,303,424"),
-    ({"n_critic": LIMITS["n_critic"] + 1}, "n_critic: at most 20 in the live view, got 21"),
-    ({"unroll_steps": LIMITS["unroll_steps"] + 1}, "unroll_steps: at most 20 in the live view, got 21"),
-    ({"n_critic": 0}, "train.n_critic: must be >= 1, got 0"),
-    ({"seed": -1}, "train.seed: must be >= 0, got -1"),
-    ({"seed": 2**32}, "train.seed: must be < 2**32, got 4294967296"),
-    ({"seed": 1e309}, "train.seed: must be a whole number, got inf"),
-    ({"generator_learning_rate": -0.1}, "optim.generator_learning_rate: must be >= 0, got -0.1"),
-    ({"discriminator_learning_rate": float("nan")}, "optim.discriminator_learning_rate: must be a finite number"),
-    ({"generator_learning_rate": float("inf")}, "optim.generator_learning_rate: must be a finite number, got inf"),
-    ({"label_smoothing": 1.0}, "train.label_smoothing: must be < 1, got 1.0"),
-    ({"generator_ema": 1.0}, "train.generator_ema: must be < 1, got 1.0"),
-    ({"gradient_penalty": -1.0}, "train.gradient_penalty: must be >= 0, got -1.0"),
-    ({"objective": "wasserstein", "label_smoothing": 0.1}, "train.label_smoothing: only the cross-entropy objectives"),
-    ({"objective": "hinge"}, "train.objective: must be one of "),
-    ({"objective": None}, "train.objective: must be a string, got None"),
-    ({"objective": ["minimax"]}, "train.objective: must be a string, got ['minimax']"),
-    ({"optimizer": "lbfgs"}, "optim.optimizer: must be one of adam, rmsprop, sgd, got 'lbfgs'"),
-    ({"preset": "nope"}, "preset: must be one of seed, seed-minibatch, recommended, ring, grid, "),
-    ({"preset": ["seed"]}, "preset: must be one of "),
-    ({"target": "file:/etc/passwd"}, ("target: must be one of gaussian, mixture, ring, grid, spiral, swiss_roll, "
+    ({"batch_size": "12"}, "Batch size: must be a whole number, got '12'"),
+    ({"batch_size": 12.0}, "Batch size: must be a whole number, got 12.0"),
+    ({"batch_size": True}, "Batch size: must be a whole number, got True"),
+    ({"r1": True}, "R1 penalty: must be a finite number, got True"),
+    ({"minibatch": 1}, "Minibatch discrimination: must be true or false, got 1"),
+    ({"batch_size": 0}, "Batch size: must be >= 1, got 0"),
+    ({"batch_size": LIMITS["batch_size"] + 1}, "Batch size: at most 4,096 in the live view, got 4,097"),
+    ({"batch_size": 2**70}, "Batch size: at most 4,096 in the live view, got 1,180,591,620,717,411,303,424"),
+    ({"n_critic": LIMITS["n_critic"] + 1}, "D steps per G step: at most 20 in the live view, got 21"),
+    ({"unroll_steps": LIMITS["unroll_steps"] + 1}, "Unrolled steps: at most 20 in the live view, got 21"),
+    ({"n_critic": 0}, "D steps per G step: must be >= 1, got 0"),
+    ({"seed": -1}, "Seed: must be >= 0, got -1"),
+    ({"seed": 2**32}, "Seed: must be < 2**32, got 4294967296"),
+    ({"seed": 1e309}, "Seed: must be a whole number, got inf"),
+    ({"generator_learning_rate": -0.1}, "G learning rate: must be >= 0, got -0.1"),
+    ({"discriminator_learning_rate": float("nan")}, "D learning rate: must be a finite number"),
+    ({"generator_learning_rate": float("inf")}, "G learning rate: must be a finite number, got inf"),
+    ({"label_smoothing": 1.0}, "Label smoothing: must be < 1, got 1.0"),
+    ({"generator_ema": 1.0}, "G weights EMA: must be < 1, got 1.0"),
+    ({"gradient_penalty": -1.0}, "Gradient penalty: must be >= 0, got -1.0"),
+    ({"objective": "wasserstein", "label_smoothing": 0.1}, "Label smoothing: only the cross-entropy objectives"),
+    ({"objective": "hinge"}, "Objective: must be one of "),
+    ({"objective": None}, "Objective: must be a string, got None"),
+    ({"objective": ["minimax"]}, "Objective: must be a string, got ['minimax']"),
+    ({"optimizer": "lbfgs"}, "Optimizer: must be one of adam, rmsprop, sgd, got 'lbfgs'"),
+    ({"preset": "nope"}, "Preset: must be one of seed, seed-minibatch, recommended, ring, grid, "),
+    ({"preset": ["seed"]}, "Preset: must be one of "),
+    ({"target": "file:/etc/passwd"}, ("Target: must be one of gaussian, mixture, ring, grid, spiral, swiss_roll, "
                                       "moons or upload, got 'file:/etc/passwd'")),
-    ({"target": "../pyproject.toml"}, "target: must be one of "),
-    ({"target": {"file": "x"}}, "target: must be one of "),
-    ({"target": "upload"}, "target: no file uploaded yet"),
+    ({"target": "../pyproject.toml"}, "Target: must be one of "),
+    ({"target": {"file": "x"}}, "Target: must be one of "),
+    ({"target": "upload"}, "Target: no file uploaded yet"),
     ({}, "settings: expected a JSON object of settings to change"),
     (["objective"], "settings: expected a JSON object of settings to change"),
     (None, "settings: expected a JSON object of settings to change"),
@@ -311,7 +314,7 @@ def test_a_failed_upload_is_not_kept(session, tmp_path):
     with pytest.raises(SettingsError, match=r"line 3, column 0 \('x'\): 'not a number' is not a number"):
         session.use_upload(str(bad))
     assert session.upload is None and session.config is config
-    with pytest.raises(SettingsError, match="^target: no file uploaded yet$"):
+    with pytest.raises(SettingsError, match="^Target: no file uploaded yet$"):
         session.change({"target": "upload"})
 
 
@@ -488,3 +491,35 @@ def test_programs_keep_a_bounded_number_of_structures(seed_config):
         assert programs.structure(seed_config) is not first  # dropped, built again
     finally:
         programs.close()
+
+
+# ---------------------------------------------------------------- what the page reads
+
+
+def test_errors_name_each_setting_by_the_pages_own_label():
+    page = (Path(settings.__file__).parent / "static" / "index.html").read_text()
+    for name, label in settings.LABELS.items():
+        found = re.search(rf'<label[^>]*for="{name}"[^>]*>(.*?)</label>', page, re.S)
+        assert found, name
+        assert re.sub(r"<[^>]+>", "", found.group(1)).split() == label.split(), name
+
+
+def test_a_new_target_is_no_longer_the_presets(seed_config):
+    assert settings.apply(seed_config, {"target": "ring"}, None).preset == settings.CUSTOM
+    assert settings.apply(seed_config, {"preset": "ring", "target": "grid"}, None).preset == "ring"
+    assert settings.apply(seed_config, {"r1": 0.5}, None).preset == seed_config.preset  # a knob: still the preset
+
+
+def test_a_status_carries_the_latest_losses_single_steps_and_changes(seed_config):
+    session = Session(seed_config)
+    try:
+        assert session.status()["losses"] == [None, None] and session.status()["manual_steps"] == 0
+        session.step_once("step")
+        loss_d, loss_g = session.status()["losses"]
+        session.step_once("d")
+        session.change({"r1": 0.5})
+        status = session.status()
+        assert status["losses"][1] == loss_g and status["losses"][0] != loss_d  # the D step's own loss
+        assert status["manual_steps"] == 1 and status["marks"] == [[1, "r1 0.5"]]
+    finally:
+        session.close()

@@ -89,8 +89,8 @@ class Programs:
     the caller's thread, at once) if it was never asked for; `ready` says whether it can run without waiting."""
 
     def __init__(self):
-        self._jobs = queue.SimpleQueue()  # (future, structure, name, shapes, statics); None: stop
-        self._closed = False
+        self._jobs = queue.SimpleQueue()  # (generation, future, structure, name, shapes, statics); None: stop
+        self._closed, self._generation = False, 0
         self._thread = threading.Thread(target=self._compiler, name="tinygan-compile", daemon=True)
         self._thread.start()
         self._structures: OrderedDict[Config, Structure] = OrderedDict()
@@ -120,7 +120,7 @@ class Programs:
             future = structure.programs.get(key)
             if future is None and not now:
                 future = structure.programs[key] = Future()
-                self._jobs.put((future, structure, name, shapes, statics))
+                self._jobs.put((self._generation, future, structure, name, shapes, statics))
             elif future is None:
                 future, mine = Future(), True
                 structure.programs[key] = future
@@ -141,6 +141,12 @@ class Programs:
         with jax.default_device(structure.device):
             return jax.block_until_ready(compiled(structure.game.units.arrays, *args))
 
+    def drop_queued(self) -> None:
+        """Forget the compiles not started yet: a session that starts again or changes structure needs others
+        first (asked for again, they queue again)."""
+        with self._lock:
+            self._generation += 1
+
     def close(self) -> None:
         """Drop the compiles not started and wait for the one under way: a thread stopped inside XLA's compiler
         at the interpreter's exit aborts the process."""
@@ -150,10 +156,15 @@ class Programs:
 
     def _compiler(self) -> None:
         while (job := self._jobs.get()) is not None:
-            if self._closed:
-                job[0].cancel()
+            generation, future, structure, name, shapes, statics = job
+            with self._lock:
+                dropped = self._closed or generation != self._generation
+                if dropped:
+                    structure.programs.pop((name, tuple(sorted(statics.items()))), None)
+            if dropped:
+                future.cancel()
             else:
-                _settle(*job)
+                _settle(future, structure, name, shapes, statics)
 
 
 def _settle(future: Future, structure: Structure, name: str, shapes, statics: dict) -> None:

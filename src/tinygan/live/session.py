@@ -48,6 +48,7 @@ FRAME_SHARE = 0.2  # of the time that drawing frames takes from training beyond 
 FRAME_POINTS = {1: engine.GRID_POINTS, 2: 64 * 64}
 CHUNK_SECONDS = 0.1  # a compiled chunk runs about this long at most
 SPEEDS = (1, 10, 100, 1_000, None)  # iterations a second the page offers; None: as fast as it goes
+MARKS = 50  # setting changes the charts mark, the latest
 DEFAULT_SPEED = 100  # the seed's run in 12 s: a frame every few iterations, not its end in a blink
 MAX_SPEED = 10**7
 
@@ -68,8 +69,7 @@ class Session:
         self._closed, self._version, self._frame_id = False, 0, 0
         self._pace = Pace()
         self._programs = Programs()
-        self._compiled = False  # whether the running chunk compiled a program
-        self._manual = 0  # single D and G steps so far: their keys
+        self._compiled, self._manual = False, 0  # whether the running chunk compiled; single D and G steps so far
         self.compiling = False  # whether a program compiles now
         self._pending, self._pending_jobs = None, []  # a new structure's config, waiting for these compiles
         self._picture = (-1, {})  # the scene version and payload of the latest frame's picture (none yet)
@@ -145,6 +145,8 @@ class Session:
                 self.message = "nothing changed"
             elif "seed" not in changes and not settings.changes_weights(self.config, new):
                 self.error = None
+                mark = [self.step, ", ".join(f"{name} {value}" for name, value in changes.items())]
+                self._marks = [*self._marks[-MARKS + 1:], mark]
                 if self._reconfigure(new):
                     self.message = f"{', '.join(changes)} changed; training goes on from step {self.step:,}"
                 else:
@@ -201,10 +203,9 @@ class Session:
     @property
     def attached(self) -> bool:
         """Whether the session still trains the run it continues: its config is the run's, num_steps aside."""
-        if self._run_config is None:
-            return False
         horizon = {"num_steps": 1}
-        return replace(resolved(self.config), **horizon) == replace(resolved(self._run_config), **horizon)
+        return self._run_config is not None and \
+            replace(resolved(self.config), **horizon) == replace(resolved(self._run_config), **horizon)
 
     @property
     def step(self) -> int:
@@ -282,7 +283,7 @@ class Session:
         probes, losses = jax.device_get((probes, losses))
         for i in range(intervals):
             self._row(int(before.step) + i * log_every, losses.loss_d[i], losses.loss_g[i], probes.generated[i])
-        self.state, self._last_losses = state, jax.device_get(last)
+        self._adopt_losses(state, last)
 
     def _iterations(self, n: int) -> None:
         """n iterations that cross no log point, one program call; at a log point, first the history row of the
@@ -295,7 +296,11 @@ class Session:
             return
         if generated is not None:
             self._row(self.step, first.loss_d, first.loss_g, generated)
+        self._adopt_losses(state, last)
+
+    def _adopt_losses(self, state, last) -> None:
         self.state, self._last_losses = state, jax.device_get(last)
+        self._losses = [float(self._last_losses.loss_d), float(self._last_losses.loss_g)]
 
     def _single(self, kind: str) -> None:
         """One D step ("d") or G step ("g") alone, on keys of its own (`engine.discriminator_only`)."""
@@ -305,6 +310,7 @@ class Session:
         if self._diverged(self.state, state, loss):
             return
         self.state = state
+        self._losses["dg".index(kind)] = float(loss)
         self.message = f"one {kind.upper()} step: its loss {float(loss):.4g}"
 
     def _call(self, name: str, *args, on=None, **statics):
@@ -384,13 +390,13 @@ class Session:
         self.columns = (*LOSS_COLUMNS, *self._scorer.columns)
         self.rows = rows
         self._credit, self._manual, self.error, self._last_losses = 0.0, 0, None, None
+        self._losses, self._marks = [None, None], []  # the latest losses; (step, what changed) of each change
         self._set_config(config)
         self._publish(force=True)
         self._prepare(structure, config, state)
 
     @property
-    def game(self) -> engine.Game:
-        """The game of the session's structure (its knobs at neutral values: the programs take the session's)."""
+    def game(self) -> engine.Game:  # the structure's: its knobs at neutral values (the programs take the session's)
         return self._structure.game
 
     def _set_config(self, config: Config) -> None:
@@ -437,6 +443,7 @@ class Session:
     def _prepare(self, structure, config: Config, state) -> list:
         """Queue the compiles of a session of `config` on `structure`; the futures of those it needs to play."""
         needed, extra = programs.plan(config, self.view, FRAME_POINTS[len(self.view)], state, self.key_train)
+        self._programs.drop_queued()  # another structure's, or another start's: these come first
         jobs = [self._programs.prepare(structure, name, args, statics, self._compiled_one)
                 for name, args, statics in needed + extra]
         return jobs[:len(needed)]
@@ -459,7 +466,8 @@ class Session:
                 "dim": self.game.target.dim, "message": self.message, "error": self.error,
                 "run": self.run, "attached": self.attached, "compiling": self.compiling or self._pending is not None
                 or (self.playing and not self._ready("steps", n=1)),
-                "iterations_per_second": self._pace.per_second() if self.playing else 0.0}
+                "iterations_per_second": self._pace.per_second() if self.playing else 0.0,
+                "losses": self._losses, "manual_steps": self._manual, "marks": self._marks}
 
     def _publish(self, force: bool = False) -> None:
         """Draw a frame for the pages, at most FRAME_RATE a second unless `force` (a control's answer)."""

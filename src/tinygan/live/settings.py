@@ -8,6 +8,8 @@ line, shown in the page.
 
 from __future__ import annotations
 
+import dataclasses
+
 from tinygan.config import PRESETS, SECTIONS, Config, ConfigError, field_docs, replace
 from tinygan.core.objectives import OBJECTIVES
 from tinygan.core.optimizers import OPTIMIZERS, learning_rates
@@ -29,6 +31,13 @@ FIELDS = {
     "batch_size": "train.batch_size",
     "seed": "train.seed",
 }
+# The page's label of each setting: what an error names it by (tests check them against index.html).
+LABELS = {"preset": "Preset", "target": "Target", "objective": "Objective", "minibatch": "Minibatch discrimination",
+          "label_smoothing": "Label smoothing", "gradient_penalty": "Gradient penalty", "r1": "R1 penalty",
+          "n_critic": "D steps per G step", "unroll_steps": "Unrolled steps", "generator_ema": "G weights EMA",
+          "optimizer": "Optimizer", "generator_learning_rate": "G learning rate",
+          "discriminator_learning_rate": "D learning rate", "batch_size": "Batch size", "seed": "Seed"}
+CUSTOM = "custom"  # the preset a session shows once its target is not its preset's
 TARGETS = ("gaussian", "mixture", "ring", "grid", "spiral", "swiss_roll", "moons")  # built in, no file to read
 UPLOAD = "upload"  # settings["target"] of a session on the uploaded file
 # Tighter than the config's own bounds: a live session answers within a fraction of a second.
@@ -85,7 +94,7 @@ def apply(config: Config, changes, upload: str | None) -> Config:
     for name, maximum in LIMITS.items():
         value = changes.get(name)
         if isinstance(value, int) and not isinstance(value, bool) and value > maximum:
-            raise SettingsError(f"{name}: at most {maximum:,} in the live view, got {value:,}")
+            raise SettingsError(f"{LABELS[name]}: at most {maximum:,} in the live view, got {value:,}")
     if "target" in changes:
         target = _target(changes["target"], upload)
         if target.startswith("file:") and "preset" not in changes:  # a table: the data preset, sized for it
@@ -94,13 +103,15 @@ def apply(config: Config, changes, upload: str | None) -> Config:
             except ConfigError as error:
                 raise SettingsError(one_line(error)) from None
         # The old target's parameters and the metrics named after it (a run's resolved config names w1) go.
+        if "preset" not in changes and not target.startswith("file:"):
+            config = dataclasses.replace(config, preset=CUSTOM)  # the preset's settings, another target
         overrides.update({"data.target": target, "data.target_params": "",
                           "data.columns": "", "train.stop_when": "", "train.plateau_metric": "",
                           "train.best_metric": ""})
     try:
         return replace(config, **overrides)
     except ConfigError as error:
-        raise SettingsError(one_line(error)) from None
+        raise SettingsError(_labelled(one_line(error))) from None
     except (TypeError, ValueError, OverflowError) as error:  # a value the config's checks could not even compare
         raise SettingsError(f"settings: {one_line(error)}") from None
 
@@ -119,19 +130,28 @@ def _without(config: Config, paths: set[str]) -> dict:
     return values
 
 
+def _labelled(text: str) -> str:
+    """A config error's text naming the setting as the page labels it: "Batch size: must be ...", not
+    "train.batch_size: must be ..."."""
+    for name, path in FIELDS.items():
+        if text.startswith(f"{path}:"):
+            return LABELS[name] + text[len(path):]
+    return text
+
+
 def _preset(name) -> Config:
     if not isinstance(name, str) or name not in PRESETS:
-        raise SettingsError(f"preset: must be one of {', '.join(PRESETS)}, got {_short(name)}")
+        raise SettingsError(f"Preset: must be one of {', '.join(PRESETS)}, got {_short(name)}")
     return config_from_preset(name)
 
 
 def _target(name, upload: str | None) -> str:
     if name == UPLOAD:
         if upload is None:
-            raise SettingsError("target: no file uploaded yet")
+            raise SettingsError("Target: no file uploaded yet")
         return f"file:{upload}"
     if not isinstance(name, str) or name not in TARGETS:
-        raise SettingsError(f"target: must be one of {', '.join(TARGETS)} or {UPLOAD}, got {_short(name)}")
+        raise SettingsError(f"Target: must be one of {', '.join(TARGETS)} or {UPLOAD}, got {_short(name)}")
     return name
 
 
