@@ -16,6 +16,7 @@ const COLORS = {
   arrow: "rgba(25, 25, 25, 0.5)",  // G's arrows: light, so that the points under them stay readable
   contour: "rgba(20, 20, 20, 0.85)", // where D = ½
   metric: "#3b4a5e",
+  mark: "#b35806",          // a setting change on the charts' time axis
   grid: "#eceef1",
   axis: "#c5cad1",
   text: "#5b6472",
@@ -39,9 +40,11 @@ const HIGHER_IS_BETTER = new Set(["modes_captured", "high_quality"]);
 const NO_DIRECTION = new Set(["mean", "std", "loss_d", "loss_g"]); // neither higher nor lower is "better"
 
 // What tests read: plain objects, kept up to date (`layout`: the picture's plot box, the boxes of its words and
-// in 2-D the number of arrows, as last drawn), and the picture's pure helpers.
+// in 2-D the number of arrows, as last drawn; `points`: the loss chart's live points; `charts`: what the charts
+// last drew: their scale, y-range, ticks and marks), and the pure helpers of the picture and the charts.
 const live = (window.tinygan = {
-  scene: null, lastFrame: null, framesReceived: 0, framesDrawn: 0, history: [], layout: null, picture: null,
+  scene: null, lastFrame: null, framesReceived: 0, framesDrawn: 0, chartsDrawn: 0, history: [], layout: null, picture: null,
+  points: [], charts: { losses: null, metrics: [], marks: [] },
 });
 
 // The page's own state.
@@ -159,6 +162,7 @@ async function resync() {
 // ---------------------------------------------------------------- state
 
 function receiveScene(scene) {
+  if (!live.scene || scene.version !== live.scene.version) live.points = []; // a new scene (a reconnection: the same)
   live.scene = scene;
   live.history = scene.history.slice();
   live.lastFrame = null;
@@ -184,7 +188,9 @@ function receiveFrame(frame) {
 
 // Runs up to 20 times a second: every write below is skipped when nothing changed.
 function applyStatus(status) {
+  const marksChanged = marksKey(status) !== (page.status ? marksKey(page.status) : "");
   page.status = status;
+  if ((live.scene && addLivePoint(status)) || marksChanged) invalidate(false, true);
   showHeader(status);
   showToolbar(status);
   showSettings(status.settings);
@@ -207,6 +213,9 @@ function bindControls() {
   for (const name of SETTING_NAMES) bindSetting($(name));
   $("upload").addEventListener("change", (event) => upload(event.target));
   $("settings").addEventListener("submit", (event) => event.preventDefault()); // Enter fires change instead
+  for (const id of ["losses-log", "metrics-log"]) $(id).addEventListener("change", () => invalidate(false, true));
+  $("losses").addEventListener("mousemove", (event) => markAt($("losses"), event, live.charts.marks));
+  $("metrics").addEventListener("mousemove", (event) => markAt($("metrics"), event, live.charts.marks));
   document.addEventListener("keydown", onKey);
 }
 
@@ -302,6 +311,9 @@ function showHeader(status) {
   const target = settings.target === "upload" ? "uploaded file" : settings.target;
   setText($("what"), `${settings.preset || "custom"} · ${target}`);
   setText($("step-count"), `step ${formatCount(status.step)} / ${formatCount(status.num_steps)}`);
+  const manual = status.manual_steps || 0;
+  $("manual-steps").hidden = manual === 0;
+  setText($("manual-steps"), `${formatCount(manual)} single step${manual === 1 ? "" : "s"}`);
   let rate = "paused";
   if (status.compiling) rate = "compiling…";
   else if (status.playing) {
@@ -433,6 +445,7 @@ function draw() {
     drawLosses();
     drawMetrics();
     showLatestValues();
+    live.chartsDrawn += 1;
   }
   page.viewDirty = page.chartsDirty = false;
 }
@@ -771,55 +784,226 @@ function drawArrows(ctx, arrows) {
   ctx.stroke();
 }
 
-// loss_d and loss_g over steps, with dashed lines where D is indifferent (the game's equilibrium).
+// loss_d and loss_g over steps: the history's rows and the page's live points (one per frame and per single
+// step, `live.points`) together, with dashed lines where D is indifferent (the game's equilibrium) and the single
+// steps' points as rings.
 function drawLosses() {
-  const { ctx, width, height } = prepareCanvas($("losses"));
+  const canvas = $("losses");
+  const { ctx, width, height } = prepareCanvas(canvas);
   const { columns, equilibrium } = live.scene;
-  const box = { left: 46, right: width - 10, top: 8, bottom: height - 24 };
-  const series = [
-    { column: columns.indexOf("loss_d"), color: COLORS.discriminator },
-    { column: columns.indexOf("loss_g"), color: COLORS.generated },
-  ];
-  const levels = equilibrium ? equilibrium.map((value, i) => ({ value, color: series[i].color })) : [];
-  drawSeries(ctx, box, series, levels, { xTicks: true });
+  const box = { left: 46, right: width - 10, top: 12, bottom: height - 24 };
+  const points = lossPoints(columns.indexOf("loss_d"), columns.indexOf("loss_g"));
+  const levels = equilibrium ? equilibrium.map((value, i) => ({ value, color: LOSS_COLORS[i] })) : [];
+  const series = LOSS_COLORS.map((color, i) => ({ ys: points.ys[i], color }));
+  const drawn = drawSeries(ctx, box, points.xs, series, levels, {
+    xTicks: true, log: $("losses-log").checked, manual: points.manual,
+  });
+  canvas.dataset.scale = drawn.scale;
+  canvas.dataset.marks = String(drawn.marks.length);
+  setText($("losses-scale-note"), drawn.fellBack ? "linear: a loss is ≤ 0" : "");
+  live.charts.losses = { ...drawn, points: points.xs.length, manualPoints: points.manual.length };
+  live.charts.marks = drawn.marks;
+}
+const LOSS_COLORS = [COLORS.discriminator, COLORS.generated];
+
+// The history's (step, loss_d, loss_g) merged with the live points by x: { xs, ys: [loss_d, loss_g], manual:
+// the indices of single steps' points }.
+function lossPoints(columnD, columnG) {
+  const rows = live.history;
+  const points = live.points;
+  const xs = [];
+  const ys = [[], []];
+  const manual = [];
+  let i = 0;
+  let j = 0;
+  while (i < rows.length || j < points.length) {
+    if (j >= points.length || (i < rows.length && rows[i][0] <= points[j].x)) {
+      xs.push(rows[i][0]);
+      ys[0].push(rows[i][columnD]);
+      ys[1].push(rows[i][columnG]);
+      i++;
+    } else {
+      if (points[j].manual) manual.push(xs.length);
+      xs.push(points[j].x);
+      ys[0].push(points[j].losses[0]);
+      ys[1].push(points[j].losses[1]);
+      j++;
+    }
+  }
+  return { xs, ys, manual };
 }
 
 // Each metric on its own small chart: their scales differ by orders of magnitude.
 function drawMetrics() {
-  const { ctx, width, height } = prepareCanvas($("metrics"));
+  const canvas = $("metrics");
+  const { ctx, width, height } = prepareCanvas(canvas);
   const { columns, metrics } = live.scene;
   const panelHeight = (height - 22) / Math.max(1, metrics.length);
-  metrics.forEach((name, i) => {
+  const xs = live.history.map((row) => row[0]);
+  const log = $("metrics-log").checked;
+  live.charts.metrics = metrics.map((name, i) => {
     const top = i * panelHeight;
     const box = { left: 46, right: width - 10, top: top + 16, bottom: top + panelHeight - 6 };
+    const series = [{ ys: live.history.map((row) => row[columns.indexOf(name)]), color: COLORS.metric }];
+    const drawn = drawSeries(ctx, box, xs, series, [], { xTicks: i === metrics.length - 1, yTicks: 3, zero: true, log });
     ctx.fillStyle = COLORS.text;
     ctx.textAlign = "left";
     ctx.textBaseline = "alphabetic";
-    ctx.fillText(METRIC_LABELS[name] || name, box.left, top + 11);
-    const last = i === metrics.length - 1;
-    const series = [{ column: columns.indexOf(name), color: COLORS.metric }];
-    drawSeries(ctx, box, series, [], { xTicks: last, yTicks: 3, zero: true });
+    const title = METRIC_LABELS[name] || name;
+    ctx.fillText(title, box.left, top + 11);
+    if (drawn.fellBack) {
+      ctx.fillStyle = COLORS.mark;
+      ctx.fillText("linear: a value is ≤ 0", box.left + ctx.measureText(title).width + 10, top + 11);
+    }
+    return { name, ...drawn };
   });
+  canvas.dataset.scale = live.charts.metrics.map((chart) => chart.scale).join(" ");
+  canvas.dataset.marks = String(live.charts.metrics.length ? live.charts.metrics[0].marks.length : 0);
 }
 
-// Lines of history columns against step, at most about one point per pixel.
-function drawSeries(ctx, box, series, levels, { xTicks = false, yTicks = 4, zero = false }) {
-  const rows = live.history;
-  const indices = thinnedIndices(rows.length, box.right - box.left);
-  const lastStep = rows.length ? rows[rows.length - 1][0] : 0;
-  const x = linear([0, Math.max(lastStep, 10)], [box.left, box.right]);
+// Lines of `series` ({ys, color}) against `xs` (ascending steps), at most about one point per pixel, on a robust
+// y-range (linear, or log where every value is positive), with the session's setting changes marked. `manual`:
+// indices of points also drawn as rings (single steps). Returns what it drew, for the tests and the hover.
+function drawSeries(ctx, box, xs, series, levels, { xTicks = false, yTicks = 4, zero = false, log = false, manual = [] }) {
+  const indices = thinnedIndices(xs.length, box.right - box.left);
+  const x = linear([0, timeEnd()], [box.left, box.right]);
   const values = [];
-  for (const { column } of series) for (const i of indices) values.push(rows[i][column]);
-  for (const { value } of levels) values.push(value);
-  const [low, high] = paddedRange(values, zero);
-  const y = linear([low, high], [box.bottom, box.top]);
+  for (const { ys } of series) for (const i of indices) values.push(ys[i]);
+  const range = robustRange(values, { zero, log, extra: levels.map(({ value }) => value) });
+  const y = range.log ? logScale([range.low, range.high], [box.bottom, box.top])
+    : linear([range.low, range.high], [box.bottom, box.top]);
+  const clamped = (v) => Math.max(box.top, Math.min(box.bottom, y(v))); // beyond the range: at the edge
   drawAxes(ctx, box, x, y, { xTickCount: xTicks ? 5 : 0, yTickCount: yTicks, compact: true });
-  for (const { value, color } of levels) dashedLine(ctx, box, y(value), color);
-  for (const { column, color } of series) {
-    const xs = indices.map((i) => rows[i][0]);
-    const ys = indices.map((i) => rows[i][column]);
-    drawCurve(ctx, xs, ys, x, y, color, 1.5);
+  const marks = drawMarks(ctx, box, x, (page.status && page.status.marks) || []);
+  for (const { value, color } of levels) if (!range.log || value > 0) dashedLine(ctx, box, clamped(value), color);
+  for (const { ys, color } of series) {
+    drawCurve(ctx, indices.map((i) => xs[i]), indices.map((i) => ys[i]), x, clamped, color, 1.5);
+    const rings = manual.slice(-200).filter((i) => ys[i] !== null && Number.isFinite(ys[i]));
+    drawRings(ctx, rings.map((i) => [x(xs[i]), clamped(ys[i])]), color);
   }
+  return { scale: range.log ? "log" : "linear", fellBack: range.fellBack, low: range.low, high: range.high,
+    ticks: y.ticks(yTicks), marks };
+}
+
+// Where the charts' time axis ends (the same on both, so that their steps line up): the latest step drawn or run.
+function timeEnd() {
+  const rows = live.history;
+  const points = live.points;
+  return Math.max(10, rows.length ? rows[rows.length - 1][0] : 0, points.length ? points[points.length - 1].x : 0,
+    (page.status && page.status.step) || 0);
+}
+
+// The setting changes that kept the weights, [[step, what changed], ...]: a thin line at each step in the plot and
+// a small triangle above it (its words show on hover: `markAt`). Returns the ones drawn, with their x in pixels.
+function drawMarks(ctx, box, x, marks) {
+  const drawn = [];
+  ctx.save();
+  Object.assign(ctx, { strokeStyle: COLORS.mark, fillStyle: COLORS.mark, lineWidth: 1, globalAlpha: 0.75 });
+  ctx.setLineDash([2, 3]);
+  for (const [step, text] of marks) {
+    if (step < x.domain[0] || step > x.domain[1]) continue;
+    const px = Math.round(x(step)) + 0.5;
+    line(ctx, px, box.top, px, box.bottom);
+    ctx.beginPath();
+    ctx.moveTo(px - 3.5, box.top - 5);
+    ctx.lineTo(px + 3.5, box.top - 5);
+    ctx.lineTo(px, box.top);
+    ctx.fill();
+    drawn.push({ step, text, x: px });
+  }
+  ctx.restore();
+  return drawn;
+}
+
+// The marks' words as the canvas's tooltip, for the mark within 5 pixels of the pointer.
+function markAt(canvas, event, marks) {
+  const px = event.clientX - canvas.getBoundingClientRect().left;
+  const near = marks.filter((mark) => Math.abs(mark.x - px) <= 5).map((mark) => `step ${formatCount(mark.step)}: ${mark.text}`);
+  canvas.title = near.join("\n");
+}
+
+function drawRings(ctx, points, color) {
+  ctx.beginPath();
+  for (const [px, py] of points) {
+    ctx.moveTo(px + 3, py);
+    ctx.arc(px, py, 3, 0, 2 * Math.PI);
+  }
+  Object.assign(ctx, { strokeStyle: color, lineWidth: 1.25 });
+  ctx.stroke();
+}
+
+// The y-range that early spikes do not flatten: the 2nd to 98th percentile of the values, narrowed to within
+// 3 interquartile ranges of the middle half (a spike in a few rows of twenty), widened to `extra` (levels worth
+// seeing), padded by 8%; with `zero`, from 0 when every value is at least 0. With `log` and every value
+// positive, the same on log10 of the values (else linear, and `fellBack`). Returns { low, high, log, fellBack }.
+function robustRange(values, { zero = false, log = false, extra = [] } = {}) {
+  const finite = values.filter((v) => v !== null && Number.isFinite(v));
+  const useLog = log && finite.length > 0 && finite.every((v) => v > 0);
+  const toScale = useLog ? Math.log10 : (v) => v;
+  const sorted = finite.map(toScale).sort((a, b) => a - b);
+  const fellBack = log && !useLog;
+  if (!sorted.length) return { low: 0, high: 1, log: false, fellBack };
+  const q = (p) => quantile(sorted, p);
+  let low = q(0.02);
+  let high = q(0.98);
+  const spread = 3 * (q(0.75) - q(0.25));
+  if (spread > 0) {
+    low = Math.max(low, q(0.25) - spread);
+    high = Math.min(high, q(0.75) + spread);
+  }
+  for (const v of extra) {
+    if (v === null || !Number.isFinite(v) || (useLog && v <= 0)) continue;
+    low = Math.min(low, toScale(v));
+    high = Math.max(high, toScale(v));
+  }
+  const fromZero = zero && !useLog && sorted[0] >= 0;
+  if (fromZero) low = 0;
+  const pad = (high - low) * 0.08 || Math.abs(high) * 0.1 || 1;
+  low = fromZero ? 0 : low - pad;
+  high += pad;
+  return useLog ? { low: 10 ** low, high: 10 ** high, log: true, fellBack } : { low, high, log: false, fellBack };
+}
+
+// The p-quantile of ascending `sorted`, interpolated linearly between its neighbours.
+function quantile(sorted, p) {
+  const at = p * (sorted.length - 1);
+  const below = Math.floor(at);
+  const above = Math.min(below + 1, sorted.length - 1);
+  return sorted[below] + (sorted[above] - sorted[below]) * (at - below);
+}
+
+// ---------------------------------------------------------------- live points
+
+// A loss point per frame and per single step, from the status's latest losses: a repeat (the same step, losses
+// and count of single steps) adds none. A single step's point sits just after its step (step + ½, + ¾, ...: a
+// D step does not advance the step count). Returns whether a point was added.
+function addLivePoint(status) {
+  const losses = status.losses;
+  if (!losses || !losses.some((v) => v !== null && Number.isFinite(v))) return false;
+  const manualSteps = status.manual_steps || 0;
+  const last = live.points[live.points.length - 1];
+  if (last && last.step === status.step && last.manualSteps === manualSteps &&
+      last.losses[0] === losses[0] && last.losses[1] === losses[1]) return false;
+  const manual = Boolean(last) && manualSteps > last.manualSteps;
+  if (!manual && last && last.manual && last.step === status.step && last.manualSteps === manualSteps) {
+    last.losses = losses.slice(); // the single step's loss, in a later message than its count
+    return true;
+  }
+  let nth = 1; // single steps at this step so far, this one included
+  for (let i = live.points.length - 1; manual && i >= 0 && live.points[i].step === status.step; i--) {
+    if (live.points[i].manual) nth += 1;
+  }
+  const x = manual ? status.step + 1 - 0.5 ** nth : status.step;
+  live.points.push({ x, step: status.step, losses: losses.slice(), manual, nth, manualSteps });
+  if (live.points.length > LIVE_POINTS) live.points = live.points.filter((point, i) => point.manual || i % 2 === 0);
+  return true;
+}
+const LIVE_POINTS = 20000; // past this, every other point is dropped (the single steps' points kept)
+
+// A key that changes when the marks do.
+function marksKey(status) {
+  const marks = status.marks || [];
+  return marks.length ? `${marks.length}:${marks[marks.length - 1].join(":")}` : "";
 }
 
 // Indices 0, k, 2k, ... and the last, with k a power of two: the points drawn stay the same as the history
@@ -839,6 +1023,25 @@ function linear([d0, d1], [r0, r1]) {
   const k = d1 === d0 ? 0 : (r1 - r0) / (d1 - d0);
   const scale = (v) => r0 + (v - d0) * k;
   scale.domain = [d0, d1];
+  scale.ticks = (count) => niceTicks(scale.domain, count);
+  return scale;
+}
+
+// A log10 scale over positive [d0, d1]; its ticks are powers of ten (with 2 and 5 times them over few decades),
+// or nice linear ticks within a decade.
+function logScale([d0, d1], [r0, r1]) {
+  const inner = linear([Math.log10(d0), Math.log10(d1)], [r0, r1]);
+  const scale = (v) => inner(Math.log10(v));
+  scale.domain = [d0, d1];
+  scale.ticks = (count) => {
+    const [a, b] = inner.domain;
+    if (b - a < 1) return niceTicks(scale.domain, count);
+    const every = Math.ceil((Math.floor(b) - Math.ceil(a) + 1) / Math.max(count, 1));
+    const ticks = [];
+    for (let k = Math.ceil(a); k <= b; k += every) ticks.push(10 ** k);
+    if (b - a < 2.5) for (let k = Math.floor(a); k <= b; k++) ticks.push(2 * 10 ** k, 5 * 10 ** k);
+    return ticks.filter((v) => v >= d0 && v <= d1).sort((u, v) => u - v);
+  };
   return scale;
 }
 
@@ -848,7 +1051,7 @@ function drawAxes(ctx, box, x, y, { xTickCount = 6, yTickCount = 5, xLabel, yLab
   ctx.strokeStyle = COLORS.grid;
   ctx.textAlign = "right";
   ctx.textBaseline = "middle";
-  for (const value of niceTicks(y.domain, yTickCount)) {
+  for (const value of y.ticks(yTickCount)) {
     const py = Math.round(y(value)) + 0.5;
     if (grid) line(ctx, box.left, py, box.right, py);
     ctx.fillText(formatTick(value, compact), box.left - 6, py);
@@ -856,7 +1059,7 @@ function drawAxes(ctx, box, x, y, { xTickCount = 6, yTickCount = 5, xLabel, yLab
   ctx.textAlign = "center";
   ctx.textBaseline = "top";
   const canvasWidth = ctx.canvas.clientWidth;
-  for (const value of niceTicks(x.domain, xTickCount)) {
+  for (const value of x.ticks(xTickCount)) {
     const px = Math.round(x(value)) + 0.5;
     if (grid) line(ctx, px, box.top, px, box.bottom);
     const text = formatTick(value, compact);
@@ -895,22 +1098,35 @@ function dashedLine(ctx, box, py, color) {
 // A polyline that breaks at nulls (NaN in the history); `baseline` fills the area under it, lightly.
 function drawCurve(ctx, xs, ys, x, y, color, width, baseline) {
   ctx.beginPath();
-  let open = false;
-  for (let i = 0; i < xs.length; i++) {
-    if (ys[i] === null || !Number.isFinite(ys[i])) {
-      open = false;
+  const lone = []; // points with no drawn neighbour: a dot each (a line of one point draws nothing)
+  let run = 0;
+  for (let i = 0; i <= xs.length; i++) {
+    if (i === xs.length || ys[i] === null || !Number.isFinite(ys[i])) {
+      if (run === 1) lone.push(i - 1);
+      run = 0;
       continue;
     }
     const px = x(xs[i]);
     const py = y(ys[i]);
-    if (open) ctx.lineTo(px, py);
+    if (run) ctx.lineTo(px, py);
     else ctx.moveTo(px, py);
-    open = true;
+    run += 1;
   }
   ctx.strokeStyle = color;
   ctx.lineWidth = width;
   ctx.lineJoin = "round";
   ctx.stroke();
+  if (lone.length && baseline === undefined) {
+    ctx.save();
+    ctx.beginPath();
+    for (const i of lone) {
+      ctx.moveTo(x(xs[i]) + width + 1, y(ys[i]));
+      ctx.arc(x(xs[i]), y(ys[i]), width + 1, 0, 2 * Math.PI);
+    }
+    ctx.fillStyle = color;
+    ctx.fill();
+    ctx.restore();
+  }
   if (baseline !== undefined && xs.length) {
     ctx.lineTo(x(xs[xs.length - 1]), baseline);
     ctx.lineTo(x(xs[0]), baseline);
@@ -930,20 +1146,6 @@ function niceTicks([low, high], count) {
   // Whole multiples of the step, counted (not summed) so that errors do not add up; formatTick rounds the rest.
   for (let k = Math.ceil(low / step); k * step <= high + step * 1e-9; k++) ticks.push(k * step);
   return ticks;
-}
-
-function paddedRange(values, includeZero) {
-  let low = Infinity;
-  let high = -Infinity;
-  for (const v of values) {
-    if (v === null || !Number.isFinite(v)) continue;
-    if (v < low) low = v;
-    if (v > high) high = v;
-  }
-  if (low > high) return [0, 1];
-  if (includeZero) low = Math.min(low, 0);
-  const pad = (high - low) * 0.06 || Math.abs(high) * 0.1 || 1;
-  return [includeZero && low === 0 ? 0 : low - pad, high + pad];
 }
 
 function maxOf(values) {
@@ -1003,6 +1205,8 @@ async function loadOptions() {
 live.picture = {
   thinnedArrows, contourSegments, colourScaleEnd, colourPosition, decodedHeatmap, heatmapImage, drawContour,
 };
+live.robustRange = robustRange;
+live.redrawCharts = () => invalidate(false, true); // for tests: the charts drawn again, from `history` and `points`
 live.redraw = () => invalidate(true, false); // for tests: the picture drawn again, from the latest frame
 
 async function start() {
