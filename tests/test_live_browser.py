@@ -300,7 +300,7 @@ def test_settings_play_steps_and_downloads(live, open_page, tmp_path):
     page.dispatch_event("#batch_size", "change")
     wait(page, "!document.getElementById('error').hidden")
     line = banner(page)
-    assert "batch_size" in line and "\n" not in line, line
+    assert line.startswith("Batch size: must be >= 1") and "\n" not in line, line
     wait(page, "document.getElementById('batch_size').value === String(arg)", batch_size)
     assert server_status(live.url)["settings"]["batch_size"] == batch_size
 
