@@ -148,11 +148,12 @@ class Programs:
             self._generation += 1
 
     def close(self) -> None:
-        """Drop the compiles not started and wait for the one under way: a thread stopped inside XLA's compiler
-        at the interpreter's exit aborts the process."""
+        """Drop the compiles not started and wait a while for the one under way: a thread stopped inside XLA's
+        compiler by the interpreter's exit aborts the process (`tinygan serve` ends with os._exit, which does
+        not stop threads: it need not wait long)."""
         self._closed = True
         self._jobs.put(None)
-        self._thread.join()
+        self._thread.join(timeout=5)
 
     def _compiler(self) -> None:
         while (job := self._jobs.get()) is not None:
