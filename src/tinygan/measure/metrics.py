@@ -37,13 +37,7 @@ def sliced_wasserstein(x: np.ndarray, y: np.ndarray, *, num_projections: int = 2
     Rabin, Peyre, Delon & Bernot, "Wasserstein barycenter and its application to texture mixing" (2011);
     Bonneel, Rabin, Peyre & Pfister, "Sliced and Radon Wasserstein barycenters of measures" (2015).
     """
-    x, y = _as_points(x), _as_points(y)
-    directions = np.random.default_rng(seed).normal(size=(x.shape[1], num_projections))  # (d, projections)
-    directions /= np.linalg.norm(directions, axis=0)
-    x_proj, y_proj = x @ directions, y @ directions  # (n, projections), (m, projections)
-    if len(x_proj) == len(y_proj):  # equal sizes: W1 is the mean gap between the sorted projections
-        return float(np.mean(np.abs(np.sort(x_proj, axis=0) - np.sort(y_proj, axis=0))))
-    return float(np.mean([scipy.stats.wasserstein_distance(a, b) for a, b in zip(x_proj.T, y_proj.T)]))
+    return SampleSet(y).sliced_wasserstein(x, num_projections=num_projections, seed=seed)
 
 
 def energy_distance(x: np.ndarray, y: np.ndarray) -> float:
@@ -55,9 +49,41 @@ def energy_distance(x: np.ndarray, y: np.ndarray) -> float:
     of statistics based on distances", 2013), a metric on laws with a finite mean, and what
     `scipy.stats.energy_distance` returns in 1-D. Memory stays bounded: the pairs are summed in blocks.
     """
-    x, y = _as_points(x), _as_points(y)
-    squared = 2 * _mean_pairwise_distance(x, y) - _mean_pairwise_distance(x, x) - _mean_pairwise_distance(y, y)
-    return float(np.sqrt(max(squared, 0.0)))  # >= 0 in exact arithmetic; rounding may dip below
+    return SampleSet(y).energy_distance(x)
+
+
+class SampleSet:
+    """A sample set y that many others are compared with (a scorer's reference): what depends on y alone (its
+    sorted projections, its own mean distance) is computed once. The numbers are `sliced_wasserstein`'s and
+    `energy_distance`'s, bit for bit: the same operations in the same order."""
+
+    def __init__(self, y: np.ndarray):
+        self.points = _as_points(y)
+        self._projected: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._mean_distance: float | None = None
+
+    def sliced_wasserstein(self, x: np.ndarray, *, num_projections: int = 200, seed: int = 0) -> float:
+        x = _as_points(x)
+        directions, y_proj, y_sorted = self._projections(x.shape[1], num_projections, seed)
+        x_proj = x @ directions  # (n, projections)
+        if len(x_proj) == len(y_proj):  # equal sizes: W1 is the mean gap between the sorted projections
+            return float(np.mean(np.abs(np.sort(x_proj, axis=0) - y_sorted)))
+        return float(np.mean([scipy.stats.wasserstein_distance(a, b) for a, b in zip(x_proj.T, y_proj.T)]))
+
+    def energy_distance(self, x: np.ndarray) -> float:
+        x, y = _as_points(x), self.points
+        if self._mean_distance is None:
+            self._mean_distance = _mean_pairwise_distance(y, y)
+        squared = 2 * _mean_pairwise_distance(x, y) - _mean_pairwise_distance(x, x) - self._mean_distance
+        return float(np.sqrt(max(squared, 0.0)))  # >= 0 in exact arithmetic; rounding may dip below
+
+    def _projections(self, dim: int, num_projections: int, seed: int):
+        if (num_projections, seed) not in self._projected:
+            directions = np.random.default_rng(seed).normal(size=(dim, num_projections))  # (d, projections)
+            directions /= np.linalg.norm(directions, axis=0)
+            y_proj = self.points @ directions  # (m, projections)
+            self._projected[num_projections, seed] = directions, y_proj, np.sort(y_proj, axis=0)
+        return self._projected[num_projections, seed]
 
 
 def _mean_pairwise_distance(a: np.ndarray, b: np.ndarray, max_block: int = 1 << 22) -> float:

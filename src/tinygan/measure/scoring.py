@@ -20,7 +20,7 @@ metrics.json. Which columns depends on the target:
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -82,6 +82,8 @@ class Scorer:
     modes: object | None  # data.Modes
     view: tuple | None  # ((low, high), (low, high)): GAN Lab's grid in 2-D
     table: FileTarget | None = None  # a file target's rows, for the verdict's measures
+    # The reference thinned to each size a distance reads, its own parts computed once (`metrics.SampleSet`).
+    sample_sets: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __call__(self, samples: np.ndarray, *, final: bool = False) -> dict[str, float]:
         """The metrics of samples (n, dim); `final` compares more points in 2 or more dimensions (slower)."""
@@ -93,8 +95,8 @@ class Scorer:
             scores.update(metrics.distances(x, self.law))
         if self.reference is not None:
             sliced, energy = SLICED_SAMPLES[final], ENERGY_SAMPLES[final]
-            scores["sliced_w1"] = metrics.sliced_wasserstein(thinned(x, sliced), thinned(self.reference, sliced))
-            scores["energy"] = metrics.energy_distance(thinned(x, energy), thinned(self.reference, energy))
+            scores["sliced_w1"] = self._reference(sliced).sliced_wasserstein(thinned(x, sliced))
+            scores["energy"] = self._reference(energy).energy_distance(thinned(x, energy))
         if "modes_captured" in self.columns:
             scores.update(metrics.mode_metrics(thinned(x, MODE_SAMPLES), self.modes.means, self.modes.stds,
                                                self.modes.weights))
@@ -104,6 +106,11 @@ class Scorer:
         if self.table is not None:
             scores.update(table_scores(x, self.table, final))
         return {name: scores[name] for name in self.columns}
+
+    def _reference(self, n: int) -> metrics.SampleSet:
+        if n not in self.sample_sets:
+            self.sample_sets[n] = metrics.SampleSet(thinned(self.reference, n))
+        return self.sample_sets[n]
 
 
 def make_scorer(target, view: tuple | None = None) -> Scorer:
