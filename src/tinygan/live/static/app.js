@@ -58,6 +58,8 @@ const page = {
   // on its way to the server (frames still carry the old value until it answers, which can take seconds).
   editing: new Set(),
   retryMs: 500,           // WebSocket reconnection backoff
+  single: null,           // the last single D or G step seen: { kind, manual, step } (the model graph lights it)
+  connected: false,       // the WebSocket is open: until then the page cannot know whether the session plays
   drawScheduled: false,
   viewDirty: false,
   chartsDirty: false,
@@ -73,6 +75,7 @@ const $ = (id) => document.getElementById(id);
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const socket = new WebSocket(`${scheme}://${location.host}/api/live`);
+  live.socket = socket; // for tests: closing it is what a lost connection does
   socket.onopen = () => {
     page.retryMs = 500;
     if (page.requestErrorIsNetwork) reportError(null); // the server is back: that line is stale
@@ -88,9 +91,17 @@ function connect() {
   };
 }
 
+// Disconnected, the page no longer knows whether the session plays or how fast: it shows neither ("Play", greyed,
+// and a dash for the rate) until the server's first message after reconnecting says again.
 function setConnected(connected) {
+  page.connected = connected;
   document.body.dataset.connected = String(connected);
   setText($("connection-text"), connected ? "live" : "disconnected");
+  if (page.status) {
+    showHeader(page.status);
+    showToolbar(page.status);
+    setPhase(trainedPhase(page.status));
+  }
 }
 
 function receive(text) {
@@ -193,6 +204,7 @@ function applyStatus(status) {
   if ((live.scene && addLivePoint(status)) || marksChanged) invalidate(false, true);
   showHeader(status);
   showToolbar(status);
+  setPhase(trainedPhase(status));
   showSettings(status.settings);
   setText($("message"), status.message || "");
   showErrors();
@@ -255,6 +267,7 @@ function control(body, sender = null) {
 }
 
 function togglePlay() {
+  if (!page.connected) return; // Space while disconnected: the page does not know what it would toggle
   return control({ action: page.status && page.status.playing ? "pause" : "play" }, $("play"));
 }
 
@@ -315,7 +328,8 @@ function showHeader(status) {
   $("manual-steps").hidden = manual === 0;
   setText($("manual-steps"), `${formatCount(manual)} single step${manual === 1 ? "" : "s"}`);
   let rate = "paused";
-  if (status.compiling) rate = "compiling…";
+  if (!page.connected) rate = "—";
+  else if (status.compiling) rate = "compiling…";
   else if (status.playing) {
     // The rate is in the frame (the protocol) or in the status (what the server also sends).
     const perSecond = status.iterations_per_second ?? page.rate;
@@ -330,11 +344,39 @@ function showHeader(status) {
 }
 
 function showToolbar(status) {
-  setText($("play"), status.playing ? "Pause" : "Play");
+  setText($("play"), status.playing && page.connected ? "Pause" : "Play");
+  $("play").disabled = !page.connected;
+  $("play").title = page.connected ? "" : "Disconnected from the server: waiting to reconnect";
   $("save").hidden = !status.run;
   $("save").disabled = !status.attached;
   const speed = status.speed === null || status.speed === undefined ? "max" : String(status.speed);
   if (!page.editing.has($("speed"))) setSelect($("speed"), speed, `${speed} it/s`);
+}
+
+// ---------------------------------------------------------------- the model graph
+
+const PHASE_TEXT = { both: "training D and G in turn", d: "one D step: D learns", g: "one G step: G learns", none: "" };
+
+// What the last training moved: "both" while playing (D and G alternate faster than the eye), "d" or "g" after a
+// single D or G step (its message says so), "none" otherwise (and while disconnected: the page does not know).
+// The message outlives its step (playing on does not clear it), so a single step counts only until the step count
+// moves: `page.single` is the last one seen, its kind and the step it was done at.
+function trainedPhase(status) {
+  const single = /^one ([DG]) step/.exec(status.message || "");
+  if (single && (!page.single || page.single.manual !== status.manual_steps)) {
+    page.single = { kind: single[1].toLowerCase(), manual: status.manual_steps, step: status.step };
+  }
+  if (!page.connected) return "none";
+  if (status.playing) return "both";
+  if (single && page.single.step === status.step) return page.single.kind;
+  return "none";
+}
+
+// Light the graph's side being trained ("both", "d", "g" or "none").
+function setPhase(phase) {
+  if (!(phase in PHASE_TEXT)) throw new Error(`tinygan: no phase ${phase}`);
+  $("graph").dataset.phase = phase;
+  setText($("graph-phase"), PHASE_TEXT[phase]);
 }
 
 function showSettings(settings) {
@@ -1206,6 +1248,7 @@ live.picture = {
   thinnedArrows, contourSegments, colourScaleEnd, colourPosition, decodedHeatmap, heatmapImage, drawContour,
 };
 live.robustRange = robustRange;
+live.setPhase = setPhase; // for tests: light a side of the model graph (the next status sets it again)
 live.redrawCharts = () => invalidate(false, true); // for tests: the charts drawn again, from `history` and `points`
 live.redraw = () => invalidate(true, false); // for tests: the picture drawn again, from the latest frame
 

@@ -1,0 +1,89 @@
+"""The live view as a teaching aid, in a real browser (issue 16, items 5 and 6): a disconnected page claims
+neither that the session plays nor how fast; a model graph (noise z -> G -> generated samples -> D <- real
+samples) lights the side being trained; the picture's layers can be switched off one by one in its legend.
+
+Runs on the server and browser of tests/test_live_browser.py. Screenshots go to /tmp/live_teaching_*.png for a
+person to look at.
+"""
+
+import re
+
+import pytest
+import test_live_browser as browser
+
+live, open_page, wait = browser.live, browser.open_page, browser.wait  # its fixtures: one server and browser here
+
+pytestmark = pytest.mark.slow  # a server and a browser start for the module: seconds before the first test
+
+RATE = re.compile(r"^[\d,]+ it/s$")
+
+# Every later WebSocket closes at once (as when the server cannot be reached), and the open one is closed.
+DISCONNECT = """() => {
+  window.RealWebSocket = window.WebSocket;
+  window.WebSocket = class { constructor() { setTimeout(() => this.onclose && this.onclose(), 0); } close() {} };
+  tinygan.socket.close();
+}"""
+RECONNECT = "() => { window.WebSocket = window.RealWebSocket; }"
+
+
+def toolbar(page) -> dict:
+    return page.evaluate("""({play: document.getElementById('play').textContent,
+                               disabled: document.getElementById('play').disabled,
+                               rate: document.getElementById('rate').textContent})""")
+
+
+def test_a_disconnected_page_shows_no_pause_and_no_rate(live, open_page):
+    page = open_page()
+    page.click("#play")
+    wait(page, "document.getElementById('play').textContent === 'Pause' && "
+               "/ it\\/s$/.test(document.getElementById('rate').textContent)")
+
+    page.evaluate(DISCONNECT)
+    wait(page, "document.body.dataset.connected === 'false'")
+    assert toolbar(page) == {"play": "Play", "disabled": True, "rate": "—"}
+    page.keyboard.press("Space")  # toggles nothing while the page cannot know what it would toggle
+    page.wait_for_timeout(700)  # a reconnection try or two fail meanwhile: still disconnected
+    assert toolbar(page) == {"play": "Play", "disabled": True, "rate": "—"}
+    assert browser.server_status(live.url)["playing"]
+
+    page.evaluate(RECONNECT)
+    wait(page, "document.body.dataset.connected === 'true' && document.getElementById('play').textContent === 'Pause'"
+               " && / it\\/s$/.test(document.getElementById('rate').textContent)")
+    shown = toolbar(page)
+    assert shown["play"] == "Pause" and not shown["disabled"] and RATE.match(shown["rate"]), shown
+    browser.pause(page)
+
+
+
+# ---------------------------------------------------------------- the model graph
+
+D_BLUE, G_RED, GREY = "rgb(31, 119, 180)", "rgb(214, 39, 40)", "rgb(213, 217, 223)"
+GRAPH = """() => {
+  const stroke = (selector) => getComputedStyle(document.querySelector(selector)).stroke;
+  return {phase: document.getElementById('graph').dataset.phase, G: stroke('#graph .g-part.model rect'),
+          D: stroke('#graph .d-part.model rect'), z: stroke('#graph .part:first-of-type rect')};
+}"""
+
+
+def graph(page) -> dict:
+    return page.evaluate(GRAPH)
+
+
+def test_the_model_graph_lights_the_side_being_trained(open_page):
+    page = open_page()
+    for phase, lit in [("d", {"G": GREY, "D": D_BLUE, "z": GREY}), ("g", {"G": G_RED, "D": GREY, "z": G_RED}),
+                       ("both", {"G": G_RED, "D": D_BLUE, "z": G_RED}), ("none", {"G": GREY, "D": GREY, "z": GREY})]:
+        page.evaluate("(phase) => tinygan.setPhase(phase)", phase)
+        assert graph(page) == {"phase": phase, **lit}
+
+    # On a real session: a single D step lights D, a single G step G, playing both, pausing neither.
+    browser.click_and_wait_for_frame(page, "#step-d")
+    wait(page, "tinygan.lastFrame.status.message.startsWith('one D step')")
+    assert graph(page)["phase"] == "d" and page.text_content("#graph-phase") == "one D step: D learns"
+    browser.click_and_wait_for_frame(page, "#step-g")
+    wait(page, "tinygan.lastFrame.status.message.startsWith('one G step')")
+    assert graph(page)["phase"] == "g"
+    browser.play_until(page, page.evaluate("tinygan.lastFrame.step"))
+    assert graph(page)["phase"] == "both"
+    browser.pause(page)
+    assert graph(page)["phase"] == "none"
