@@ -54,7 +54,7 @@ from tinygan.runs import launch as runner
 # The seed preset as `tinygan serve` runs it, with a horizon no test reaches: the programs are those of
 # `tinygan train --num-steps 50` (the shared compile cache has them).
 LIVE_CONFIG = tinygan.config_from_preset("seed", num_steps=100_000)
-SCENE_KEYS = {"type", "version", "dim", "view", "real", "columns", "metrics", "equilibrium", "history", "status"}
+SCENE_KEYS = {"type", "version", "dim", "view", "real", "columns", "metrics", "equilibrium", "warning", "history", "status"}
 FRAME_KEYS = {"type", "version", "step", "status", "rows", "decision", "generated"}
 FRAME_KEYS_2D = {"type", "version", "step", "status", "rows", "heatmap", "generated", "arrows"}
 COLUMNS = ["step", "loss_d", "loss_g", "mean", "std", "w1", "ks"]
@@ -176,7 +176,9 @@ def test_options_list_every_choice_and_bound(api):
     body = reply.json()
     assert body["speeds"] == [1, 10, 100, 1000, None] and body["max_upload_bytes"] == 2**20
     assert body["targets"] == ["gaussian", "mixture", "ring", "grid", "spiral", "swiss_roll", "moons"]
-    assert body["limits"] == {"batch_size": 4096, "n_critic": 20, "unroll_steps": 20}
+    assert body["limits"] == {"batch_size": 4096, "n_critic": 20, "unroll_steps": 20, "noise_dim": 16,
+                              "generator_width": 1024, "generator_layers": 8, "discriminator_width": 1024,
+                              "discriminator_layers": 8}
 
 
 def test_the_session_status(api):

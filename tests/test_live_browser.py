@@ -437,3 +437,20 @@ def test_upload_one_and_two_columns(live, open_page, tmp_path):
     view = canvas_pixels(page, "#view")
     assert len(np.unique(view.reshape(-1, 3), axis=0)) > 200  # the heat map's shades, points and arrows
     assert banner(page) is None
+
+
+def test_the_page_warns_when_the_noise_cannot_fill_the_target(live, open_page):
+    page = open_page()
+    page.select_option("#target", "ring")
+    wait(page, "tinygan.scene.dim === 2 && tinygan.lastFrame !== null")
+    if page.evaluate("tinygan.scene.warning") == "":  # an earlier test of this worker widened the noise
+        page.fill("#noise_dim", "1")
+        page.dispatch_event("#noise_dim", "change")
+        wait(page, "tinygan.scene.warning !== ''", timeout=90_000)
+    assert page.is_visible("#warning") and "cannot fill a 2-D target" in page.text_content("#warning")
+    page.fill("#noise_dim", "2")
+    page.dispatch_event("#noise_dim", "change")
+    wait(page, "tinygan.scene.warning === '' && tinygan.lastFrame !== null &&"
+              " tinygan.lastFrame.status.settings.noise_dim === 2", timeout=90_000)  # new networks: they compile
+    assert not page.is_visible("#warning") and banner(page) is None
+    on_one_d_target(page)

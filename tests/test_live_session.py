@@ -523,3 +523,18 @@ def test_a_status_carries_the_latest_losses_single_steps_and_changes(seed_config
         assert status["manual_steps"] == 1 and status["marks"] == [[1, "r1 0.5"]]
     finally:
         session.close()
+
+
+def test_noise_and_network_sizes_start_again_and_a_warning_says_when_noise_cannot_fill(seed_config):
+    ring = settings.apply(seed_config, {"target": "ring"}, None)
+    assert settings.noise_warning(ring, 2) == ("G's noise has 1 dimension: its samples lie on a curve and cannot "
+                                               "fill a 2-D target; raise the noise dimension")
+    wide = settings.apply(ring, {"noise_dim": 2, "generator_width": 32, "generator_layers": 2}, None)
+    assert (wide.data.noise, wide.data.noise_dim, wide.model.generator_width, wide.model.generator_layers) == \
+        ("uniform", 2, 32, 2)  # the seed's stratified noise is 1-D: a wider one is uniform
+    assert settings.noise_warning(wide, 2) == "" and settings.changes_weights(ring, wide)
+    shown = settings.settings_of(seed_config)
+    assert (shown["generator_width"], shown["discriminator_width"]) == (seed_config.model.hidden_size,
+                                                                        2 * seed_config.model.hidden_size)
+    with pytest.raises(SettingsError, match=r"^D layers: at most 8 in the live view, got 9$"):
+        settings.apply(seed_config, {"discriminator_layers": 9}, None)

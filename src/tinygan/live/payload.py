@@ -16,6 +16,7 @@ import numpy as np
 
 from tinygan import engine, runs
 from tinygan.core.objectives import OBJECTIVES
+from tinygan.live.settings import noise_warning
 from tinygan.pictures import plots
 from tinygan.pictures import two_d as plots_2d
 from tinygan.training.loop import Frame
@@ -45,6 +46,7 @@ def scene(game: engine.Game, config, view, columns: tuple[str, ...]) -> dict:
         "columns": list(columns),
         "metrics": list(columns[3:]),
         "equilibrium": None if equilibrium is None else numbers(equilibrium),
+        "warning": noise_warning(config, game.target.dim),
     }
 
 

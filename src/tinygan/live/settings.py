@@ -30,18 +30,26 @@ FIELDS = {
     "discriminator_learning_rate": "optim.discriminator_learning_rate",
     "batch_size": "train.batch_size",
     "seed": "train.seed",
+    "noise_dim": "data.noise_dim",
+    "generator_width": "model.generator_width",
+    "generator_layers": "model.generator_layers",
+    "discriminator_width": "model.discriminator_width",
+    "discriminator_layers": "model.discriminator_layers",
 }
 # The page's label of each setting: what an error names it by (tests check them against index.html).
 LABELS = {"preset": "Preset", "target": "Target", "objective": "Objective", "minibatch": "Minibatch discrimination",
           "label_smoothing": "Label smoothing", "gradient_penalty": "Gradient penalty", "r1": "R1 penalty",
           "n_critic": "D steps per G step", "unroll_steps": "Unrolled steps", "generator_ema": "G weights EMA",
           "optimizer": "Optimizer", "generator_learning_rate": "G learning rate",
-          "discriminator_learning_rate": "D learning rate", "batch_size": "Batch size", "seed": "Seed"}
+          "discriminator_learning_rate": "D learning rate", "batch_size": "Batch size", "seed": "Seed",
+          "noise_dim": "Noise dimension", "generator_width": "G width", "generator_layers": "G layers",
+          "discriminator_width": "D width", "discriminator_layers": "D layers"}
 CUSTOM = "custom"  # the preset a session shows once its target is not its preset's
 TARGETS = ("gaussian", "mixture", "ring", "grid", "spiral", "swiss_roll", "moons")  # built in, no file to read
 UPLOAD = "upload"  # settings["target"] of a session on the uploaded file
 # Tighter than the config's own bounds: a live session answers within a fraction of a second.
-LIMITS = {"batch_size": 4_096, "n_critic": 20, "unroll_steps": 20}
+LIMITS = {"batch_size": 4_096, "n_critic": 20, "unroll_steps": 20, "noise_dim": 16, "generator_width": 1_024,
+          "generator_layers": 8, "discriminator_width": 1_024, "discriminator_layers": 8}
 # Settings that leave the data and both networks as they are: changing them keeps the trained weights.
 KEEP_WEIGHTS = ("objective", "label_smoothing", "gradient_penalty", "r1", "n_critic", "unroll_steps",
                 "generator_ema", "optimizer", "generator_learning_rate", "discriminator_learning_rate", "batch_size")
@@ -55,7 +63,9 @@ def settings_of(config: Config) -> dict:
     """The page's view of a config: each knob's value, the learning rates as training uses them."""
     generator_rate, discriminator_rate = learning_rates(config)
     values = {name: _field(config, path) for name, path in FIELDS.items()}
-    values.update(generator_learning_rate=generator_rate, discriminator_learning_rate=discriminator_rate)
+    values.update(generator_learning_rate=generator_rate, discriminator_learning_rate=discriminator_rate,
+                  generator_width=config.model.generator_width or config.model.hidden_size,  # the widths in use
+                  discriminator_width=config.model.discriminator_width or 2 * config.model.hidden_size)
     target = config.data.target
     return {"preset": config.preset, "target": UPLOAD if target.startswith("file:") else target, **values}
 
@@ -91,6 +101,9 @@ def apply(config: Config, changes, upload: str | None) -> Config:
     if "preset" in changes:
         config = _preset(changes["preset"])
     overrides = {FIELDS[name]: value for name, value in changes.items() if name in FIELDS}
+    noise_dim = changes.get("noise_dim")
+    if isinstance(noise_dim, int) and noise_dim > 1 and config.data.noise == "stratified":
+        overrides["data.noise"] = "uniform"  # the seed's stratified noise is 1-D: a wider one is uniform
     for name, maximum in LIMITS.items():
         value = changes.get(name)
         if isinstance(value, int) and not isinstance(value, bool) and value > maximum:
@@ -114,6 +127,17 @@ def apply(config: Config, changes, upload: str | None) -> Config:
         raise SettingsError(_labelled(one_line(error))) from None
     except (TypeError, ValueError, OverflowError) as error:  # a value the config's checks could not even compare
         raise SettingsError(f"settings: {one_line(error)}") from None
+
+
+def noise_warning(config: Config, dim: int) -> str:
+    """A warning when G's noise has fewer dimensions than the target: G's samples then lie on a curve (a
+    surface...) and cannot fill it; empty otherwise."""
+    noise = config.data.noise_dim if config.data.noise != "stratified" else 1
+    if noise >= dim:
+        return ""
+    return (f"G's noise has {noise} dimension{'s' if noise > 1 else ''}: its samples lie on a "
+            f"{'curve' if noise == 1 else f'{noise}-D surface'} and cannot fill a {dim}-D target; raise the noise "
+            "dimension")
 
 
 def changes_weights(old: Config, new: Config) -> bool:

@@ -28,7 +28,8 @@ const FONT = "11px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
 const SETTING_NAMES = [
   "preset", "target", "objective", "minibatch", "label_smoothing", "gradient_penalty", "r1", "n_critic",
   "unroll_steps", "generator_ema", "optimizer", "generator_learning_rate", "discriminator_learning_rate",
-  "batch_size", "seed",
+  "batch_size", "seed", "noise_dim", "generator_width", "generator_layers", "discriminator_width",
+  "discriminator_layers",
 ];
 // Friendlier names of the history's metric columns (the raw name stays in the tooltip: it is the CSV's).
 const METRIC_LABELS = {
@@ -180,6 +181,8 @@ function receiveScene(scene) {
   page.rate = null;
   document.body.dataset.dim = String(scene.dim);
   $("view").dataset.version = String(scene.version);
+  $("warning").hidden = !scene.warning; // e.g. 1-D noise cannot fill a 2-D target
+  setText($("warning"), scene.warning || "");
   $("metrics").style.height = `${Math.max(1, scene.metrics.length) * 70 + 22}px`;
   showViewLegend(scene.dim);
   buildValueTable(scene);
