@@ -17,8 +17,9 @@ from tinygan.engine.game import Batch, DiscriminatorBatch, Game, StepMetrics, Tr
 
 __all__ = [
     "init_state", "pretrain", "setup", "draw_batch", "draw_discriminator_batch", "discriminator_loss",
-    "discriminator_step", "unrolled_discriminator", "moving_average", "generator_step", "update", "all_finite", "compiled_in", "weighted",
-    "skip_if_non_finite", "train_step", "discriminator_only", "generator_only", "step_key", "run_keys", "in_batches", "iteration_flops",
+    "discriminator_step", "unrolled_discriminator", "moving_average", "generator_step", "update", "all_finite",
+    "compiled_in", "weighted", "skip_if_non_finite", "train_step", "discriminator_only", "generator_only", "step_key",
+    "run_keys", "in_batches", "iteration_flops",
 ]
 
 
