@@ -8,6 +8,7 @@ person to look at.
 
 import re
 
+import numpy as np
 import pytest
 import test_live_browser as browser
 
@@ -87,3 +88,90 @@ def test_the_model_graph_lights_the_side_being_trained(open_page):
     assert graph(page)["phase"] == "both"
     browser.pause(page)
     assert graph(page)["phase"] == "none"
+
+
+# ---------------------------------------------------------------- the picture's layers
+
+D_CURVE = (31, 119, 180)  # app.js COLORS.discriminator
+
+
+def drawn_layers(page) -> list[str]:
+    page.evaluate("tinygan.layout = null; tinygan.redraw()")
+    wait(page, "tinygan.layout !== null")
+    return page.evaluate("tinygan.layout.layers")
+
+
+def toggle(page, layer: str, shown: bool) -> None:
+    page.set_checked(f"#view-legend input[data-layer='{layer}']", shown)
+
+
+def coloured_share(page) -> float:
+    """The share of the picture's pixels with a colour (not white, grey or black): the heat map, points, curves."""
+    pixels = browser.canvas_pixels(page, "#view")
+    return float((pixels.max(axis=-1) - pixels.min(axis=-1) > 40).mean())
+
+
+def on_preset(page, preset: str, dim: int) -> None:
+    if page.evaluate("tinygan.scene.status.settings.preset") != preset:
+        page.select_option("#preset", preset)
+    wait(page, "tinygan.scene.dim === arg[1] && tinygan.scene.status.settings.preset === arg[0] && "
+               "tinygan.lastFrame !== null && tinygan.framesDrawn > 0", [preset, dim], timeout=90_000)
+
+
+def test_one_d_layers_switch_off_and_stay_off(open_page):
+    page = open_page()
+    on_preset(page, "seed", 1)
+    browser.play_until(page, page.evaluate("tinygan.lastFrame.step") + 200)
+    browser.pause(page)
+    assert drawn_layers(page) == ["real", "generated", "discriminator"]
+    assert browser.colour_share(browser.canvas_pixels(page, "#view"), D_CURVE) > 0.002
+    all_shown = coloured_share(page)
+
+    toggle(page, "discriminator", False)
+    assert drawn_layers(page) == ["real", "generated"]
+    assert browser.colour_share(browser.canvas_pixels(page, "#view"), D_CURVE, tolerance=20) < 0.0002
+    toggle(page, "real", False)
+    toggle(page, "generated", False)
+    assert drawn_layers(page) == [] and coloured_share(page) < all_shown / 5  # what is left: a coloured note
+
+    # Kept in the browser: a page opened later draws the same layers, its boxes unchecked.
+    later = open_page()
+    assert drawn_layers(later) == []
+    assert later.evaluate("[...document.querySelectorAll('#view-legend input')].map((box) => box.checked)") == [
+        False, False, False]
+    for layer in ["real", "generated", "discriminator"]:
+        toggle(later, layer, True)
+    assert drawn_layers(later) == ["real", "generated", "discriminator"]
+    browser.click_and_wait_for_frame(later, "#step-d")
+    wait(later, "document.getElementById('graph').dataset.phase === 'd'")
+    later.screenshot(path="/tmp/live_teaching_1d.png", full_page=True)
+
+
+def test_two_d_layers_switch_off(open_page):
+    page = open_page()
+    on_preset(page, "ring", 2)
+    page.click("#play")  # the first play of a new game compiles: up to half a minute on a loaded machine
+    wait(page, "tinygan.lastFrame.status.playing && tinygan.lastFrame.step > arg",
+         page.evaluate("tinygan.lastFrame.step") + 200, timeout=90_000)
+    browser.pause(page)
+    assert drawn_layers(page) == ["discriminator", "real", "generated", "arrows"]
+    assert page.evaluate("tinygan.layout.arrows") > 0
+
+    toggle(page, "arrows", False)
+    assert drawn_layers(page) == ["discriminator", "real", "generated"]
+    assert page.evaluate("tinygan.layout.arrows") == 0
+    toggle(page, "real", False)
+    toggle(page, "generated", False)
+    assert drawn_layers(page) == ["discriminator"]
+    heat_map = browser.canvas_pixels(page, "#view")
+    toggle(page, "discriminator", False)
+    assert drawn_layers(page) == [] and coloured_share(page) < 0.005
+    changed = float((np.abs(heat_map - browser.canvas_pixels(page, "#view")).max(axis=-1) > 3).mean())
+    assert changed > 0.2, changed  # the heat map (pale where D is unsure, but tinted) covered the plot; now gone
+
+    for layer in ["real", "generated", "discriminator", "arrows"]:
+        toggle(page, layer, True)
+    assert drawn_layers(page) == ["discriminator", "real", "generated", "arrows"]
+    browser.click_and_wait_for_frame(page, "#step-g")
+    wait(page, "document.getElementById('graph').dataset.phase === 'g'")
+    page.screenshot(path="/tmp/live_teaching_2d.png", full_page=True)

@@ -24,6 +24,9 @@ const COLORS = {
 const ARROW_CELL = 20;    // CSS pixels: at most one of G's arrows starts in each cell of this side
 const ARROW_LONGEST = 32; // CSS pixels: the longest arrow drawn
 const HEATMAP_PIXELS = 512; // the heat map's image is at most this wide (~10 ms a frame); wider screens scale it up
+// The picture's layers, each with a box in its legend (2-D only: arrows; "discriminator": D's curve or heat map).
+const LAYERS = ["real", "generated", "discriminator", "arrows"];
+const LAYERS_KEY = "tinygan.layers"; // localStorage: the layers switched off, kept across visits
 const FONT = "11px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
 const SETTING_NAMES = [
   "preset", "target", "objective", "minibatch", "label_smoothing", "gradient_penalty", "r1", "n_critic",
@@ -59,6 +62,7 @@ const page = {
   // on its way to the server (frames still carry the old value until it answers, which can take seconds).
   editing: new Set(),
   retryMs: 500,           // WebSocket reconnection backoff
+  layers: loadLayers(),   // the picture's layers to draw: { real, generated, discriminator, arrows } (the legend's boxes)
   single: null,           // the last single D or G step seen: { kind, manual, step } (the model graph lights it)
   connected: false,       // the WebSocket is open: until then the page cannot know whether the session plays
   drawScheduled: false,
@@ -227,6 +231,9 @@ function bindControls() {
   });
   for (const name of SETTING_NAMES) bindSetting($(name));
   $("upload").addEventListener("change", (event) => upload(event.target));
+  $("view-legend").addEventListener("change", (event) => {
+    if (event.target.dataset.layer) setLayer(event.target.dataset.layer, event.target.checked);
+  });
   $("settings").addEventListener("submit", (event) => event.preventDefault()); // Enter fires change instead
   for (const id of ["losses-log", "metrics-log"]) $(id).addEventListener("change", () => invalidate(false, true));
   $("losses").addEventListener("mousemove", (event) => markAt($("losses"), event, live.charts.marks));
@@ -458,17 +465,46 @@ function latestValue(column) {
   return null;
 }
 
+// ---------------------------------------------------------------- the picture's layers
+
+
+function loadLayers() {
+  const layers = Object.fromEntries(LAYERS.map((name) => [name, true]));
+  try {
+    for (const name of JSON.parse(localStorage.getItem(LAYERS_KEY) || "[]")) if (name in layers) layers[name] = false;
+  } catch (error) {
+    console.warn("tinygan: cannot read the saved layers", error); // storage off, or not our JSON: all shown
+  }
+  return layers;
+}
+
+function setLayer(name, shown) {
+  page.layers[name] = shown;
+  try {
+    localStorage.setItem(LAYERS_KEY, JSON.stringify(LAYERS.filter((layer) => !page.layers[layer])));
+  } catch (error) {
+    console.warn("tinygan: cannot save the layers", error);
+  }
+  invalidate(true, false);
+}
+
+// The legend: an item per layer of the picture, each with a box that shows or hides it.
 function showViewLegend(dim) {
-  const item = (swatch, text) => `<span>${swatch}${text}</span>`;
+  const item = (swatch, text, layer) => layer
+    ? `<label title="Show or hide this layer"><input type="checkbox" data-layer="${layer}"` +
+      `${page.layers[layer] ? " checked" : ""}>${swatch}${text}</label>`
+    : `<span>${swatch}${text}</span>`;
   const line = (color) => `<i class="swatch line" style="--c:${color}"></i>`;
   const dot = (color) => `<i class="swatch dot" style="--c:${color}"></i>`;
   $("view-title").textContent = dim === 1 ? "Densities and the discriminator" : "Samples and the discriminator";
   $("view-legend").innerHTML = dim === 1
-    ? item(line(COLORS.discriminator), "D(x): the discriminator's belief that x is real") +
-      item(line(COLORS.real), "real density") + item(line(COLORS.generated), "generated density")
-    : item(dot(COLORS.realPoint), "real samples") + item(dot(COLORS.generatedPoint), "generated samples") +
-      item(line(COLORS.contour), "D = ½: where D cannot tell them apart") +
-      item('<i class="swatch arrow"></i>', "where G's gradient moves its samples (one per spot, averaged)");
+    ? item(line(COLORS.discriminator), "D(x): the discriminator's belief that x is real", "discriminator") +
+      item(line(COLORS.real), "real density", "real") + item(line(COLORS.generated), "generated density", "generated")
+    : item(dot(COLORS.realPoint), "real samples", "real") +
+      item(dot(COLORS.generatedPoint), "generated samples", "generated") +
+      item('<i class="swatch heat"></i>', "D's heat map, and D = ½ (the line) where it cannot tell them apart",
+        "discriminator") +
+      item('<i class="swatch arrow"></i>', "where G's gradient moves its samples (one per spot, averaged)", "arrows");
 }
 
 // ---------------------------------------------------------------- drawing
@@ -535,17 +571,27 @@ function drawView1d(ctx, width, height, frame) {
   drawAxes(ctx, box, x, y, { xLabel: "x", yLabel: "density · D(x)" });
   dashedLine(ctx, box, y(0.5), COLORS.axis);
   labels.push(label(ctx, "D = ½", box.right + 4, y(0.5), "left", "middle"));
-  drawCurve(ctx, real.x, real.density, x, y, COLORS.real, 2, y(0));
+  const layers = [];
+  if (page.layers.real) {
+    drawCurve(ctx, real.x, real.density, x, y, COLORS.real, 2, y(0));
+    layers.push("real");
+  }
   if (frame) {
-    drawCurve(ctx, frame.generated.x, frame.generated.density, x, y, COLORS.generated, 2, y(0));
-    drawCurve(ctx, frame.decision.x, frame.decision.y, x, y, COLORS.discriminator, 2.5);
+    if (page.layers.generated) {
+      drawCurve(ctx, frame.generated.x, frame.generated.density, x, y, COLORS.generated, 2, y(0));
+      layers.push("generated");
+    }
+    if (page.layers.discriminator) {
+      drawCurve(ctx, frame.decision.x, frame.decision.y, x, y, COLORS.discriminator, 2.5);
+      layers.push("discriminator");
+    }
     const outside = frame.generated.outside || 0;
     const [low, high] = view[0];
     const note = `${formatPercent(outside)} of generated samples outside [${low}, ${high}]`;
     labels.push(label(ctx, note, box.right, box.top - 8, "right", "bottom",
       outside > 0.01 ? COLORS.generated : COLORS.text));
   }
-  live.layout = { box, labels };
+  live.layout = { box, labels, layers };
 }
 
 // GAN Lab's picture: D's heat map with its D = ½ line, real and generated points, and G's arrows. Above the
@@ -559,8 +605,9 @@ function drawView2d(ctx, width, height, frame) {
   const x = linear(view[0], [box.left, box.right]);
   const y = linear(view[1], [box.bottom, box.top]);
   const labels = [];
-  const arrows = frame ? thinnedArrows(frame.arrows || [], x, y) : [];
-  const field = frame && frame.heatmap ? decodedHeatmap(frame.heatmap) : null;
+  const arrows = frame && page.layers.arrows ? thinnedArrows(frame.arrows || [], x, y) : [];
+  const field = frame && frame.heatmap && page.layers.discriminator ? decodedHeatmap(frame.heatmap) : null;
+  const layers = field ? ["discriminator"] : [];
   if (field) {
     const end = colourScaleEnd(field);
     const pixels = Math.min(HEATMAP_PIXELS, Math.round(size * (window.devicePixelRatio || 1)));
@@ -573,17 +620,24 @@ function drawView2d(ctx, width, height, frame) {
   ctx.beginPath();
   ctx.rect(box.left, box.top, size, size);
   ctx.clip();
-  drawPoints(ctx, real.points, x, y, COLORS.realPoint, 0.7);
-  if (frame) {
+  if (page.layers.real) {
+    drawPoints(ctx, real.points, x, y, COLORS.realPoint, 0.7);
+    layers.push("real");
+  }
+  if (frame && page.layers.generated) {
     drawPoints(ctx, frame.generated.points, x, y, COLORS.generatedPoint, 0.8);
+    layers.push("generated");
+  }
+  if (frame && page.layers.arrows) {
     drawArrows(ctx, arrows);
+    layers.push("arrows");
   }
   ctx.restore();
   if (frame && frame.generated.outside > 0) {
     const note = `${formatPercent(frame.generated.outside)} of generated samples outside the view`;
     labels.push(label(ctx, note, (box.left + box.right) / 2, box.bottom + 22, "center", "top"));
   }
-  live.layout = { box, labels, arrows: arrows.length };
+  live.layout = { box, labels, arrows: arrows.length, layers };
 }
 
 // Text at (px, py), and the box it covers (what tests check stays off the plot).
