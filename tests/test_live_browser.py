@@ -312,7 +312,8 @@ def test_settings_play_steps_and_downloads(live, open_page, tmp_path):
     page.dispatch_event("#label_smoothing", "change")
     wait(page, "!document.getElementById('error').hidden")
     line = banner(page)
-    assert line.startswith("Label smoothing: only the cross-entropy objectives") and "wasserstein" in line and "\n" not in line, line
+    assert line.startswith("Label smoothing: only the cross-entropy objectives") and "wasserstein" in line, line
+    assert "\n" not in line, line
     wait(page, "document.getElementById('label_smoothing').value === '0'")
     page.select_option("#objective", objective)
     wait(page, "document.getElementById('error').hidden && tinygan.lastFrame && "

@@ -153,7 +153,7 @@ class Programs:
         not stop threads: it need not wait long)."""
         self._closed = True
         self._jobs.put(None)
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=2)
 
     def _compiler(self) -> None:
         while (job := self._jobs.get()) is not None:
