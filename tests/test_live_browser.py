@@ -388,8 +388,10 @@ def test_upload_one_and_two_columns(live, open_page, tmp_path):
     one = tmp_path / "bimodal.csv"
     np.savetxt(one, bimodal, fmt="%.6f", header="x", comments="")
     page.set_input_files("#upload", one)
+    # The scene comes by WebSocket, the upload's reply (which ends the select's pending state) by HTTP: both.
     wait(page, "tinygan.scene.version > arg && tinygan.scene.status.settings.target === 'upload' && "
-               "tinygan.lastFrame !== null", version)
+               "tinygan.lastFrame !== null && !document.getElementById('target').classList.contains('pending')",
+         version)
     scene = page.evaluate("tinygan.scene")
     assert scene["dim"] == 1 and banner(page) is None
     assert page.input_value("#target") == "upload"
@@ -442,12 +444,10 @@ def test_upload_one_and_two_columns(live, open_page, tmp_path):
 
 def test_the_page_warns_when_the_noise_cannot_fill_the_target(live, open_page):
     page = open_page()
+    page.select_option("#preset", "seed")  # its 1-D noise, whatever an earlier test of this worker left
+    wait(page, "tinygan.scene.status.settings.preset === 'seed' && tinygan.scene.dim === 1", timeout=90_000)
     page.select_option("#target", "ring")
-    wait(page, "tinygan.scene.dim === 2 && tinygan.lastFrame !== null")
-    if page.evaluate("tinygan.scene.warning") == "":  # an earlier test of this worker widened the noise
-        page.fill("#noise_dim", "1")
-        page.dispatch_event("#noise_dim", "change")
-        wait(page, "tinygan.scene.warning !== ''", timeout=90_000)
+    wait(page, "tinygan.scene.dim === 2 && tinygan.lastFrame !== null", timeout=90_000)
     assert page.is_visible("#warning") and "cannot fill a 2-D target" in page.text_content("#warning")
     page.fill("#noise_dim", "2")
     page.dispatch_event("#noise_dim", "change")
