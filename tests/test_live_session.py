@@ -345,8 +345,10 @@ def diverging(session):
     previous = {"optimizer": optim.optimizer, "objective": train.objective, "batch_size": train.batch_size,
                 "discriminator_learning_rate": optim.discriminator_learning_rate}
     session.change({"optimizer": "sgd", "objective": "modified", "batch_size": 12, "discriminator_learning_rate": 1e38})
+    wait_until(lambda: not session.status()["compiling"])  # another optimizer or batch size: it compiles first
     yield session
     session.change(previous)
+    wait_until(lambda: not session.status()["compiling"])
 
 
 def diverge(session: Session, kind: str) -> engine.TrainState:
