@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.stats
+from helpers import untrained_result
 
 from tinygan import engine
 from tinygan.config import ConfigError, DataConfig, ModelConfig
@@ -188,12 +189,16 @@ def test_quasi_levels_cover_the_cube_evenly_and_follow_the_key():
 
 
 def test_quasi_samples_are_a_less_noisy_picture_of_the_generators_law(tmp_path):
-    """n samples drawn by quasi-random noise sit closer to G's own law (many samples of it) than n independent ones."""
-    import tinygan
+    """n samples drawn by quasi-random noise sit closer to G's own law (many samples of it) than n independent ones.
+
+    G is the data preset's as drawn: the identity on its noise, then the map back to the table's units. Sampling
+    reads nothing else, and the 50-iteration run this test once trained left G's EMA (what samples read) ~95% at
+    that start: the same ratio of distances to 3 digits (0.1668), for ~13 s more of compiling and measuring.
+    """
     from tinygan.measure import metrics
 
     table = np.random.default_rng(4).normal(size=(300, 2)) @ np.array([[1.0, 0.8], [0.0, 0.6]])
-    result = tinygan.train(config_from_preset("data", target=f"file:{table_file(tmp_path, table)}", num_steps=50))
+    result = untrained_result(config_from_preset("data", target=f"file:{table_file(tmp_path, table)}", num_steps=50))
     law = result.sample(4_000, key=jax.random.key(99))
     distance = {quasi: np.mean([metrics.squared_energy_distance(result.sample(300, key=jax.random.key(seed),
                                                                                quasi=quasi), law) for seed in range(6)])
