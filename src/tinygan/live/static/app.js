@@ -43,9 +43,10 @@ const METRIC_LABELS = {
 const HIGHER_IS_BETTER = new Set(["modes_captured", "high_quality"]);
 const NO_DIRECTION = new Set(["mean", "std", "loss_d", "loss_g"]); // neither higher nor lower is "better"
 
-// What tests read: plain objects, kept up to date (`layout`: the picture's plot box, the boxes of its words and
-// in 2-D the number of arrows, as last drawn; `points`: the loss chart's live points; `charts`: what the charts
-// last drew: their scale, y-range, ticks and marks), and the pure helpers of the picture and the charts.
+// What tests read: plain objects, kept up to date (`layout`: the picture's plot box, the boxes of its words, in
+// 2-D the number of arrows and in draw mode the points drawn, as last drawn; `points`: the loss chart's live points;
+// `charts`: what the charts last drew: their scale, y-range, ticks and marks; `drawing`: draw mode and its points),
+// and the pure helpers of the picture and the charts.
 const live = (window.tinygan = {
   scene: null, lastFrame: null, framesReceived: 0, framesDrawn: 0, chartsDrawn: 0, history: [], layout: null, picture: null,
   points: [], charts: { losses: null, metrics: [], marks: [] },
@@ -189,6 +190,7 @@ function receiveScene(scene) {
   setText($("warning"), scene.warning || "");
   $("metrics").style.height = `${Math.max(1, scene.metrics.length) * 70 + 22}px`;
   showViewLegend(scene.dim);
+  if (drawing.on && drawing.dim !== scene.dim) setDrawing(true); // the drawing's points no longer fit: start again
   buildValueTable(scene);
   applyStatus(scene.status);
   invalidate(true, true);
@@ -239,6 +241,7 @@ function bindControls() {
   $("losses").addEventListener("mousemove", (event) => markAt($("losses"), event, live.charts.marks));
   $("metrics").addEventListener("mousemove", (event) => markAt($("metrics"), event, live.charts.marks));
   document.addEventListener("keydown", onKey);
+  bindDrawing();
 }
 
 function bindSetting(input) {
@@ -281,8 +284,12 @@ function togglePlay() {
   return control({ action: page.status && page.status.playing ? "pause" : "play" }, $("play"));
 }
 
-// Space plays or pauses, unless the key belongs to the control that has focus.
+// Space plays or pauses, unless the key belongs to the control that has focus; Escape leaves draw mode.
 function onKey(event) {
+  if (event.key === "Escape" && drawing.on) {
+    setDrawing(false);
+    return;
+  }
   if (event.code !== "Space" || event.repeat || event.ctrlKey || event.altKey || event.metaKey) return;
   if (event.target.closest && event.target.closest("input, select, textarea, button, a, [contenteditable]")) return;
   event.preventDefault();
@@ -293,12 +300,18 @@ async function upload(input) {
   const file = input.files[0];
   input.value = ""; // so that choosing the same file again sends it again
   if (!file) return;
+  await sendCsv(file, file.name);
+}
+
+// The one road of a CSV to the session (a chosen file, or drawn points): checked against the server's size
+// limit, then posted to /api/upload. Returns the session's status, or null (refused: the banner says why).
+async function sendCsv(blob, name) {
   const limit = page.options && page.options.max_upload_bytes;
-  if (limit && file.size > limit) {
-    reportError(`${file.name} is ${formatBytes(file.size)}: files up to ${formatBytes(limit)} can be uploaded`);
-    return;
+  if (limit && blob.size > limit) {
+    reportError(`${name} is ${formatBytes(blob.size)}: files up to ${formatBytes(limit)} can be uploaded`);
+    return null;
   }
-  await post("/api/upload", file, { contentType: "text/csv", sender: $("target") });
+  return post("/api/upload", blob, { contentType: "text/csv", sender: $("target") });
 }
 
 // Fill the selects and tooltips from GET /api/options.
@@ -325,6 +338,179 @@ function speedOption(speed) {
 
 function fillSelect(select, choices) {
   select.replaceChildren(...choices.map(([value, text]) => new Option(text, value)));
+}
+
+// ---------------------------------------------------------------- drawing your own data
+
+// In draw mode, pressing on the picture adds a point under the pointer and dragging sprays a few more at each move
+// (a drag leaves a cloud); "Train on drawn points" sends them as a CSV by the upload's road. The points are in data
+// units: [x] on a 1-D picture, [x, y] on a 2-D one. Leaving draw mode (its button, Escape) keeps nothing.
+const DRAW_MIN_POINTS = 10;     // fewer: nothing is sent (the server takes 2, but a GAN learns little from so few)
+const DRAW_MAX_POINTS = 20000;  // a CSV of some 400 KB, within the upload's limit
+const SPRAY_POINTS = 3;         // points added at each move of a pressed pointer
+const SPRAY_RADIUS = 10;        // CSS pixels: each lands uniformly within this distance of the pointer
+const DRAWN_COLOR = "#f07f00";  // orange: apart from the real (green), generated (red, purple) and D (blue)
+const DRAWN_VEIL = "rgba(255, 255, 255, 0.6)"; // over the plot in draw mode: the session's picture recedes
+const DRAWN_BINS = 300;         // the 1-D drawing's density is a kernel density over this many bins of the view
+
+// What tests read too: whether draw mode is on, its points, their dimension (the picture's when it began); and
+// the page's own: a count of its changes, the pressed pointer, the 1-D density as last computed, its banner line.
+const drawing = (live.drawing = {
+  on: false, points: [], dim: 1, revision: 0, pointer: null, density: null, error: null,
+});
+
+function bindDrawing() {
+  const canvas = $("view");
+  $("draw").addEventListener("click", () => setDrawing(!drawing.on));
+  $("draw-clear").addEventListener("click", () => {
+    drawing.points = [];
+    drawingChanged();
+  });
+  $("draw-train").addEventListener("click", trainOnDrawing);
+  canvas.addEventListener("pointerdown", (event) => {
+    if (!drawing.on || event.button !== 0) return; // button 0: the mouse's main button, a finger, a pen's tip
+    event.preventDefault();
+    canvas.setPointerCapture(event.pointerId); // a drag that leaves the canvas still ends here
+    drawing.pointer = event.pointerId;
+    addDrawn(event, 1, 0); // a click: one point, where it is
+  });
+  canvas.addEventListener("pointermove", (event) => {
+    if (drawing.on && drawing.pointer === event.pointerId) addDrawn(event, SPRAY_POINTS, SPRAY_RADIUS);
+  });
+  const release = (event) => {
+    if (drawing.pointer === event.pointerId) drawing.pointer = null;
+  };
+  canvas.addEventListener("pointerup", release);
+  canvas.addEventListener("pointercancel", release);
+}
+
+// Enter (true) or leave draw mode; either way the drawing starts empty, on the picture's current dimension (and
+// the banner's "too few points" goes: it was about the drawing that ends).
+function setDrawing(on) {
+  if (page.requestError && page.requestError === drawing.error) reportError(null);
+  Object.assign(drawing, { on, points: [], pointer: null, dim: live.scene ? live.scene.dim : 1, error: null });
+  document.body.dataset.drawing = String(on);
+  drawingChanged();
+}
+
+// The draw bar shows the drawing, and the picture draws it again.
+function drawingChanged() {
+  const { on, points, dim } = drawing;
+  drawing.revision += 1;
+  $("draw").setAttribute("aria-pressed", String(on));
+  setText($("draw"), on ? "Stop drawing" : "Draw data");
+  $("draw-text").hidden = $("draw-tools").hidden = !on;
+  setText($("draw-text"), dim === 1 ? "1-D: click or drag along x · one column · Esc leaves"
+    : "2-D: click or drag · (x, y), two columns · Esc leaves");
+  const n = points.length;
+  const most = n >= DRAW_MAX_POINTS ? " (the most)" : "";
+  setText($("draw-count"), `${formatCount(n)} point${n === 1 ? "" : "s"} drawn${most}`);
+  $("draw-clear").disabled = n === 0;
+  invalidate(true, false);
+}
+
+// `count` points around the pointer, each uniformly within `radius` CSS pixels of it; none off the plot.
+function addDrawn(event, count, radius) {
+  const rect = $("view").getBoundingClientRect();
+  for (let i = 0; i < count && drawing.points.length < DRAW_MAX_POINTS; i++) {
+    const r = radius * Math.sqrt(Math.random()); // sqrt: uniform over the disc, not crowded at its centre
+    const angle = 2 * Math.PI * Math.random();
+    const px = event.clientX - rect.left + r * Math.cos(angle);
+    const point = toData(px, event.clientY - rect.top + r * Math.sin(angle));
+    if (point && point.length === drawing.dim) drawing.points.push(point);
+  }
+  drawingChanged();
+}
+
+// Where data `point` lies on the picture, in CSS pixels from the canvas's top left corner (1-D: on the plot's
+// middle line), by the scales it was last drawn with; null before it was drawn.
+function toPixel(point) {
+  const scales = page.viewScales;
+  if (!scales) return null;
+  const { dim, box, x, y } = scales;
+  return { x: x(point[0]), y: dim === 1 ? (box.top + box.bottom) / 2 : y(point[1]) };
+}
+
+// The data point under (px, py), CSS pixels from the canvas's top left corner: [x] or [x, y]; null off the plot
+// (in 1-D only x counts: any height over the plot's width).
+function toData(px, py) {
+  const scales = page.viewScales;
+  if (!scales) return null;
+  const { dim, box, x, y } = scales;
+  if (px < box.left || px > box.right || (dim === 2 && (py < box.top || py > box.bottom))) return null;
+  const xv = linear(x.range, x.domain)(px);
+  return dim === 1 ? [xv] : [xv, linear(y.range, y.domain)(py)];
+}
+
+async function trainOnDrawing() {
+  const { points, dim } = drawing;
+  if (points.length < DRAW_MIN_POINTS) {
+    drawing.error = `Draw at least ${DRAW_MIN_POINTS} points to train on them (${points.length} drawn)`;
+    reportError(drawing.error);
+    return;
+  }
+  const button = $("draw-train");
+  button.disabled = true;
+  const reply = await sendCsv(new Blob([drawnCsv(points, dim)], { type: "text/csv" }), "The drawing");
+  button.disabled = false;
+  if (reply) setDrawing(false); // the session trains on them now; a refusal keeps them, with the banner's reason
+}
+
+// The points as a CSV file: a header (x, or x,y: as `tinygan sample` names its columns) and a row per point.
+function drawnCsv(points, dim) {
+  const rows = points.map((point) => point.map((v) => String(Number(v.toPrecision(7)))).join(","));
+  return `${dim === 1 ? "x" : "x,y"}\n${rows.join("\n")}\n`;
+}
+
+// The 1-D drawing's density over `[low, high]`: a Gaussian kernel density (Silverman's bandwidth, at least two
+// bins wide) of the points binned on DRAWN_BINS bins, so that thousands of points cost no more than a few.
+// Kept until the drawing or the view changes. Returns { x, density } (the bins' centres and the density there).
+function drawnDensity([low, high]) {
+  const cached = drawing.density;
+  if (cached && cached.revision === drawing.revision && cached.low === low && cached.high === high) return cached;
+  const width = (high - low) / DRAWN_BINS;
+  const counts = new Float64Array(DRAWN_BINS);
+  const values = drawing.points.map((point) => point[0]);
+  for (const v of values) counts[Math.min(DRAWN_BINS - 1, Math.max(0, Math.floor((v - low) / width)))] += 1;
+  const n = values.length;
+  const mean = values.reduce((sum, v) => sum + v, 0) / Math.max(n, 1);
+  const std = Math.sqrt(values.reduce((sum, v) => sum + (v - mean) ** 2, 0) / Math.max(n, 1));
+  const bandwidth = Math.max(2 * width, 1.06 * std * n ** -0.2);
+  const reach = Math.ceil((4 * bandwidth) / width); // bins farther than 4 bandwidths add nothing visible
+  const centres = Array.from({ length: DRAWN_BINS }, (_, i) => low + (i + 0.5) * width);
+  const density = centres.map((_, i) => {
+    let sum = 0;
+    for (let j = Math.max(0, i - reach); j <= Math.min(DRAWN_BINS - 1, i + reach); j++) {
+      if (counts[j]) sum += counts[j] * Math.exp(-0.5 * (((i - j) * width) / bandwidth) ** 2);
+    }
+    return n ? sum / (n * bandwidth * Math.sqrt(2 * Math.PI)) : 0;
+  });
+  drawing.density = { revision: drawing.revision, low, high, x: centres, density };
+  return drawing.density;
+}
+
+// Over the 1-D picture, faded: the drawn points as a rug of short marks along the x axis, and their density.
+function drawDrawn1d(ctx, box, x, y, drawn) {
+  ctx.fillStyle = DRAWN_VEIL;
+  ctx.fillRect(box.left, box.top, box.right - box.left, box.bottom - box.top);
+  if (drawing.points.length) drawCurve(ctx, drawn.x, drawn.density, x, y, DRAWN_COLOR, 2, y(0));
+  ctx.beginPath();
+  for (const [v] of drawing.points) {
+    const px = Math.round(x(v)) + 0.5;
+    ctx.moveTo(px, box.bottom);
+    ctx.lineTo(px, box.bottom - 12);
+  }
+  ctx.save();
+  Object.assign(ctx, { strokeStyle: DRAWN_COLOR, lineWidth: 1, globalAlpha: 0.6 });
+  ctx.stroke();
+  ctx.restore();
+}
+
+// Over the 2-D picture, faded: the drawn points, larger than the samples.
+function drawDrawn2d(ctx, box, x, y) {
+  ctx.fillStyle = DRAWN_VEIL;
+  ctx.fillRect(box.left, box.top, box.right - box.left, box.bottom - box.top);
+  drawPoints(ctx, drawing.points, x, y, DRAWN_COLOR, 0.85, 2.6);
 }
 
 // ---------------------------------------------------------------- status display
@@ -564,9 +750,12 @@ function drawView() {
 function drawView1d(ctx, width, height, frame) {
   const { view, real } = live.scene;
   const box = { left: 46, right: width - 44, top: 26, bottom: height - 34 };
-  const densityMax = Math.max(1, maxOf(real.density), frame ? maxOf(frame.generated.density) : 0);
+  const drawn = drawing.on ? drawnDensity(view[0]) : null;
+  const densityMax = Math.max(1, maxOf(real.density), frame ? maxOf(frame.generated.density) : 0,
+    drawn ? maxOf(drawn.density) : 0);
   const x = linear(view[0], [box.left, box.right]);
   const y = linear([0, densityMax * 1.05], [box.bottom, box.top]);
+  page.viewScales = { dim: 1, box, x, y };
   const labels = [];
   drawAxes(ctx, box, x, y, { xLabel: "x", yLabel: "density · D(x)" });
   dashedLine(ctx, box, y(0.5), COLORS.axis);
@@ -591,7 +780,8 @@ function drawView1d(ctx, width, height, frame) {
     labels.push(label(ctx, note, box.right, box.top - 8, "right", "bottom",
       outside > 0.01 ? COLORS.generated : COLORS.text));
   }
-  live.layout = { box, labels, layers };
+  if (drawn) drawDrawn1d(ctx, box, x, y, drawn);
+  live.layout = { box, labels, layers, drawn: drawing.on ? drawing.points.length : 0 };
 }
 
 // GAN Lab's picture: D's heat map with its D = ½ line, real and generated points, and G's arrows. Above the
@@ -604,6 +794,7 @@ function drawView2d(ctx, width, height, frame) {
   const box = { left, right: left + size, top: strip, bottom: strip + size };
   const x = linear(view[0], [box.left, box.right]);
   const y = linear(view[1], [box.bottom, box.top]);
+  page.viewScales = { dim: 2, box, x, y };
   const labels = [];
   const arrows = frame && page.layers.arrows ? thinnedArrows(frame.arrows || [], x, y) : [];
   const field = frame && frame.heatmap && page.layers.discriminator ? decodedHeatmap(frame.heatmap) : null;
@@ -632,12 +823,13 @@ function drawView2d(ctx, width, height, frame) {
     drawArrows(ctx, arrows);
     layers.push("arrows");
   }
+  if (drawing.on) drawDrawn2d(ctx, box, x, y);
   ctx.restore();
   if (frame && frame.generated.outside > 0) {
     const note = `${formatPercent(frame.generated.outside)} of generated samples outside the view`;
     labels.push(label(ctx, note, (box.left + box.right) / 2, box.bottom + 22, "center", "top"));
   }
-  live.layout = { box, labels, arrows: arrows.length, layers };
+  live.layout = { box, labels, arrows: arrows.length, layers, drawn: drawing.on ? drawing.points.length : 0 };
 }
 
 // Text at (px, py), and the box it covers (what tests check stays off the plot).
@@ -826,8 +1018,7 @@ function decodeBase64(text) {
 }
 
 // One path per colour: a few thousand points stay one fill call.
-function drawPoints(ctx, points, x, y, color, alpha) {
-  const radius = 1.8;
+function drawPoints(ctx, points, x, y, color, alpha, radius = 1.8) {
   ctx.beginPath();
   for (const [px, py] of points) {
     const cx = x(px);
@@ -1122,6 +1313,7 @@ function linear([d0, d1], [r0, r1]) {
   const k = d1 === d0 ? 0 : (r1 - r0) / (d1 - d0);
   const scale = (v) => r0 + (v - d0) * k;
   scale.domain = [d0, d1];
+  scale.range = [r0, r1];
   scale.ticks = (count) => niceTicks(scale.domain, count);
   return scale;
 }
@@ -1305,6 +1497,7 @@ live.picture = {
   thinnedArrows, contourSegments, colourScaleEnd, colourPosition, decodedHeatmap, heatmapImage, drawContour,
 };
 live.robustRange = robustRange;
+live.toPixel = toPixel; // for tests: where a data point lies on the picture (CSS pixels in the canvas)
 live.setPhase = setPhase; // for tests: light a side of the model graph (the next status sets it again)
 live.redrawCharts = () => invalidate(false, true); // for tests: the charts drawn again, from `history` and `points`
 live.redraw = () => invalidate(true, false); // for tests: the picture drawn again, from the latest frame
