@@ -22,6 +22,8 @@ import pytest
 
 import tinygan
 
+import live_server
+
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 # Compiled programs are kept on disk for the session: many tests build the same programs from fresh games,
@@ -84,10 +86,26 @@ def run_process():
 # run whole presets, sweeps, browsers or Ray, and hold most of the suite's time.
 SLOW_MODULES = {
     "test_architectures", "test_bench", "test_bench_sweep", "test_compile_cache", "test_data_preset",
-    "test_end_to_end", "test_live_api", "test_live_browser", "test_live_session", "test_network_options", "test_presets", "test_ray",
+    "test_end_to_end", "test_live_api", "test_live_browser", "test_live_charts", "test_live_drawing",
+    "test_live_picture", "test_live_session", "test_live_teaching", "test_network_options", "test_presets", "test_ray",
     "test_readme", "test_resume", "test_stabilizers", "test_stops", "test_sweep", "test_targets", "test_two_d",
     "test_units",
 }
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory):
+    """The live view's server and headless Chromium (tests/live_server.py), shared by the browser modules."""
+    reason = live_server.missing()
+    if reason:
+        live_server.skip_unless_required(reason)
+    yield from live_server.serve(tmp_path_factory)
+
+
+@pytest.fixture
+def open_page(live):
+    """Opens connected pages of the live view; at the end, no page threw and the session is paused."""
+    yield from live_server.pages(live)
 
 
 def pytest_collection_modifyitems(config, items):

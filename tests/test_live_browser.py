@@ -1,147 +1,36 @@
 """`tinygan serve` in a real browser: the command as a subprocess, its page in headless Chromium (Playwright).
 
-One server and one browser per module (per worker under pytest-xdist); each test opens its own pages and
-leaves the session paused. What is checked is what the page shows and holds: the step, the generated
-density, D's decision curve, the settings, the error banner, downloads and screenshots. Ctrl-C must stop the
-server cleanly (exit code 0, within seconds) while a page is still connected.
+One server and one browser for all the browser modules (per worker under pytest-xdist: conftest's `live`, from
+tests/live_server.py); each test opens its own pages and leaves the session paused. What is checked is what the
+page shows and holds: the step, the generated density, D's decision curve, the settings, the error banner,
+downloads and screenshots. Ctrl-C must stop the server cleanly (exit code 0, within seconds) while a page is still
+connected.
 """
 
 import hashlib
 import io
 import json
-import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 import time
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from tinygan.runs import checkpoints
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-VIEWPORT = {"width": 1280, "height": 900}
-WAIT_MS = 30_000  # the first play compiles programs (1-3 s); a loaded 2-core machine may take much longer
-ADDRESS = re.compile(r"tinygan live view: (http://127\.0\.0\.1:\d+/)")
-PAUSED = "tinygan.lastFrame && !tinygan.lastFrame.status.playing && document.getElementById('play').textContent === 'Play'"
+import live_server
+from live_server import PAUSED, VIEWPORT, WAIT_MS, post, wait  # noqa: F401 (the other modules take them here)
 
-
-def _missing(reason: str) -> None:
-    """Skip this module where the browser is missing, unless CI said it must run (TINYGAN_REQUIRE_BROWSER)."""
-    if os.environ.get("TINYGAN_REQUIRE_BROWSER"):
-        pytest.fail(f"TINYGAN_REQUIRE_BROWSER is set but {reason}", pytrace=False)
-    pytest.skip(reason, allow_module_level=True)
-
-
-if not CHROMIUM.exists():
-    _missing(f"{CHROMIUM} is missing (Debian's chromium package)")
-try:
-    from playwright.sync_api import Browser, sync_playwright
-except ImportError:
-    _missing("Playwright for Python is not installed")
-
-
-# ---------------------------------------------------------------- the server and the browser
-
-
-@dataclass
-class Live:
-    url: str  # http://127.0.0.1:PORT/
-    folder: Path  # where `tinygan serve` runs: uploads land in its runs/uploads
-    browser: "Browser"
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory):
-    """`tinygan serve --port 0` in a folder of its own, and headless Chromium; stopped by SIGINT at the end with a
-    page still connected, which must take seconds and exit 0."""
-    folder = tmp_path_factory.mktemp("serve")
-    log_path = folder / "serve.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "tinygan", "serve", "--port", "0", "--num-steps", "1000000"],
-                                   cwd=folder, env=dict(os.environ, PYTHONUNBUFFERED="1"), stdout=log,
-                                   stderr=subprocess.STDOUT)
-    playwright = sync_playwright().start()
-    try:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        live = Live(_address(process, log_path), folder, browser)
-        yield live
-        watcher = browser.new_page()
-        watcher.goto(live.url)
-        watcher.wait_for_function("document.body.dataset.connected === 'true'", timeout=WAIT_MS)
-        started = time.monotonic()
-        process.send_signal(signal.SIGINT)
-        code = process.wait(timeout=30)
-        seconds = time.monotonic() - started
-        watcher.wait_for_function("document.body.dataset.connected === 'false'", timeout=10_000)
-        text = log_path.read_text()
-        assert code == 0, text
-        assert seconds < 8, f"the server took {seconds:.1f} s to stop with a page connected"
-        assert text.rstrip().endswith("stopped"), text
-        assert "Traceback" not in text, text  # no request ended in an internal error
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        playwright.stop()
-
-
-def _address(process: subprocess.Popen, log_path: Path, timeout: float = 120) -> str:
-    """The page's address, from the line the server prints once it listens."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = ADDRESS.search(log_path.read_text())
-        if found:
-            return found[1]
-        if process.poll() is not None:
-            pytest.fail(f"tinygan serve exited with {process.returncode}:\n{log_path.read_text()}")
-        time.sleep(0.05)
-    pytest.fail(f"tinygan serve printed no address in {timeout} s:\n{log_path.read_text()}")
-
-
-@pytest.fixture
-def open_page(live):
-    """Opens pages of the live view, each connected with its scene and a frame drawn; at the end, no page threw
-    and the session is paused (the next test starts from a still session)."""
-    context = live.browser.new_context(viewport=VIEWPORT, accept_downloads=True)
-    errors = []
-
-    def opened():
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(error))
-        page.goto(live.url)
-        wait(page, "document.body.dataset.connected === 'true' && tinygan.scene !== null && tinygan.framesDrawn > 0")
-        return page
-
-    yield opened
-    context.close()
-    post(live.url, "api/control", {"action": "pause"})
-    assert not errors, errors
-
-
-def wait(page, expression: str, arg=None, timeout: int = WAIT_MS) -> None:
-    """Wait until `expression` (JavaScript over window.tinygan and the page, given `arg`) is true."""
-    page.wait_for_function(f"(arg) => {expression}", arg=arg, timeout=timeout)
+if live_server.missing():
+    live_server.skip_unless_required(live_server.missing(), allow_module_level=True)
 
 
 def server_status(url: str) -> dict:
     """GET /api/session, from outside the browser."""
     with urllib.request.urlopen(url + "api/session", timeout=10) as response:
-        return json.load(response)
-
-
-def post(url: str, path: str, body: dict) -> dict:
-    request = urllib.request.Request(url + path, json.dumps(body).encode(), {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
         return json.load(response)
 
 
@@ -175,6 +64,19 @@ def play_until(page, step: int) -> dict:
     page.click("#play")
     wait(page, "tinygan.lastFrame && tinygan.lastFrame.status.playing && tinygan.lastFrame.step > arg", step)
     return last_frame(page)
+
+
+def on_preset(page, preset: str, dim: int, *, fresh: bool = False) -> None:
+    """Train on `preset` (of `dim` dimensions), whatever an earlier test of this worker left; with `fresh`, from
+    its first step (new weights of a new seed when the session was on it already)."""
+    if page.evaluate("tinygan.scene.status.settings.preset") != preset:
+        page.select_option("#preset", preset)
+    elif fresh and page.evaluate("tinygan.lastFrame.step") != 0:
+        page.click("#reset")
+        wait(page, "tinygan.lastFrame !== null && tinygan.lastFrame.step === 0")
+    # a new game compiles: seconds, or a minute on a loaded machine
+    wait(page, "tinygan.scene.dim === arg[1] && tinygan.scene.status.settings.preset === arg[0] && "
+               "tinygan.lastFrame !== null && tinygan.framesDrawn > 0", [preset, dim], timeout=90_000)
 
 
 def on_one_d_target(page) -> None:
@@ -232,7 +134,7 @@ def test_settings_play_steps_and_downloads(live, open_page, tmp_path):
     assert scene["dim"] == 1 and scene["columns"][:3] == ["step", "loss_d", "loss_g"]
     assert page.evaluate("document.getElementById('view').dataset.version") == str(scene["version"])
     before = last_frame(page)
-    assert not before["status"]["playing"] and before["status"]["num_steps"] == 1_000_000
+    assert not before["status"]["playing"]
 
     # A new objective goes on from the same weights and step (before the first play: one game to compile).
     objective = "minimax" if before["status"]["settings"]["objective"] == "least_squares" else "least_squares"
@@ -285,7 +187,7 @@ def test_settings_play_steps_and_downloads(live, open_page, tmp_path):
     paused = pause(page)
     page.wait_for_timeout(500)
     assert last_frame(page)["step"] == paused["step"] == server_status(live.url)["step"]
-    assert page.text_content("#step-count") == f"step {paused['step']:,} / 1,000,000"
+    assert page.text_content("#step-count") == f"step {paused['step']:,} / {paused['status']['num_steps']:,}"
 
     # One iteration: step + 1, drawn.
     after_step = click_and_wait_for_frame(page, "#step")

@@ -1,8 +1,8 @@
-"""The live view's picture in a real browser: D's heat map is smooth and shows D's structure from the first step,
-its D = ½ line is one clean line, G's arrows are thinned and capped, and no words lie on the data.
+"""The live view's picture in a real browser: D's heat map is smooth and shows D's structure from the first step, its
+D = ½ line is one clean line, G's arrows are thinned and capped, and no words lie on the data.
 
-The page's pure helpers (`tinygan.picture`) are checked on made-up inputs; the drawn canvas on a real
-`tinygan serve` (the server and browser of tests/test_live_browser.py). Screenshots of the view go to
+The page's pure helpers (`tinygan.picture`) are checked on made-up inputs; the drawn canvas on a real `tinygan
+serve` (the server and browser that conftest shares among the browser modules). Screenshots of the view go to
 /tmp/live_picture_*.png for a person to look at.
 """
 
@@ -17,7 +17,7 @@ from PIL import Image
 from tinygan.live import payload
 from tinygan.training.loop import Frame
 
-live, open_page, wait = browser.live, browser.open_page, browser.wait  # its fixtures: one server and browser here
+wait = browser.wait
 
 pytestmark = pytest.mark.slow  # a server and a browser start for the module: seconds before the first test
 
@@ -188,10 +188,7 @@ def test_one_d_words_stay_off_the_curves(open_page):
 
 def test_ring_at_its_first_step(open_page):
     page = open_page()
-    page.select_option("#preset", "ring")
-    wait(page, "tinygan.scene.dim === 2 && tinygan.scene.status.settings.preset === 'ring' && "
-               "tinygan.lastFrame !== null && tinygan.lastFrame.heatmap !== undefined",
-         timeout=90_000)  # a new game compiles: seconds, or half a minute on a loaded machine
+    browser.on_preset(page, "ring", 2, fresh=True)
     redraw(page, 1280)
     frame = page.evaluate("tinygan.lastFrame")
     assert frame["step"] == 0 and 0.49 < frame["heatmap"]["low"] < frame["heatmap"]["high"] < 0.51

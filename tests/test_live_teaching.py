@@ -1,9 +1,9 @@
-"""The live view as a teaching aid, in a real browser (issue 16, items 5 and 6): a disconnected page claims
-neither that the session plays nor how fast; a model graph (noise z -> G -> generated samples -> D <- real
-samples) lights the side being trained; the picture's layers can be switched off one by one in its legend.
+"""The live view as a teaching aid, in a real browser (issue 16, items 5 and 6): a disconnected page claims neither
+that the session plays nor how fast; a model graph (noise z -> G -> generated samples -> D <- real samples) lights
+the side being trained; the picture's layers can be switched off one by one in its legend.
 
-Runs on the server and browser of tests/test_live_browser.py. Screenshots go to /tmp/live_teaching_*.png for a
-person to look at.
+Runs on the server and browser that conftest shares among the browser modules. Screenshots go to
+/tmp/live_teaching_*.png for a person to look at.
 """
 
 import re
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import test_live_browser as browser
 
-live, open_page, wait = browser.live, browser.open_page, browser.wait  # its fixtures: one server and browser here
+wait = browser.wait
 
 pytestmark = pytest.mark.slow  # a server and a browser start for the module: seconds before the first test
 
@@ -111,16 +111,9 @@ def coloured_share(page) -> float:
     return float((pixels.max(axis=-1) - pixels.min(axis=-1) > 40).mean())
 
 
-def on_preset(page, preset: str, dim: int) -> None:
-    if page.evaluate("tinygan.scene.status.settings.preset") != preset:
-        page.select_option("#preset", preset)
-    wait(page, "tinygan.scene.dim === arg[1] && tinygan.scene.status.settings.preset === arg[0] && "
-               "tinygan.lastFrame !== null && tinygan.framesDrawn > 0", [preset, dim], timeout=90_000)
-
-
 def test_one_d_layers_switch_off_and_stay_off(open_page):
     page = open_page()
-    on_preset(page, "seed", 1)
+    browser.on_preset(page, "seed", 1)
     browser.play_until(page, page.evaluate("tinygan.lastFrame.step") + 200)
     browser.pause(page)
     assert drawn_layers(page) == ["real", "generated", "discriminator"]
@@ -149,7 +142,7 @@ def test_one_d_layers_switch_off_and_stay_off(open_page):
 
 def test_two_d_layers_switch_off(open_page):
     page = open_page()
-    on_preset(page, "ring", 2)
+    browser.on_preset(page, "ring", 2)
     page.click("#play")  # the first play of a new game compiles: up to half a minute on a loaded machine
     wait(page, "tinygan.lastFrame.status.playing && tinygan.lastFrame.step > arg",
          page.evaluate("tinygan.lastFrame.step") + 200, timeout=90_000)
