@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.stats
 from PIL import Image
 
 import tinygan
@@ -281,3 +282,28 @@ def test_the_2d_animation_has_one_frame_per_entry(tmp_path):
     with Image.open(tmp_path / "a.gif") as gif:
         assert gif.n_frames == 3
     assert [p.name for p in tmp_path.iterdir()] == ["a.gif"]
+
+
+# ---------------------------------------------------------------- G's manifold (the live view's layer)
+
+
+@pytest.mark.parametrize("noise, noise_dim, shape", [("uniform", 2, (16, 16, 2)), ("gaussian", 3, (16, 16, 2)),
+                                                     ("stratified", 1, (1, 256, 2))])
+def test_the_manifold_is_g_on_a_lattice_of_noise_levels(noise, noise_dim, shape):
+    config = tinygan.config_from_preset("ring", noise=noise, noise_dim=noise_dim, noise_range=1.5)
+    game = engine.make_game(config)
+    state = engine.init_state(game, jax.random.key(3))
+    drawn = np.asarray(engine.manifold(game, state), np.float64)
+    assert drawn.shape == shape
+    # The levels, by hand: (i + 1/2) / n, x along a lattice row, y down its columns, the rest at the median.
+    if noise_dim == 1:
+        u = ((np.arange(256) + 0.5) / 256)[:, None]
+    else:
+        levels = (np.arange(16) + 0.5) / 16
+        u = np.stack([np.tile(levels, 16), np.repeat(levels, 16), *[np.full(256, 0.5)] * (noise_dim - 2)], axis=1)
+    if noise == "gaussian":
+        z = 1.5 / np.sqrt(3) * scipy.stats.norm.ppf(u)
+    else:
+        z = -1.5 + 3.0 * u
+    expected = game.units.to_data(game.generator.apply(state.generator, jnp.asarray(z, jnp.float32)))
+    np.testing.assert_allclose(drawn.reshape(-1, 2), np.asarray(expected, np.float64), rtol=1e-5, atol=1e-6)

@@ -14,7 +14,7 @@ from tinygan.engine.step import draw_batch, in_batches, step_key, update
 
 __all__ = [
     "data_discriminator", "generated", "decision_boundary", "generator_pull", "pull_in_data_units", "picture_grid",
-    "ARROWS", "evaluated_generator", "probe", "run_chunk", "plan_chunks",
+    "ARROWS", "MANIFOLD_SIDE", "evaluated_generator", "probe", "manifold", "run_chunk", "plan_chunks",
 ]
 
 
@@ -73,6 +73,7 @@ def picture_grid(view: tuple[tuple[float, float], ...], points: int = GRID_POINT
 
 
 ARROWS = 256  # generated points that carry G's gradient arrow in 2-D pictures
+MANIFOLD_SIDE = 16  # noise levels along each axis of the lattice G's manifold is drawn from
 
 
 def evaluated_generator(state: TrainState) -> Params:
@@ -97,6 +98,25 @@ def probe(game: Game, state: TrainState, view: tuple | None, points: int = GRID_
     if len(view) == 2:
         pull = pull_in_data_units(game, state.discriminator, scores[:: points // ARROWS][:ARROWS])
     return Probe(samples, decision, pull)
+
+
+def manifold(game: Game, state: TrainState, side: int = MANIFOLD_SIDE) -> jax.Array:
+    """G's manifold (its EMA when kept): the image of a lattice of noise levels, as GAN Lab draws it. For noise of
+    two or more coordinates, side x side levels (i + 1/2) / side over the first two, the others at their median:
+    (side, side, data_dim), neighbours along both axes are the lattice's lines. For 1-D noise, one line of
+    side^2 levels: (1, side^2, data_dim). Equal steps of level are equal probabilities: where the lines spread,
+    G thins its samples out."""
+    levels = (jnp.arange(side, dtype=jnp.float32) + 0.5) / side
+    if game.noise.dim == 1:
+        u = ((jnp.arange(side * side, dtype=jnp.float32) + 0.5) / (side * side))[:, None]
+        shape = (1, side * side)
+    else:
+        rows, columns = jnp.meshgrid(levels, levels, indexing="ij")
+        rest = jnp.full((side * side, game.noise.dim - 2), 0.5, jnp.float32)
+        u = jnp.concatenate([columns.reshape(-1, 1), rows.reshape(-1, 1), rest], axis=1)
+        shape = (side, side)
+    scores = game.generator.apply(evaluated_generator(state), game.noise.at_levels(u))
+    return game.units.to_data(scores).reshape(*shape, -1)
 
 
 def run_chunk(

@@ -17,9 +17,9 @@ from tinygan.engine.game import Batch, DiscriminatorBatch, Game, StepMetrics, Tr
 
 __all__ = [
     "init_state", "pretrain", "setup", "draw_batch", "draw_discriminator_batch", "discriminator_loss",
-    "discriminator_step", "unrolled_discriminator", "moving_average", "generator_step", "update", "all_finite",
-    "compiled_in", "weighted", "skip_if_non_finite", "train_step", "discriminator_only", "generator_only", "step_key",
-    "run_keys", "in_batches", "iteration_flops",
+    "discriminator_step", "discriminator_phase", "unrolled_discriminator", "moving_average", "generator_step",
+    "update", "all_finite", "compiled_in", "weighted", "skip_if_non_finite", "train_step", "discriminator_only",
+    "generator_only", "step_key", "run_keys", "in_batches", "iteration_flops",
 ]
 
 
@@ -191,6 +191,22 @@ def update(game: Game, state: TrainState, batch: Batch) -> tuple[TrainState, Ste
     With unroll_steps, G's loss reads D after that many look-ahead steps on the first D step's draws
     (`unrolled_discriminator`). With generator_ema, the average follows G after its step.
     """
+    discriminator, discriminator_opt, loss_d = discriminator_phase(game, state, batch)
+    first = DiscriminatorBatch(batch.real, batch.noise_d, batch.penalty_key)
+    generator, generator_opt, loss_g = generator_step(
+        game, state.generator, state.generator_opt, discriminator, discriminator_opt, first, batch.noise_g
+    )
+    new_state = TrainState(
+        generator, discriminator, generator_opt, discriminator_opt, state.step + 1,
+        moving_average(game.generator_ema, state.generator_ema, generator), state.skipped,
+    )
+    metrics = StepMetrics(loss_d, loss_g)
+    return _checked(game, state, new_state, metrics), metrics
+
+
+def discriminator_phase(game: Game, state: TrainState, batch: Batch):
+    """An iteration's first phase: its n_critic D steps against the G it starts with. Returns D's new weights, its
+    optimizer's state and the last step's loss."""
     first = DiscriminatorBatch(batch.real, batch.noise_d, batch.penalty_key)
     discriminator, discriminator_opt, loss_d = discriminator_step(
         game, state.generator, state.discriminator, state.discriminator_opt, first
@@ -205,16 +221,7 @@ def update(game: Game, state: TrainState, batch: Batch) -> tuple[TrainState, Ste
             d_step, (discriminator, discriminator_opt), batch.extra_d_steps
         )
         loss_d = losses[-1]
-
-    generator, generator_opt, loss_g = generator_step(
-        game, state.generator, state.generator_opt, discriminator, discriminator_opt, first, batch.noise_g
-    )
-    new_state = TrainState(
-        generator, discriminator, generator_opt, discriminator_opt, state.step + 1,
-        moving_average(game.generator_ema, state.generator_ema, generator), state.skipped,
-    )
-    metrics = StepMetrics(loss_d, loss_g)
-    return _checked(game, state, new_state, metrics), metrics
+    return discriminator, discriminator_opt, loss_d
 
 
 def all_finite(*trees) -> jax.Array:
