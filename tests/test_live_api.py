@@ -56,7 +56,7 @@ from tinygan.runs import launch as runner
 LIVE_CONFIG = tinygan.config_from_preset("seed", num_steps=100_000)
 SCENE_KEYS = {"type", "version", "dim", "view", "real", "columns", "metrics", "equilibrium", "warning", "history", "status"}
 FRAME_KEYS = {"type", "version", "step", "status", "rows", "decision", "generated"}
-FRAME_KEYS_2D = {"type", "version", "step", "status", "rows", "heatmap", "generated", "arrows"}
+FRAME_KEYS_2D = {"type", "version", "step", "status", "rows", "heatmap", "generated", "arrows", "manifold"}
 COLUMNS = ["step", "loss_d", "loss_g", "mean", "std", "w1", "ks"]
 SAVE_WITHOUT_RUN = "save: this session continues no run folder (start it with tinygan serve --run RUN)"
 
@@ -247,7 +247,7 @@ def test_the_socket_sends_the_scene_then_a_frame(api):
     assert scene["dim"] == 1 and scene["columns"] == COLUMNS and scene["metrics"] == COLUMNS[3:]
     assert scene["view"] == [list(session.view[0])]
     assert len(scene["real"]["x"]) == len(scene["real"]["density"]) > 10
-    assert scene["history"] == payload.numbers_rows(session.rows)
+    assert scene["history"] == payload.numbers_rows(session.history.rows)
     status = session.status()
     assert {name: scene["status"][name] for name in ("settings", "step", "dim", "run", "attached", "playing")} == {
         name: status[name] for name in ("settings", "step", "dim", "run", "attached", "playing")}
@@ -278,7 +278,7 @@ def test_playing_streams_frames_with_every_new_row_at_a_bounded_rate(api):
     assert len(messages) <= FRAME_RATE * seconds + 3, (len(messages), seconds)
     rows = scene["history"] + [row for message in messages for row in message["rows"]]
     assert [row[0] for row in rows] == list(range(0, 10 * len(rows), 10))  # every log point once, in order
-    assert rows == payload.numbers_rows(session.rows)[: len(rows)]
+    assert rows == payload.numbers_rows(session.history.rows)[: len(rows)]
     assert len(rows) >= (start + 150) // 10
     control(client, "speed", value=None)
 
@@ -610,7 +610,7 @@ def test_a_run_folder_plays_on_and_is_saved_back_for_tinygan_resume(trained_run,
         client = make_client(session, tmp_path / "uploads", save=lambda: link.save(session))
         status = client.get("/api/session").json()
         assert (status["run"], status["attached"], status["step"], status["num_steps"]) == (str(folder), True, 40, 40)
-        assert [row[0] for row in session.rows] == [0, 10, 20, 30, 40]
+        assert [row[0] for row in session.history.rows] == [0, 10, 20, 30, 40]
         status = control(client, "play")  # at the run's end: on for as long again
         assert status["message"] == "playing on to 80 iterations" and status["num_steps"] == 80
         wait_until(lambda: not session.playing)

@@ -25,8 +25,10 @@ from tinygan import cli, engine
 from tinygan.cli.configfile import parse_args_with_config
 from tinygan.config import replace
 from tinygan.config.toml import config_toml
+from tinygan.engine import tuning
 from tinygan.engine.resolve import resolved
 from tinygan.live.programs import STRUCTURES, Programs
+from tinygan.live import session as live_session
 from tinygan.live.session import MAX_SPEED, Session, carry_over
 from tinygan.live import settings
 from tinygan.live.settings import LIMITS, SettingsError
@@ -137,17 +139,17 @@ def test_a_whole_step_at_the_end_plays_on_like_play(seed_config):
 
 
 def test_one_iteration_is_the_train_step_on_the_iterations_key(session):
-    before, rows = session.state, len(session.rows)
+    before, rows = session.state, len(session.history.rows)
     key = engine.step_key(session.key_train, before.step)
     session.step_once("step")
     expected, metrics = _train_step(engine.make_game(session.config), before, key)
     assert_trees_close(session.state, expected)
     assert session.step == int(before.step) + 1
     at_log_point = int(before.step) % session.config.train.log_every == 0
-    assert len(session.rows) == rows + at_log_point
+    assert len(session.history.rows) == rows + at_log_point
     if at_log_point:  # the row describes the state the iteration started from, with that iteration's losses
-        assert session.rows[-1][0] == int(before.step)
-        np.testing.assert_allclose(session.rows[-1][1:3], [metrics.loss_d, metrics.loss_g], rtol=1e-5)
+        assert session.history.rows[-1][0] == int(before.step)
+        np.testing.assert_allclose(session.history.rows[-1][1:3], [metrics.loss_d, metrics.loss_g], rtol=1e-5)
     assert session.status()["step"] == session.step
 
 
@@ -156,7 +158,7 @@ def test_one_iteration_is_the_train_step_on_the_iterations_key(session):
     ("g", ("generator", "generator_opt"), ("discriminator", "discriminator_opt", "step", "generator_ema")),
 ])
 def test_a_single_d_or_g_step_moves_only_its_network(session, kind, changed, kept):
-    before, rows = session.state, list(session.rows)
+    before, rows = session.state, list(session.history.rows)
     session.step_once(kind)
     after = session.state
     for name in kept:
@@ -165,7 +167,7 @@ def test_a_single_d_or_g_step_moves_only_its_network(session, kind, changed, kep
     assert not trees_equal(getattr(after, network), getattr(before, network))
     # One optimizer step: each of its counts goes up by exactly one.
     assert integer_leaves(getattr(after, optimizer)) == [n + 1 for n in integer_leaves(getattr(before, optimizer))]
-    assert session.rows == rows  # no iteration: no history row
+    assert session.history.rows == rows  # no iteration: no history row
     message = session.status()["message"]
     match = re.fullmatch(rf"one {kind.upper()} step: its loss (\S+)", message)
     assert match and np.isfinite(float(match.group(1))), message
@@ -176,7 +178,7 @@ def test_reset_starts_again_from_the_new_seeds_weights(session):
     session.step_once("step")
     session.reset(seed=7)
     config = session.config
-    assert config.train.seed == 7 and session.step == 0 and session.rows == []
+    assert config.train.seed == 7 and session.step == 0 and session.history.rows == []
     assert_started_from(session, 7)
     assert session.status()["message"] == "started again with seed 7"
 
@@ -185,7 +187,7 @@ def test_reset_with_the_same_seed_still_starts_again(session):
     session.step_once("step")
     seed = session.config.train.seed
     session.reset(seed=seed)
-    assert session.step == 0 and session.rows == []
+    assert session.step == 0 and session.history.rows == []
     assert session.status()["message"] == f"started again with seed {seed}"
 
 
@@ -218,7 +220,7 @@ def test_seed_preset_and_target_start_again(session, changes, expected):
     config, before = session.config, session.state
     session.change(changes)
     assert session.config == expected(config)
-    assert session.step == 0 and session.rows == [] and session.playing is False
+    assert session.step == 0 and session.history.rows == [] and session.playing is False
     assert_started_from(session, session.config.train.seed)
     assert not trees_equal(session.state.discriminator, before.discriminator)
     assert session.status()["message"] == "started again with the new settings"
@@ -334,6 +336,51 @@ def test_a_bad_speed_is_refused(session, value):
     assert session.speed == 3
 
 
+@pytest.mark.parametrize("value", [None, 0, 1, "true", [True]])
+def test_slow_motion_is_true_or_false(session, value):
+    with pytest.raises(SettingsError, match=r"^slow motion: true or false; got "):
+        session.set_slow_motion(value)
+    assert session.slow_motion is False
+
+
+def test_slow_motion_shows_ds_phase_then_gs_and_plays_the_run_played_at_speed(seed_config, monkeypatch):
+    """Each iteration is two frames: D after its steps with G as it was (the step stays), then the whole
+    iteration; a pause between them keeps D's phase on the page. Played so, the run is the one stepped at
+    speed, bit for bit (the same programs)."""
+    monkeypatch.setattr(live_session, "PHASE_SECONDS", 60)  # a phase stays until the test moves on
+    slow, stepped = Session(seed_config), Session(seed_config)
+    try:
+        for _ in range(3):
+            stepped.step_once("step")
+        slow.set_slow_motion(True)
+        before, last = slow.state, json.loads(slow.published.frame)
+        for step in range(3):
+            slow.play()
+            wait_until(lambda: json.loads(slow.published.frame)["status"]["phase"] == "d")
+            slow.pause()
+            frame = json.loads(slow.published.frame)
+            assert frame["step"] == step and slow.step == step and frame["status"]["slow_motion"]
+            # D's phase on the page: D moved, G's samples did not; the state itself waits for G's phase.
+            assert frame["decision"] != last["decision"] and frame["generated"] == last["generated"]
+            assert_trees_equal(slow.state, before)
+            slow.play()
+            wait_until(lambda: json.loads(slow.published.frame)["status"]["phase"] == "g")
+            slow.pause()
+            last, before = json.loads(slow.published.frame), slow.state
+            assert last["step"] == slow.step == step + 1
+        assert_trees_equal(slow.state, stepped.state)
+        assert slow.history.rows == stepped.history.rows and slow.history.rows[0][0] == 0
+        slow.set_slow_motion(False)
+        assert slow.status()["phase"] == "g"  # the last phase trained, until something else trains
+        slow.step_once("d")
+        assert slow.status()["phase"] == "d"
+        slow.step_once("step")
+        assert slow.status()["phase"] == "none"
+    finally:
+        slow.close()
+        stepped.close()
+
+
 # ---------------------------------------------------------------- divergence
 
 
@@ -366,11 +413,11 @@ def test_divergence_pauses_at_the_last_finite_state(diverging):
     before = diverge(session, "step")
     assert session.state is before and session.playing is False
     assert session.status()["error"] == DIVERGED.format(step=int(before.step))
-    before, rows = session.state, list(session.rows)
+    before, rows = session.state, list(session.history.rows)
     session.set_speed(9)  # single iterations: the same first iteration again, which diverges again
     session.play()
     wait_until(lambda: not session.playing)
-    assert session.state is before and session.rows == rows
+    assert session.state is before and session.history.rows == rows
     status = session.status()
     assert status["error"] == DIVERGED.format(step=int(before.step)) and status["playing"] is False
     assert bool(engine.all_finite(session.state))
@@ -477,7 +524,7 @@ def test_turning_knobs_while_playing_compiles_nothing(seed_config):
         assert session._structure is structure and structure.programs == programs
         assert (session.config.train.objective, session.config.train.r1, session.config.train.label_smoothing) == \
             ("minimax", 0.5, 0.1)
-        assert np.isfinite(session.rows[-1][1:3]).all() and session.error is None
+        assert np.isfinite(session.history.rows[-1][1:3]).all() and session.error is None
     finally:
         session.close()
 
@@ -491,6 +538,25 @@ def test_programs_keep_a_bounded_number_of_structures(seed_config):
             programs.structure(replace(seed_config, batch_size=size))
         assert len(programs._structures) == STRUCTURES
         assert programs.structure(seed_config) is not first  # dropped, built again
+    finally:
+        programs.close()
+
+
+def test_a_program_dropped_from_the_queue_while_called_compiles_in_the_caller(seed_config):
+    """A session that starts again drops the queued compiles (`drop_queued`), and may call one of them at once:
+    the call compiles it then (before, it raised the dropped future's CancelledError: a 500 on a single step)."""
+    programs = Programs()
+    try:
+        structure = programs.structure(replace(seed_config, batch_size=17))  # nothing of it compiled yet
+        key, config = jax.random.key(0), structure.config
+        state = jax.eval_shape(lambda: engine.init_state(structure.game, key))
+        knobs, real = tuning.knobs(config), engine.init_state(structure.game, key)
+        programs.prepare(structure, "chunk", (knobs, state, key), {"intervals": 2, "log_every": 50})  # seconds
+        queued = programs.prepare(structure, "probe", (knobs, state), {"view": None, "points": 64})
+        time.sleep(0.3)  # the compiler is on the chunk: the probe waits in the queue
+        programs.drop_queued()
+        probe = programs.call(structure, "probe", (knobs, real), {"view": None, "points": 64})
+        assert probe.generated.shape == (64, 1) and queued.cancelled()
     finally:
         programs.close()
 

@@ -80,7 +80,7 @@ def test_the_model_graph_lights_the_side_being_trained(open_page):
     # On a real session: a single D step lights D, a single G step G, playing both, pausing neither.
     browser.click_and_wait_for_frame(page, "#step-d")
     wait(page, "tinygan.lastFrame.status.message.startsWith('one D step')")
-    assert graph(page)["phase"] == "d" and page.text_content("#graph-phase") == "one D step: D learns"
+    assert graph(page)["phase"] == "d" and page.text_content("#graph-phase") == "D learns, G waits"
     browser.click_and_wait_for_frame(page, "#step-g")
     wait(page, "tinygan.lastFrame.status.message.startsWith('one G step')")
     assert graph(page)["phase"] == "g"
@@ -140,17 +140,36 @@ def test_one_d_layers_switch_off_and_stay_off(open_page):
     later.screenshot(path="/tmp/live_teaching_1d.png", full_page=True)
 
 
-def test_two_d_layers_switch_off(open_page):
+def test_two_d_layers_switch_off_and_slow_motion_shows_each_phase(open_page):
     page = open_page()
     browser.on_preset(page, "ring", 2)
     page.click("#play")  # the first play of a new game compiles: up to half a minute on a loaded machine
     wait(page, "tinygan.lastFrame.status.playing && tinygan.lastFrame.step > arg",
          page.evaluate("tinygan.lastFrame.step") + 200, timeout=90_000)
     browser.pause(page)
-    assert drawn_layers(page) == ["discriminator", "real", "generated", "arrows"]
+    assert drawn_layers(page) == ["discriminator", "manifold", "real", "generated", "arrows"]
     assert page.evaluate("tinygan.layout.arrows") > 0
+    lattice = np.asarray(page.evaluate("tinygan.lastFrame.manifold"))
+    assert lattice.shape == (16, 16, 2)  # the ring's 2-D noise: G's image of a 16 x 16 lattice
+
+    # Slow motion: each iteration is D's phase (the step stays, D learns, G waits), then G's (the step goes on).
+    page.check("#slow-motion")
+    wait(page, "tinygan.lastFrame.status.slow_motion && document.getElementById('speed').disabled")
+    step = page.evaluate("tinygan.lastFrame.step")
+    page.click("#play")
+    wait(page, "tinygan.lastFrame.status.phase === 'd' && document.getElementById('graph').dataset.phase === 'd'")
+    frame = browser.last_frame(page)
+    assert frame["step"] == step and page.text_content("#graph-phase") == "D learns, G waits"
+    wait(page, "tinygan.lastFrame.status.phase === 'g' && document.getElementById('graph').dataset.phase === 'g'")
+    assert browser.last_frame(page)["step"] == step + 1 and page.text_content("#graph-phase") == "G learns, D waits"
+    assert page.text_content("#rate") == "slow motion"
+    page.screenshot(path="/tmp/live_teaching_slow_motion.png", full_page=True)
+    browser.pause(page)
+    page.uncheck("#slow-motion")
+    wait(page, "!tinygan.lastFrame.status.slow_motion && !document.getElementById('speed').disabled")
 
     toggle(page, "arrows", False)
+    toggle(page, "manifold", False)
     assert drawn_layers(page) == ["discriminator", "real", "generated"]
     assert page.evaluate("tinygan.layout.arrows") == 0
     toggle(page, "real", False)
@@ -161,10 +180,15 @@ def test_two_d_layers_switch_off(open_page):
     assert drawn_layers(page) == [] and coloured_share(page) < 0.005
     changed = float((np.abs(heat_map - browser.canvas_pixels(page, "#view")).max(axis=-1) > 3).mean())
     assert changed > 0.2, changed  # the heat map (pale where D is unsure, but tinted) covered the plot; now gone
+    bare = browser.canvas_pixels(page, "#view")
+    toggle(page, "manifold", True)
+    assert drawn_layers(page) == ["manifold"]
+    lines = float((np.abs(bare - browser.canvas_pixels(page, "#view")).max(axis=-1) > 20).mean())
+    assert lines > 0.002, lines  # the lattice's lines alone
 
     for layer in ["real", "generated", "discriminator", "arrows"]:
         toggle(page, layer, True)
-    assert drawn_layers(page) == ["discriminator", "real", "generated", "arrows"]
+    assert drawn_layers(page) == ["discriminator", "manifold", "real", "generated", "arrows"]
     browser.click_and_wait_for_frame(page, "#step-g")
     wait(page, "document.getElementById('graph').dataset.phase === 'g'")
     page.screenshot(path="/tmp/live_teaching_2d.png", full_page=True)

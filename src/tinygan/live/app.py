@@ -78,6 +78,7 @@ def create_app(session: Session, *, uploads: Path, save=None) -> Starlette:
             "step_g": ((), lambda: session.step_once("g")),
             "reset": (("seed",), lambda: session.reset(body.get("seed"))),
             "speed": (("value",), lambda: session.set_speed(body.get("value"))),
+            "slow_motion": (("value",), lambda: session.set_slow_motion(body.get("value"))),
             "save": ((), lambda: _save(session, save)),
         }
         if not isinstance(action, str) or action not in controls:
@@ -194,8 +195,8 @@ def _use_upload(session: Session, path: Path, data: bytes) -> None:
     except (SettingsError, ConfigError) as error:
         if not existed:
             path.unlink(missing_ok=True)
-        raise SettingsError(str(error).replace(f"file:{path}", "the uploaded file").replace(str(path),
-                                                                                          "the uploaded file")) from None
+        named = str(error).replace(f"file:{path}", "the uploaded file")
+        raise SettingsError(named.replace(str(path), "the uploaded file")) from None
 
 
 def _save(session: Session, save) -> None:

@@ -50,8 +50,9 @@ def scene(game: engine.Game, config, view, columns: tuple[str, ...]) -> dict:
     }
 
 
-def frame(frame: Frame, view) -> dict:
-    """A frame's picture: D(x) and the generated density in 1-D; D's heat map, points and G's arrows in 2-D.
+def frame(frame: Frame, view, manifold: np.ndarray | None = None) -> dict:
+    """A frame's picture: D(x) and the generated density in 1-D; D's heat map, points, G's arrows and G's
+    manifold in 2-D (`engine.manifold`: lines of (x, y) points, a lattice's rows, or one curve for 1-D noise).
 
     The heat map is side x side bytes, base64, first row the lowest y, spread over D's logit from the frame's
     lowest D to its highest: byte b stands for logit(D) = logit(low) + b / 255 * (logit(high) - logit(low)).
@@ -77,7 +78,7 @@ def frame(frame: Frame, view) -> dict:
                         "values": base64.b64encode(shades.tobytes()).decode("ascii")},
             "generated": {"points": numbers(plots_2d.points_drawn(frame.generated[:, :2])),
                           "outside": plots_2d.outside_fraction(frame.generated, extent)},
-            "arrows": numbers(arrows)}
+            "arrows": numbers(arrows), "manifold": None if manifold is None else numbers(manifold[..., :2])}
 
 
 def thinned_rows(rows: list[list], limit: int) -> list[list]:

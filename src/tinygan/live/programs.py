@@ -12,7 +12,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections import OrderedDict
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 
 import jax
 import jax.numpy as jnp
@@ -35,6 +35,14 @@ def _steps(game, state, run_key, *, n):
     return state, jax.tree.map(lambda m: m[0], metrics), jax.tree.map(lambda m: m[-1], metrics)
 
 
+def _half(game, state, run_key):
+    """Slow motion's first phase of the iteration `state` plays: the state with D after its steps (on the very
+    draws that iteration makes), G as it was; and D's loss."""
+    batch = engine.draw_batch(game, engine.step_key(run_key, state.step))
+    discriminator, opt_state, loss_d = engine.discriminator_phase(game, state, batch)
+    return state._replace(discriminator=discriminator, discriminator_opt=opt_state), loss_d
+
+
 FUNCTIONS = {
     "setup": lambda game, key, *, pretrain_steps: engine.setup(game, key, pretrain_steps),
     "chunk": lambda game, state, key, *, intervals, log_every: engine.run_chunk(
@@ -42,8 +50,11 @@ FUNCTIONS = {
     "steps": _steps,
     "iteration": engine.train_step,
     "probe": lambda game, state, *, view, points: engine.probe(game, state, view, points),
+    "frame": lambda game, state, *, view, points: (  # the page's picture; in 2-D with G's manifold
+        engine.probe(game, state, view, points), engine.manifold(game, state) if len(view) == 2 else None),
     "d": engine.discriminator_only,
     "g": engine.generator_only,
+    "half": _half,
 }
 
 
@@ -58,15 +69,15 @@ _compiled = jax.jit(_program, static_argnums=(0, 1, 2), static_argnames=("pretra
 
 def plan(config: Config, view, frame_points: int, state, key) -> tuple[list, list]:
     """The programs a session of `config` plays, as (name, arguments, statics): those it needs to play (the
-    frame's and the history's probes, one iteration, a chunk of whole log intervals), then those that play
-    faster or step (single D and G steps, a single interval, pieces of a long interval)."""
+    frame's picture and the history's probe, one iteration, a chunk of whole log intervals), then those that play
+    faster or step (single D and G steps, slow motion's D phase, a single interval, pieces of a long interval)."""
     log_every, knobs = config.train.log_every, tuning.knobs(config)
-    needed = [("probe", (knobs, state), {"view": view, "points": frame_points}),
+    needed = [("frame", (knobs, state), {"view": view, "points": frame_points}),
               ("steps", (knobs, state, key), {"n": 1}),
               ("probe", (knobs, state), {"view": None, "points": engine.GRID_POINTS}),
               ("chunk", (knobs, state, key), {"intervals": max(1, CHUNK_ITERATIONS // log_every),
                                               "log_every": log_every})]
-    extra = [("d", (knobs, state, key), {}), ("g", (knobs, state, key), {}),
+    extra = [("d", (knobs, state, key), {}), ("g", (knobs, state, key), {}), ("half", (knobs, state, key), {}),
              ("chunk", (knobs, state, key), {"intervals": 1, "log_every": log_every}),
              *[("steps", (knobs, state, key), {"n": n}) for n in PIECES if n < log_every]]
     return needed, extra
@@ -137,7 +148,12 @@ class Programs:
     def call(self, structure: Structure, name: str, args, statics: dict | None = None):
         """Run program `name` on `args` (the knobs first) to its end; compiled first in this thread if never asked
         for."""
-        compiled = self.prepare(structure, name, args, statics or {}, now=True).result()
+        while True:
+            try:
+                compiled = self.prepare(structure, name, args, statics or {}, now=True).result()
+                break
+            except CancelledError:  # queued, then dropped (`drop_queued`) while this waited: now it compiles here
+                continue
         with jax.default_device(structure.device):
             return jax.block_until_ready(compiled(structure.game.units.arrays, *args))
 

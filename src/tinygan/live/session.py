@@ -13,12 +13,12 @@ a little differently than constants: a session agrees with `tinygan train` to fl
 
 The thread plays chunks of whole log intervals when it stands at a log point and the speed allows, else pieces
 of an interval (so history rows stay exact); a chunk runs about CHUNK_SECONDS at most, so controls answer at
-once at any speed. It draws a frame at most FRAME_RATE times a second, and at least MIN_FRAME_RATE.
+once at any speed. It draws a frame at most FRAME_RATE times a second, and at least MIN_FRAME_RATE. In slow
+motion it plays an iteration as two frames, PHASE_SECONDS apart: D's steps, then G's (`_slow_phase`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import time
@@ -29,13 +29,14 @@ import numpy as np
 
 from tinygan import engine
 from tinygan.config import Config, replace
-from tinygan.config.names import LOSS_COLUMNS
 from tinygan.engine import tuning
 from tinygan.engine.resolve import resolved
 from tinygan.live import payload, programs, settings
+from tinygan.live.history import History
 from tinygan.live.payload import Published
 from tinygan.live.pace import Pace
 from tinygan.live.programs import PIECES, Programs, carry_over
+from tinygan.live.turns import Turns
 from tinygan.measure.scoring import make_scorer, picture_view
 from tinygan.training.loop import CHUNK_ITERATIONS, Frame, Snapshot, generator_samples
 from tinygan.training.stopping import fresh_watch
@@ -51,6 +52,7 @@ SPEEDS = (1, 10, 100, 1_000, None)  # iterations a second the page offers; None:
 MARKS = 50  # setting changes the charts mark, the latest
 DEFAULT_SPEED = 100  # the seed's run in 12 s: a frame every few iterations, not its end in a blink
 MAX_SPEED = 10**7
+PHASE_SECONDS = 0.6  # slow motion: how long each phase of an iteration stays on the page
 
 
 class Session:
@@ -60,12 +62,12 @@ class Session:
                  run: str | None = None):
         """A session of `config` from new weights, or going on from `snapshot` (a run's checkpoint: `run` names
         the run, whose config the session keeps while it is attached to it)."""
-        self._lock = threading.RLock()
-        self._counting, self._waiting = threading.Lock(), 0  # controls waiting for the lock
+        self._turns = Turns()  # controls go first
+        self._lock, self._wake = self._turns.lock, self._turns.wake
         self.run, self._run_config = run, snapshot.config if run is not None else None
-        self._wake = threading.Condition(self._lock)
         self.upload = upload  # the uploaded data file's path, once a file came
         self.playing, self.speed, self.message, self.error = False, DEFAULT_SPEED, "", None
+        self.slow_motion, self.phase, self._shown = False, None, None  # the last phase trained, a D phase's state
         self._closed, self._version, self._frame_id = False, 0, 0
         self._pace = Pace()
         self._programs = Programs()
@@ -84,50 +86,41 @@ class Session:
 
     # ------------------------------------------------------------------ controls (any thread)
 
-    @contextlib.contextmanager
-    def _control(self):
-        """The lock, for a control: the playing thread lets waiting controls go first (a lock is not fair, and
-        the thread would take it back at once, chunk after chunk)."""
-        with self._counting:
-            self._waiting += 1
-        try:
-            with self._lock:
-                yield
-        finally:
-            with self._counting:
-                self._waiting -= 1
-
     def status(self) -> dict:
         """What the page shows about the session (every reply to a control holds it)."""
-        with self._control():
+        with self._turns.control():
             return self._status()
 
     def play(self) -> None:
-        with self._control():
+        with self._turns.control():
             self._play_on()
             self.playing, self.error = True, None
             self._wake.notify_all()
             self._publish(force=True)
 
     def pause(self) -> None:
-        with self._control():
+        with self._turns.control():
             self.playing = False
             self._publish(force=True)  # the pages must see it, however recent the last frame
 
     def set_speed(self, value) -> None:
-        if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and
-                                      1 <= value <= MAX_SPEED):
-            raise settings.SettingsError(f"speed: iterations a second from 1 to {MAX_SPEED:,}, or null for as "
-                                         f"fast as it goes; got {value!r:.40}")
-        with self._control():
-            self.speed = value
-            self._credit = 0.0
+        """Iterations a second from 1 to MAX_SPEED, or None: as fast as it goes."""
+        self._set(speed=settings.speed(value, MAX_SPEED), _credit=0.0)
+
+    def set_slow_motion(self, on) -> None:
+        """Slow motion on or off: while it plays, each iteration shows D's phase, then G's (PHASE_SECONDS each)."""
+        self._set(slow_motion=settings.switch("slow motion", on))
+
+    def _set(self, **values) -> None:
+        with self._turns.control():
+            for name, value in values.items():
+                setattr(self, name, value)
             self._wake.notify_all()
             self._publish(force=True)
 
     def step_once(self, kind: str) -> None:
         """One iteration ("step"), one D step ("d") or one G step ("g"); pauses first."""
-        with self._control():
+        with self._turns.control():
             self.playing, self.error, self.message = False, None, ""
             if kind == "step":
                 self._play_on()
@@ -139,7 +132,7 @@ class Session:
 
     def change(self, changes) -> None:
         """Apply the page's settings: the trained weights stay when only KEEP_WEIGHTS knobs change."""
-        with self._control():
+        with self._turns.control():
             new = settings.apply(self._pending or self.config, changes, self.upload)
             if new == (self._pending or self.config):
                 self.message = "nothing changed"
@@ -161,14 +154,14 @@ class Session:
         """Start again from new weights: with `seed` (the same one too), or a fresh random seed."""
         if seed is None:
             seed = int(np.random.default_rng().integers(2**31))
-        with self._control():
+        with self._turns.control():
             self._start(settings.apply(self.config, {"seed": seed}, self.upload))
             self.playing, self.message = False, f"started again with seed {seed}"
             self._publish(force=True)
 
     def use_upload(self, path: str) -> None:
         """Train on the uploaded file at `path` (the server's own copy)."""
-        with self._control():
+        with self._turns.control():
             previous = self.upload
             self.upload = path
             try:
@@ -179,22 +172,20 @@ class Session:
 
     def snapshot(self) -> Snapshot:
         """The session as a checkpoint holds a run: resumable by `tinygan resume`."""
-        with self._control():
-            history = {name: np.asarray([row[i] for row in self.rows], np.int64 if name == "step" else np.float64)
-                       for i, name in enumerate(self.columns)}
+        with self._turns.control():
             status = "running" if self.step < self.config.train.num_steps else "finished"
-            return Snapshot(resolved(self.config), self.state, jnp.stack([self.key_train, self.key_eval]), history,
-                            [], self.pretrain_losses, self._watch, self._best_state, status)
+            return Snapshot(resolved(self.config), self.state, jnp.stack([self.key_train, self.key_eval]),
+                            self.history.arrays(), [], self.pretrain_losses, self._watch, self._best_state, status)
 
     def sample(self, n: int, seed: int) -> np.ndarray:
         """n samples (n, dim) of the generator as metrics read it (its EMA when kept), from quasi-random noise as
         `tinygan sample` draws them."""
-        with self._control():
+        with self._turns.control():
             return generator_samples(self.game, self.state, jax.random.key(seed), n,
                                      self.config.model.generator_batch_norm, quasi=True)
 
     def close(self) -> None:
-        with self._control():
+        with self._turns.control():
             self._closed, self.playing = True, False
             self._wake.notify_all()
         self._thread.join(timeout=10)
@@ -216,8 +207,7 @@ class Session:
     def _play(self) -> None:
         last = time.perf_counter()
         while True:
-            while self._waiting:  # a control is waiting: it goes first
-                time.sleep(0.001)
+            self._turns.give_way()
             with self._lock:
                 while not (self.playing or self._closed):
                     self._wake.wait()
@@ -228,12 +218,12 @@ class Session:
                 if self.speed is not None:  # a budget of iterations that fills at the speed, a quarter second deep
                     self._credit = min(self._credit + self.speed * (now - last), max(1.0, self.speed / 4))
                 last = now
-                budget = float("inf") if self.speed is None else self._credit
+                budget = 1 if self.slow_motion else float("inf") if self.speed is None else self._credit
                 if budget < 1:
                     self._wake.wait(timeout=(1 - budget) / self.speed)
                     continue
                 try:
-                    played = self._advance(budget)
+                    played = self._slow_phase() if self.slow_motion else self._advance(budget)
                 except Exception as error:  # noqa: BLE001 (any failure pauses the session; the server stays up)
                     self.playing, self.error = False, f"training failed: {settings.one_line(error)}"
                     self._publish(force=True)
@@ -241,13 +231,15 @@ class Session:
                 if not played:  # its programs still compile: the compiler wakes the thread when one is ready
                     self._wake.wait(timeout=0.5)
                     continue
-                if self.speed is not None:
+                if self.speed is not None and not self.slow_motion:
                     self._credit -= played
                 if self.step >= self.config.train.num_steps:
                     self._log_last()
                     self.playing = False
                     self.message = f"trained {self.step:,} iterations: press play to go on"
-                self._publish(force=not self.playing)
+                self._publish(force=not self.playing or self.slow_motion)
+                if self.slow_motion and self.playing:
+                    self._wake.wait(timeout=PHASE_SECONDS)  # a control wakes it: pause, a step, back to speed
 
     def _advance(self, budget: float) -> int:
         """Play up to `budget` iterations (at least one) with programs that are compiled: whole log intervals when
@@ -282,7 +274,7 @@ class Session:
             return
         probes, losses = jax.device_get((probes, losses))
         for i in range(intervals):
-            self._row(int(before.step) + i * log_every, losses.loss_d[i], losses.loss_g[i], probes.generated[i])
+            self.history.add(int(before.step) + i * log_every, losses.loss_d[i], losses.loss_g[i], probes.generated[i])
         self._adopt_losses(state, last)
 
     def _iterations(self, n: int) -> None:
@@ -295,11 +287,26 @@ class Session:
         if self._diverged(before, state, last):
             return
         if generated is not None:
-            self._row(self.step, first.loss_d, first.loss_g, generated)
+            self.history.add(self.step, first.loss_d, first.loss_g, generated)
         self._adopt_losses(state, last)
 
+    def _slow_phase(self) -> bool:
+        """Slow motion: the next phase of an iteration. D's steps are shown on their own, G as it was (the state
+        stays); then the whole iteration is played, so the run is the one played at speed. Returns whether it
+        played (False while the programs compile)."""
+        if self.step >= self.config.train.num_steps or not self._ready("steps", n=1):
+            return False
+        if self._shown is None:
+            shown, loss_d = self._call("half", self.state, self.key_train)
+            if not self._diverged(self.state, shown, loss_d):
+                self._shown, self.phase, self._losses[0] = shown, "d", float(loss_d)
+        else:
+            self._iterations(1)
+            self.phase = "g" if self._shown is None else self.phase  # else it diverged
+        return True
+
     def _adopt_losses(self, state, last) -> None:
-        self.state, self._last_losses = state, jax.device_get(last)
+        self.state, self._last_losses, self._shown, self.phase = state, jax.device_get(last), None, None
         self._losses = [float(self._last_losses.loss_d), float(self._last_losses.loss_g)]
 
     def _single(self, kind: str) -> None:
@@ -309,7 +316,7 @@ class Session:
         state, loss = self._call(kind, self.state, key)
         if self._diverged(self.state, state, loss):
             return
-        self.state = state
+        self.state, self._shown, self.phase = state, None, kind
         self._losses["dg".index(kind)] = float(loss)
         self.message = f"one {kind.upper()} step: its loss {float(loss):.4g}"
 
@@ -343,15 +350,9 @@ class Session:
     def _log_last(self) -> None:
         """At the step limit, the row a run logs for its last iteration, as `tinygan train`: that iteration's
         losses, and G's measures at the state it left."""
-        if (not self.rows or self.rows[-1][0] < self.step) and self._last_losses is not None:
+        if not self.history.logged(self.step) and self._last_losses is not None:
             generated = jax.device_get(self._call("probe", self.state, view=None, points=engine.GRID_POINTS))
-            self._row(self.step, self._last_losses.loss_d, self._last_losses.loss_g, generated.generated)
-
-    def _row(self, step: int, loss_d, loss_g, generated: np.ndarray) -> None:
-        if self.rows and self.rows[-1][0] >= step:  # the state's row is there: logged when it was the last
-            return
-        scores = self._scorer(generated)
-        self.rows.append([step, float(loss_d), float(loss_g), *(float(scores[name]) for name in self.columns[3:])])
+            self.history.add(self.step, self._last_losses.loss_d, self._last_losses.loss_g, generated.generated)
 
     # ------------------------------------------------------------------ starting and switching (the lock held)
 
@@ -361,16 +362,13 @@ class Session:
         structure = self._structure_of(config)  # a refused config leaves the session as it was
         state, losses = self._call("setup", key_setup, on=(structure, tuning.knobs(config)),
                                    pretrain_steps=config.optim.pretrain_steps)
-        self._adopt(config, structure, state, key_train, key_eval, np.asarray(losses), [], fresh_watch(config),
+        self._adopt(config, structure, state, key_train, key_eval, np.asarray(losses), None, fresh_watch(config),
                     None)
 
     def _resume(self, snapshot: Snapshot) -> None:
         structure = self._structure_of(snapshot.config)
-        columns = list(snapshot.history)
-        rows = [[int(values[0]), *map(float, values[1:])] for values in
-                zip(*(snapshot.history[name] for name in columns))]
-        self._adopt(snapshot.config, structure, snapshot.state, *snapshot.keys, snapshot.pretrain_losses, rows,
-                    snapshot.watch, snapshot.best_state)
+        self._adopt(snapshot.config, structure, snapshot.state, *snapshot.keys, snapshot.pretrain_losses,
+                    snapshot.history, snapshot.watch, snapshot.best_state)
 
     def _structure_of(self, config: Config):
         structure = self._programs.structure(config)
@@ -379,17 +377,15 @@ class Session:
                                          f"{structure.game.target.dim} columns")
         return structure
 
-    def _adopt(self, config, structure, state, key_train, key_eval, pretrain_losses, rows, watch,
+    def _adopt(self, config, structure, state, key_train, key_eval, pretrain_losses, history, watch,
                best_state) -> None:
         self._structure, self.state, self._pending = structure, state, None
         self.key_train, self.key_eval, self.pretrain_losses = key_train, key_eval, pretrain_losses
         self._watch, self._best_state = watch, best_state  # a run's stopping rule and keep-best, kept as they were
         self._length = config.train.num_steps
         self.view = picture_view(self.game.target, config.data.noise_range)
-        self._scorer = make_scorer(self.game.target, self.view)
-        self.columns = (*LOSS_COLUMNS, *self._scorer.columns)
-        self.rows = rows
-        self._credit, self._manual, self.error, self._last_losses = 0.0, 0, None, None
+        self.history = History(make_scorer(self.game.target, self.view), history)
+        self._credit, self._manual, self.error, self._last_losses, self.phase = 0.0, 0, None, None, None
         self._losses, self._marks = [None, None], []  # the latest losses; (step, what changed) of each change
         self._set_config(config)
         self._publish(force=True)
@@ -401,8 +397,8 @@ class Session:
 
     def _set_config(self, config: Config) -> None:
         """Train on with `config`'s knobs, a structure's programs unchanged; a new scene (the objective's lines)."""
-        self.config, self._knobs = config, tuning.knobs(config)
-        self._scene = payload.scene(self.game, config, self.view, self.columns)
+        self.config, self._knobs, self._shown = config, tuning.knobs(config), None  # a D phase's state is old
+        self._scene = payload.scene(self.game, config, self.view, self.history.columns)
         self._version += 1
 
     def _play_on(self) -> None:
@@ -467,7 +463,9 @@ class Session:
                 "run": self.run, "attached": self.attached, "compiling": self.compiling or self._pending is not None
                 or (self.playing and not self._ready("steps", n=1)),
                 "iterations_per_second": self._pace.per_second() if self.playing else 0.0,
-                "losses": self._losses, "manual_steps": self._manual, "marks": self._marks}
+                "losses": self._losses, "manual_steps": self._manual, "marks": self._marks,
+                "slow_motion": self.slow_motion, "phase": "both" if self.playing and not self.slow_motion
+                else self.phase or "none"}
 
     def _publish(self, force: bool = False) -> None:
         """Draw a frame for the pages, at most FRAME_RATE a second unless `force` (a control's answer)."""
@@ -476,9 +474,10 @@ class Session:
         if not force and started - self._published_at < pause:
             return
         frame = {"view": self.view, "points": FRAME_POINTS[len(self.view)]}
-        timed = self._ready("probe", **frame)  # else it compiles: its time says nothing
-        probe = jax.device_get(self._call("probe", self.state, **frame))
-        picture = payload.frame(Frame.from_probe(self.step, probe), self.view)
+        timed = self._ready("frame", **frame)  # else it compiles: its time says nothing
+        shown = self.state if self._shown is None else self._shown  # slow motion: D's phase before G's
+        probe, manifold = jax.device_get(self._call("frame", shown, **frame))
+        picture = payload.frame(Frame.from_probe(self.step, probe), self.view, manifold)
         self._picture = (self._version, picture)
         self._announce()
         self._published_at = time.perf_counter()
@@ -493,7 +492,7 @@ class Session:
         self._frame_id += 1
         text = json.dumps({"type": "frame", "version": self._version, "step": self.step, "status": self._status(),
                            **picture})
-        self.published = Published(self._version, self._frame_id, self._scene, text, self.rows)
+        self.published = Published(self._version, self._frame_id, self._scene, text, self.history.rows)
 
 
 

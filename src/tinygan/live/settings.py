@@ -129,6 +129,21 @@ def apply(config: Config, changes, upload: str | None) -> Config:
         raise SettingsError(f"settings: {one_line(error)}") from None
 
 
+def speed(value, highest: int) -> int | None:
+    """A speed a page asked for: iterations a second from 1 to `highest`, or None (as fast as it goes)."""
+    if value is None or (type(value) is int and 1 <= value <= highest):  # JSON's true is not a speed
+        return value
+    raise SettingsError(f"speed: iterations a second from 1 to {highest:,}, or null for as fast as it goes; "
+                        f"got {value!r:.40}")
+
+
+def switch(name: str, value) -> bool:
+    """A switch a page turned: true or false."""
+    if type(value) is bool:
+        return value
+    raise SettingsError(f"{name}: true or false; got {value!r:.40}")
+
+
 def noise_warning(config: Config, dim: int) -> str:
     """A warning when G's noise has fewer dimensions than the target: G's samples then lie on a curve (a
     surface...) and cannot fill it; empty otherwise."""

@@ -14,6 +14,7 @@ const COLORS = {
   realPoint: "#00441b",
   generatedPoint: "#40004b",
   arrow: "rgba(25, 25, 25, 0.5)",  // G's arrows: light, so that the points under them stay readable
+  manifold: "rgba(64, 0, 75, 0.4)", // G's manifold: the generated points' colour, faint under them
   contour: "rgba(20, 20, 20, 0.85)", // where D = ½
   metric: "#3b4a5e",
   mark: "#b35806",          // a setting change on the charts' time axis
@@ -24,8 +25,9 @@ const COLORS = {
 const ARROW_CELL = 20;    // CSS pixels: at most one of G's arrows starts in each cell of this side
 const ARROW_LONGEST = 32; // CSS pixels: the longest arrow drawn
 const HEATMAP_PIXELS = 512; // the heat map's image is at most this wide (~10 ms a frame); wider screens scale it up
-// The picture's layers, each with a box in its legend (2-D only: arrows; "discriminator": D's curve or heat map).
-const LAYERS = ["real", "generated", "discriminator", "arrows"];
+// The picture's layers, each with a box in its legend (2-D only: arrows and manifold; "discriminator": D's curve
+// or heat map).
+const LAYERS = ["real", "generated", "discriminator", "arrows", "manifold"];
 const LAYERS_KEY = "tinygan.layers"; // localStorage: the layers switched off, kept across visits
 const FONT = "11px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
 const SETTING_NAMES = [
@@ -64,7 +66,6 @@ const page = {
   editing: new Set(),
   retryMs: 500,           // WebSocket reconnection backoff
   layers: loadLayers(),   // the picture's layers to draw: { real, generated, discriminator, arrows } (the legend's boxes)
-  single: null,           // the last single D or G step seen: { kind, manual, step } (the model graph lights it)
   connected: false,       // the WebSocket is open: until then the page cannot know whether the session plays
   drawScheduled: false,
   viewDirty: false,
@@ -227,6 +228,9 @@ function bindControls() {
   for (const [id, action] of Object.entries(buttons)) {
     $(id).addEventListener("click", (event) => control({ action }, event.currentTarget));
   }
+  $("slow-motion").addEventListener("change", (event) => {
+    control({ action: "slow_motion", value: event.target.checked }, event.target);
+  });
   $("speed").addEventListener("change", (event) => {
     const value = event.target.value;
     control({ action: "speed", value: value === "max" ? null : Number(value) }, event.target);
@@ -526,6 +530,7 @@ function showHeader(status) {
   let rate = "paused";
   if (!page.connected) rate = "—";
   else if (status.compiling) rate = "compiling…";
+  else if (status.playing && status.slow_motion) rate = "slow motion";
   else if (status.playing) {
     // The rate is in the frame (the protocol) or in the status (what the server also sends).
     const perSecond = status.iterations_per_second ?? page.rate;
@@ -547,25 +552,21 @@ function showToolbar(status) {
   $("save").disabled = !status.attached;
   const speed = status.speed === null || status.speed === undefined ? "max" : String(status.speed);
   if (!page.editing.has($("speed"))) setSelect($("speed"), speed, `${speed} it/s`);
+  $("slow-motion").checked = Boolean(status.slow_motion);
+  $("speed").disabled = Boolean(status.slow_motion); // slow motion keeps its own pace
 }
 
 // ---------------------------------------------------------------- the model graph
 
-const PHASE_TEXT = { both: "training D and G in turn", d: "one D step: D learns", g: "one G step: G learns", none: "" };
+const PHASE_TEXT = {
+  both: "training D and G in turn", d: "D learns, G waits", g: "G learns, D waits", none: "",
+};
 
-// What the last training moved: "both" while playing (D and G alternate faster than the eye), "d" or "g" after a
-// single D or G step (its message says so), "none" otherwise (and while disconnected: the page does not know).
-// The message outlives its step (playing on does not clear it), so a single step counts only until the step count
-// moves: `page.single` is the last one seen, its kind and the step it was done at.
+// What the last training moved, as the server says (status.phase): "both" while playing at speed (D and G
+// alternate faster than the eye), "d" or "g" after a single step or in slow motion's phases, "none" otherwise
+// (and while disconnected: the page does not know).
 function trainedPhase(status) {
-  const single = /^one ([DG]) step/.exec(status.message || "");
-  if (single && (!page.single || page.single.manual !== status.manual_steps)) {
-    page.single = { kind: single[1].toLowerCase(), manual: status.manual_steps, step: status.step };
-  }
-  if (!page.connected) return "none";
-  if (status.playing) return "both";
-  if (single && page.single.step === status.step) return page.single.kind;
-  return "none";
+  return page.connected && status.phase in PHASE_TEXT ? status.phase : "none";
 }
 
 // Light the graph's side being trained ("both", "d", "g" or "none").
@@ -690,7 +691,8 @@ function showViewLegend(dim) {
       item(dot(COLORS.generatedPoint), "generated samples", "generated") +
       item('<i class="swatch heat"></i>', "D's heat map, and D = ½ (the line) where it cannot tell them apart",
         "discriminator") +
-      item('<i class="swatch arrow"></i>', "where G's gradient moves its samples (one per spot, averaged)", "arrows");
+      item('<i class="swatch arrow"></i>', "where G's gradient moves its samples (one per spot, averaged)", "arrows") +
+      item(line(COLORS.manifold), "G's manifold: where G sends a grid of noise", "manifold");
 }
 
 // ---------------------------------------------------------------- drawing
@@ -811,6 +813,10 @@ function drawView2d(ctx, width, height, frame) {
   ctx.beginPath();
   ctx.rect(box.left, box.top, size, size);
   ctx.clip();
+  if (frame && frame.manifold && page.layers.manifold) {
+    drawManifold(ctx, frame.manifold, x, y);
+    layers.push("manifold");
+  }
   if (page.layers.real) {
     drawPoints(ctx, real.points, x, y, COLORS.realPoint, 0.7);
     layers.push("real");
@@ -1054,6 +1060,31 @@ function thinnedArrows(arrows, x, y, cell = ARROW_CELL, longest = ARROW_LONGEST)
     const shrink = Math.min(1, longest / (Math.hypot(dx, dy) / n || 1));
     return [sx / n, sy / n, (sx + dx * shrink) / n, (sy + dy * shrink) / n];
   });
+}
+
+// G's manifold: `lines` is G's image of a lattice of noise levels, rows of (x, y) points (one row: the curve
+// of 1-D noise). Each row is drawn through its points, and so is each column: the lattice G has bent.
+function drawManifold(ctx, lines, x, y) {
+  ctx.save();
+  ctx.strokeStyle = COLORS.manifold;
+  ctx.lineWidth = 1;
+  ctx.beginPath();
+  const trace = (points) => {
+    let down = false; // a non-finite point (null) lifts the pen
+    for (const [px, py] of points) {
+      if (px === null || py === null) {
+        down = false;
+      } else {
+        if (down) ctx.lineTo(x(px), y(py));
+        else ctx.moveTo(x(px), y(py));
+        down = true;
+      }
+    }
+  };
+  for (const row of lines) trace(row);
+  if (lines.length > 1) for (let j = 0; j < lines[0].length; j++) trace(lines.map((row) => row[j]));
+  ctx.stroke();
+  ctx.restore();
 }
 
 function drawArrows(ctx, arrows) {
