@@ -70,14 +70,15 @@ _compiled = jax.jit(_program, static_argnums=(0, 1, 2), static_argnames=("pretra
 def plan(config: Config, view, frame_points: int, state, key) -> tuple[list, list]:
     """The programs a session of `config` plays, as (name, arguments, statics): those it needs to play (the
     frame's picture and the history's probe, one iteration, a chunk of whole log intervals), then those that play
-    faster or step (single D and G steps, slow motion's D phase, a single interval, pieces of a long interval)."""
+    faster or step (single D and G steps, a single interval, pieces of a long interval). Slow motion's D phase
+    ("half") compiles when first asked for: few sessions use it."""
     log_every, knobs = config.train.log_every, tuning.knobs(config)
     needed = [("frame", (knobs, state), {"view": view, "points": frame_points}),
               ("steps", (knobs, state, key), {"n": 1}),
               ("probe", (knobs, state), {"view": None, "points": engine.GRID_POINTS}),
               ("chunk", (knobs, state, key), {"intervals": max(1, CHUNK_ITERATIONS // log_every),
                                               "log_every": log_every})]
-    extra = [("d", (knobs, state, key), {}), ("g", (knobs, state, key), {}), ("half", (knobs, state, key), {}),
+    extra = [("d", (knobs, state, key), {}), ("g", (knobs, state, key), {}),
              ("chunk", (knobs, state, key), {"intervals": 1, "log_every": log_every}),
              *[("steps", (knobs, state, key), {"n": n}) for n in PIECES if n < log_every]]
     return needed, extra

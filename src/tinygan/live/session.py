@@ -68,6 +68,7 @@ class Session:
         self.upload = upload  # the uploaded data file's path, once a file came
         self.playing, self.speed, self.message, self.error = False, DEFAULT_SPEED, "", None
         self.slow_motion, self.phase, self._shown = False, None, None  # the last phase trained, a D phase's state
+        self._plays = 0  # presses of play: one between two looks at `playing` is seen
         self._closed, self._version, self._frame_id = False, 0, 0
         self._pace = Pace()
         self._programs = Programs()
@@ -94,14 +95,10 @@ class Session:
     def play(self) -> None:
         with self._turns.control():
             self._play_on()
-            self.playing, self.error = True, None
-            self._wake.notify_all()
-            self._publish(force=True)
+            self._set(playing=True, error=None, _plays=self._plays + 1)
 
     def pause(self) -> None:
-        with self._turns.control():
-            self.playing = False
-            self._publish(force=True)  # the pages must see it, however recent the last frame
+        self._set(playing=False)
 
     def set_speed(self, value) -> None:
         """Iterations a second from 1 to MAX_SPEED, or None: as fast as it goes."""
@@ -112,9 +109,9 @@ class Session:
         self._set(slow_motion=settings.switch("slow motion", on))
 
     def _set(self, **values) -> None:
+        """Set the session's attributes, wake the player and tell the pages (however recent the last frame)."""
         with self._turns.control():
-            for name, value in values.items():
-                setattr(self, name, value)
+            vars(self).update(values)
             self._wake.notify_all()
             self._publish(force=True)
 
@@ -238,8 +235,10 @@ class Session:
                     self.playing = False
                     self.message = f"trained {self.step:,} iterations: press play to go on"
                 self._publish(force=not self.playing or self.slow_motion)
-                if self.slow_motion and self.playing:
-                    self._wake.wait(timeout=PHASE_SECONDS)  # a control wakes it: pause, a step, back to speed
+                if self.slow_motion and self.playing:  # the phase stays, unless pause, play or speed end it
+                    plays = self._plays
+                    self._turns.wait_while(lambda: self.playing and self.slow_motion and self._plays == plays
+                                           and not self._closed, PHASE_SECONDS)
 
     def _advance(self, budget: float) -> int:
         """Play up to `budget` iterations (at least one) with programs that are compiled: whole log intervals when
@@ -295,7 +294,7 @@ class Session:
         stays); then the whole iteration is played, so the run is the one played at speed. Returns whether it
         played (False while the programs compile)."""
         if self.step >= self.config.train.num_steps or not self._ready("steps", n=1):
-            return False
+            return False  # D's phase compiles at its first call (a second), the others ahead
         if self._shown is None:
             shown, loss_d = self._call("half", self.state, self.key_train)
             if not self._diverged(self.state, shown, loss_d):

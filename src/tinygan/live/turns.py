@@ -32,3 +32,10 @@ class Turns:
         """Wait (the lock not held) while a control waits for the lock."""
         while self._waiting:
             time.sleep(0.001)
+
+    def wait_while(self, holds, seconds: float) -> None:
+        """Wait (the lock held) `seconds`, or less if `holds()` turns false first: other notices (a compile done)
+        do not cut it short."""
+        deadline = time.perf_counter() + seconds
+        while holds() and (left := deadline - time.perf_counter()) > 0:
+            self.wake.wait(left)
