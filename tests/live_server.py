@@ -23,7 +23,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 VIEWPORT = {"width": 1280, "height": 900}
 WAIT_MS = 30_000  # the first play compiles programs (1-3 s); a loaded 2-core machine may take much longer
 ADDRESS = re.compile(r"tinygan live view: (http://127\.0\.0\.1:\d+/)")
-PAUSED = "tinygan.lastFrame && !tinygan.lastFrame.status.playing && document.getElementById('play').textContent === 'Play'"
+PAUSED = ("tinygan.lastFrame && !tinygan.lastFrame.status.playing && "
+          "document.getElementById('play').textContent === 'Play'")
 
 
 def missing() -> str | None:

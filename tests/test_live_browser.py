@@ -59,10 +59,11 @@ def pause(page) -> dict:
     return last_frame(page)
 
 
-def play_until(page, step: int) -> dict:
+def play_until(page, step: int, timeout: int = WAIT_MS) -> dict:
     """Press play (the session is paused) and wait for a frame past `step`."""
     page.click("#play")
-    wait(page, "tinygan.lastFrame && tinygan.lastFrame.status.playing && tinygan.lastFrame.step > arg", step)
+    wait(page, "tinygan.lastFrame && tinygan.lastFrame.status.playing && tinygan.lastFrame.step > arg", step,
+         timeout=timeout)
     return last_frame(page)
 
 
@@ -225,12 +226,13 @@ def test_settings_play_steps_and_downloads(live, open_page, tmp_path):
     # The checkpoint holds the session: its step and settings.
     with page.expect_download() as download:
         page.click("#download-checkpoint")
-    assert download.value.suggested_filename == f"tinygan-seed-step-{step:09d}.npz"
+    preset = server_status(live.url)["settings"]["preset"]  # the session's, whatever an earlier test left
+    assert download.value.suggested_filename == f"tinygan-{preset}-step-{step:09d}.npz"
     path = tmp_path / download.value.suggested_filename
     download.value.save_as(path)
     snapshot, _ = checkpoints.load(path)
     assert snapshot.step == step and snapshot.config.train.objective == objective
-    assert snapshot.config.train.num_steps == 1_000_000
+    assert snapshot.config.train.num_steps == server_status(live.url)["num_steps"]
 
     # 1,000 samples of G as CSV: a header and 1,000 finite numbers.
     with page.expect_download() as download:

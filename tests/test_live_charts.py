@@ -101,6 +101,8 @@ def test_the_log_checkbox_changes_the_axis(open_page):
 def test_changes_are_marked_and_single_steps_counted(open_page, live):
     page = open_page()
     browser.on_preset(page, "seed", 1)
+    page.select_option("#speed", "100")  # frames every few iterations (an earlier test may have left "max")
+    wait(page, "tinygan.lastFrame.status.speed === 100")
     browser.play_until(page, page.evaluate("tinygan.lastFrame.step") + 300)
     before = page.evaluate("tinygan.charts.losses.points")
     browser.pause(page)

@@ -106,7 +106,7 @@ def test_one_d_drawing_trains_on_its_points(live, open_page):
     page.screenshot(path="/tmp/live_drawing_1d.png")
 
     # Play goes on in draw mode, and the drawing stays.
-    browser.play_until(page, page.evaluate("tinygan.lastFrame.step"))
+    browser.play_until(page, page.evaluate("tinygan.lastFrame.step"), timeout=90_000)  # its programs may compile
     browser.pause(page)
     assert page.evaluate("tinygan.drawing.on") and len(drawn(page)) == len(points)
 
