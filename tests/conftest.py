@@ -109,14 +109,6 @@ def open_page(live):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Marks the slow modules' tests, and runs them first (each module's in its order): pytest-xdist hands out
-    tests in this order, so the long ones spread over the workers early and the quick ones fill the end, where
-    a long test left last would keep one worker busy while the other waits."""
     for item in items:
-        if _module(item) in SLOW_MODULES:
+        if item.module.__name__.rpartition(".")[2] in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
-    # items.sort(key=lambda item: _module(item) not in SLOW_MODULES)  # stable: the order within each group stays
-
-
-def _module(item) -> str:
-    return item.module.__name__.rpartition(".")[2]
