@@ -1,11 +1,11 @@
 """The Ray backend: a sweep's units as Ray tasks give the local backend's numbers, bit for bit.
 
-One local Ray of 2 CPUs serves the whole module (starting it takes ~10 s). Its workers read the test
-session's JAX compilation cache, which the plan run here fills first: they load its programs instead of
-compiling them again (~10 s each), as does a worker started late (after one is killed).
+One local Ray of 2 CPUs serves the whole module (starting it takes ~10 s). Its
+workers share a JAX compilation cache, so a worker started late (after one is
+killed) loads the programs instead of compiling them again (~10 s each).
 """
 
-import os
+import concurrent.futures
 import shutil
 import sys
 
@@ -25,8 +25,7 @@ def kill_marker(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ray")
     marker = folder / "killed"
     marker.touch()
-    cache = os.environ.get("JAX_COMPILATION_CACHE_DIR") or str(folder / "jax-cache")  # conftest's, shared
-    env = {"JAX_COMPILATION_CACHE_DIR": cache, KILL_ONCE: str(marker)}
+    env = {"JAX_COMPILATION_CACHE_DIR": str(folder / "jax-cache"), KILL_ONCE: str(marker)}
     start_ray(address="local", num_cpus=2, include_dashboard=False, runtime_env={"env_vars": env})
     yield marker
     ray.shutdown()
@@ -41,13 +40,13 @@ def plan() -> sweeps.SweepPlan:
 
 @pytest.fixture(scope="module")
 def results(kill_marker, plan, tmp_path_factory) -> tuple[sweeps.SweepResult, sweeps.SweepResult, list]:
-    """The plan on Ray into a folder, what its progress was told, and the plan here (run first: it compiles the
-    programs the workers then load from the cache)."""
+    """The plan on Ray into a folder, what its progress was told, and the plan here (computed meanwhile)."""
     reports = []
-    local = sweeps.run_sweep(plan)
-    on_ray = sweeps.run_sweep(plan, tmp_path_factory.mktemp("sweep") / "ray", backend=RayBackend(),
-                              progress=lambda done, total: reports.append((done, total)))
-    return on_ray, reports, local
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        on_ray = pool.submit(sweeps.run_sweep, plan, tmp_path_factory.mktemp("sweep") / "ray", backend=RayBackend(),
+                             progress=lambda done, total: reports.append((done, total)))
+        local = sweeps.run_sweep(plan)
+        return on_ray.result(), reports, local
 
 
 @pytest.fixture(scope="module")
