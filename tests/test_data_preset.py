@@ -173,6 +173,8 @@ def test_three_columns_draw_a_corner_plot(tmp_path):
     path = write_table(tmp_path / "t.csv", rng.normal(size=(60, 3)) * [1, 100, 0.01], ["a", "b", "c"])
     config = config_from_preset("data", target=f"file:{path}", num_steps=20)
     result = tinygan.train(config)
+    assert {"sliced_w1", "energy", "floor_ratio", "classifier"} <= set(result.history)  # above 2-D: no grid KL
+    assert result.frames[-1].decision is None  # no D picture beyond two dimensions
     written = tinygan.save_run(result, tmp_path / "run")
     figure = runs.distribution_figure(result.game, result.config, result.frames[-1],
                                                runs.real_samples(result.game, 0), lang="en")

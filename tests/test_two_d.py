@@ -236,18 +236,6 @@ def test_a_metric_the_target_does_not_record_is_refused():
         tinygan.config_from_preset("seed", target="moons", best_metric="modes_captured")
 
 
-def test_a_three_column_file_trains_and_draws_a_corner_plot(tmp_path):
-    rows = np.random.default_rng(1).normal(size=(200, 3))
-    path = tmp_path / "three.npy"
-    np.save(path, rows)
-    config = tinygan.config_from_preset("seed", target=f"file:{path}", num_steps=10, pretrain_steps=2)
-    result = tinygan.train(config)
-    assert tuple(result.history)[3:7] == ("sliced_w1", "energy", "floor_ratio", "classifier")
-    assert result.frames[-1].decision is None
-    written = tinygan.save_run(result, tmp_path / "run")
-    assert (tmp_path / "run" / "distribution.png") in written
-
-
 # ---------------------------------------------------------------- pictures
 
 
