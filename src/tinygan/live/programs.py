@@ -48,7 +48,6 @@ FUNCTIONS = {
     "chunk": lambda game, state, key, *, intervals, log_every: engine.run_chunk(
         game, state, key, intervals=intervals, log_every=log_every, view=None, with_last=True),
     "steps": _steps,
-    "iteration": engine.train_step,
     "probe": lambda game, state, *, view, points: engine.probe(game, state, view, points),
     "frame": lambda game, state, *, view, points: (  # the page's picture; in 2-D with G's manifold
         engine.probe(game, state, view, points), engine.manifold(game, state) if len(view) == 2 else None),
