@@ -27,6 +27,7 @@ from tinygan.config import replace
 from tinygan.config.toml import config_toml
 from tinygan.engine import tuning
 from tinygan.engine.resolve import resolved
+from tinygan.live import programs
 from tinygan.live.programs import STRUCTURES, Programs
 from tinygan.live import session as live_session
 from tinygan.live.session import MAX_SPEED, Session, carry_over
@@ -504,15 +505,20 @@ def test_carry_over_keeps_weights_and_optimizer_states_that_fit(seed_config):
 
 
 def test_turning_knobs_while_playing_compiles_nothing(seed_config):
-    """Rates, the objective, penalties and smoothing are arguments of the programs: a session that turns them
-    while it plays keeps its structure and its compiled programs, and trains on with the new values at once."""
+    """The programs a session needs to play compile when it opens, those that play faster or step alone at its
+    first play. Rates, the objective, penalties and smoothing are arguments of the programs: a session that turns
+    them while it plays keeps its structure and its compiled programs, and trains on with the new values at once."""
     session = Session(replace(seed_config, num_steps=10**6))
     try:
         structure = session._structure
+        needed, extra = programs_plan(session)
         wait_until(lambda: all(future.done() for future in structure.programs.values()))
-        programs = dict(structure.programs)
+        assert set(needed) <= set(structure.programs) and not set(extra) & set(structure.programs)
         session.set_speed(None)
         session.play()
+        wait_until(lambda: set(extra) <= set(structure.programs)
+                   and all(future.done() for future in structure.programs.values()))
+        compiled = dict(structure.programs)
         for change in ({"generator_learning_rate": 0.01}, {"objective": "least_squares"}, {"r1": 0.5},
                        {"gradient_penalty": 1.0}, {"objective": "minimax", "label_smoothing": 0.1},
                        {"discriminator_learning_rate": 0.001}):
@@ -520,12 +526,19 @@ def test_turning_knobs_while_playing_compiles_nothing(seed_config):
             session.change(change)
             assert re.fullmatch(r".+ changed; training goes on from step [\d,]+", session.status()["message"])
             wait_until(lambda before=before: session.step >= before + 20, seconds=10)
-        assert session._structure is structure and structure.programs == programs
+        assert session._structure is structure and structure.programs == compiled
         assert (session.config.train.objective, session.config.train.r1, session.config.train.label_smoothing) == \
             ("minimax", 0.5, 0.1)
         assert np.isfinite(session.history.rows[-1][1:3]).all() and session.error is None
     finally:
         session.close()
+
+
+def programs_plan(session) -> tuple[list, list]:
+    """The (name, statics) keys of the programs `programs.plan` gives a session: (needed, extra)."""
+    points = live_session.FRAME_POINTS[len(session.view)]
+    planned = programs.plan(session.config, session.view, points, session.state, session.key_train)
+    return tuple(sorted((name, tuple(sorted(statics.items()))) for name, _, statics in group) for group in planned)
 
 
 def test_programs_keep_a_bounded_number_of_structures(seed_config):

@@ -145,7 +145,7 @@ def test_two_d_layers_switch_off_and_slow_motion_shows_each_phase(open_page):
     browser.on_preset(page, "ring", 2)
     page.click("#play")  # the first play of a new game compiles: up to half a minute on a loaded machine
     wait(page, "tinygan.lastFrame.status.playing && tinygan.lastFrame.step > arg",
-         page.evaluate("tinygan.lastFrame.step") + 200, timeout=90_000)
+         page.evaluate("tinygan.lastFrame.step") + 20, timeout=90_000)
     browser.pause(page)
     assert drawn_layers(page) == ["discriminator", "manifold", "real", "generated", "arrows"]
     assert page.evaluate("tinygan.layout.arrows") > 0

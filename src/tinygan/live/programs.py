@@ -69,8 +69,8 @@ _compiled = jax.jit(_program, static_argnums=(0, 1, 2), static_argnames=("pretra
 def plan(config: Config, view, frame_points: int, state, key) -> tuple[list, list]:
     """The programs a session of `config` plays, as (name, arguments, statics): those it needs to play (the
     frame's picture and the history's probe, one iteration, a chunk of whole log intervals), then those that play
-    faster or step (single D and G steps, a single interval, pieces of a long interval). Slow motion's D phase
-    ("half") compiles when first asked for: few sessions use it."""
+    faster or step (single D and G steps, a single interval, pieces of a long interval), which a session compiles
+    at its first play or step. Slow motion's D phase ("half") compiles when first asked for: few sessions use it."""
     log_every, knobs = config.train.log_every, tuning.knobs(config)
     needed = [("frame", (knobs, state), {"view": view, "points": frame_points}),
               ("steps", (knobs, state, key), {"n": 1}),
@@ -106,6 +106,7 @@ class Programs:
         self._thread.start()
         self._structures: OrderedDict[Config, Structure] = OrderedDict()
         self._lock = threading.Lock()  # the cache: the session's threads and the compiler's callbacks share it
+        self._deferred = []  # (structure, program, on_ready) to queue at `release`
 
     def structure(self, config: Config) -> Structure:
         """The structure of `config` (built once; the least recently used beyond STRUCTURES dropped)."""
@@ -156,6 +157,19 @@ class Programs:
                 continue
         with jax.default_device(structure.device):
             return jax.block_until_ready(compiled(structure.game.units.arrays, *args))
+
+    def defer(self, structure: Structure, planned: list, on_ready=None) -> None:
+        """Hold the compiles of `planned` programs (name, arguments, statics) until `release`, in place of those
+        held before: programs a session needs only once it plays or steps."""
+        with self._lock:
+            self._deferred = [(structure, program, on_ready) for program in planned]
+
+    def release(self) -> None:
+        """Queue the compiles that `defer` holds."""
+        with self._lock:
+            deferred, self._deferred = self._deferred, []
+        for structure, (name, args, statics), on_ready in deferred:
+            self.prepare(structure, name, args, statics, on_ready)
 
     def drop_queued(self) -> None:
         """Forget the compiles not started yet: a session that starts again or changes structure needs others

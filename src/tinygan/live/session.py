@@ -119,6 +119,7 @@ class Session:
         """One iteration ("step"), one D step ("d") or one G step ("g"); pauses first."""
         with self._turns.control():
             self.playing, self.error, self.message = False, None, ""
+            self._programs.release()
             if kind == "step":
                 self._play_on()
                 if self._pending is None:  # else the step waits for the longer horizon's programs
@@ -244,6 +245,7 @@ class Session:
         """Play up to `budget` iterations (at least one) with programs that are compiled: whole log intervals when
         the session stands at a log point and they fit the budget and CHUNK_SECONDS, else a piece of the interval.
         Returns the iterations played: 0 while the programs it needs still compile."""
+        self._programs.release()  # the first play compiles the programs that play faster
         log_every, left = self.config.train.log_every, self.config.train.num_steps - self.step
         if left <= 0 or not self._ready("steps", n=1):  # a longer horizon's programs, or the first ones, compile
             return 0
@@ -439,9 +441,9 @@ class Session:
         """Queue the compiles of a session of `config` on `structure`; the futures of those it needs to play."""
         needed, extra = programs.plan(config, self.view, FRAME_POINTS[len(self.view)], state, self.key_train)
         self._programs.drop_queued()  # another structure's, or another start's: these come first
-        jobs = [self._programs.prepare(structure, name, args, statics, self._compiled_one)
-                for name, args, statics in needed + extra]
-        return jobs[:len(needed)]
+        self._programs.defer(structure, extra, self._compiled_one)  # a page only looked at needs none of them
+        return [self._programs.prepare(structure, name, args, statics, self._compiled_one)
+                for name, args, statics in needed]
 
     def _compiled_one(self) -> None:
         """A program is compiled (the compiler's thread): a pending structure may swap in, the player go on."""
