@@ -16,23 +16,28 @@ from concurrent.futures import CancelledError, Future
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from tinygan import engine
 from tinygan.config import Config
 from tinygan.engine import devices, tuning
 from tinygan.training.loop import CHUNK_ITERATIONS
 
+ONE = np.int32(1)  # the iterations argument of "steps", for its shape
 STRUCTURES = 4  # structures whose game and programs are kept: a few back and forth compile nothing
-PIECES = (4, 16, 64, 256)  # iterations of the programs that play a piece of a log interval (besides 1)
 
 
-def _steps(game, state, run_key, *, n):
-    """n iterations with no probe (a piece of a long log interval): the state, the first and the last losses."""
-    def body(state, _):
-        return engine.train_step(game, state, engine.step_key(run_key, state.step))
+def _steps(game, state, run_key, n):
+    """`n` iterations with no probe (a piece of a log interval): the state, the first and the last iteration's
+    losses. `n` is an argument, so one program plays a piece of any length."""
+    def body(i, carry):
+        state, first, _ = carry
+        state, metrics = engine.train_step(game, state, engine.step_key(run_key, state.step))
+        return state, jax.tree.map(lambda new, old: jnp.where(i == 0, new, old), metrics, first), metrics
 
-    state, metrics = jax.lax.scan(body, state, None, length=n)
-    return state, jax.tree.map(lambda m: m[0], metrics), jax.tree.map(lambda m: m[-1], metrics)
+    shapes = jax.eval_shape(lambda state, key: engine.train_step(game, state, key)[1], state, run_key)
+    zeros = jax.tree.map(lambda shape: jnp.zeros(shape.shape, shape.dtype), shapes)
+    return jax.lax.fori_loop(0, n, body, (state, zeros, zeros))
 
 
 def _half(game, state, run_key):
@@ -63,23 +68,22 @@ def _program(name, game, structure, arrays, knobs, *args, **statics):
 
 
 _compiled = jax.jit(_program, static_argnums=(0, 1, 2), static_argnames=("pretrain_steps", "intervals", "log_every",
-                                                                         "n", "view", "points"))
+                                                                         "view", "points"))
 
 
 def plan(config: Config, view, frame_points: int, state, key) -> tuple[list, list]:
     """The programs a session of `config` plays, as (name, arguments, statics): those it needs to play (the
-    frame's picture and the history's probe, one iteration, a chunk of whole log intervals), then those that play
-    faster or step (single D and G steps, a single interval, pieces of a long interval), which a session compiles
-    at its first play or step. Slow motion's D phase ("half") compiles when first asked for: few sessions use it."""
+    frame's picture and the history's probe, a piece of a log interval, a chunk of whole log intervals), then
+    those that step alone or play a single interval (single D and G steps), which a session compiles at its first
+    play or step. Slow motion's D phase ("half") compiles when first asked for: few sessions use it."""
     log_every, knobs = config.train.log_every, tuning.knobs(config)
     needed = [("frame", (knobs, state), {"view": view, "points": frame_points}),
-              ("steps", (knobs, state, key), {"n": 1}),
+              ("steps", (knobs, state, key, ONE), {}),
               ("probe", (knobs, state), {"view": None, "points": engine.GRID_POINTS}),
               ("chunk", (knobs, state, key), {"intervals": max(1, CHUNK_ITERATIONS // log_every),
                                               "log_every": log_every})]
     extra = [("d", (knobs, state, key), {}), ("g", (knobs, state, key), {}),
-             ("chunk", (knobs, state, key), {"intervals": 1, "log_every": log_every}),
-             *[("steps", (knobs, state, key), {"n": n}) for n in PIECES if n < log_every]]
+             ("chunk", (knobs, state, key), {"intervals": 1, "log_every": log_every})]
     return needed, extra
 
 

@@ -35,7 +35,7 @@ from tinygan.live import payload, programs, settings
 from tinygan.live.history import History
 from tinygan.live.payload import Published
 from tinygan.live.pace import Pace
-from tinygan.live.programs import PIECES, Programs, carry_over
+from tinygan.live.programs import Programs, carry_over
 from tinygan.live.turns import Turns
 from tinygan.measure.scoring import make_scorer, picture_view
 from tinygan.training.loop import CHUNK_ITERATIONS, Frame, Snapshot, generator_samples
@@ -247,7 +247,7 @@ class Session:
         Returns the iterations played: 0 while the programs it needs still compile."""
         self._programs.release()  # the first play compiles the programs that play faster
         log_every, left = self.config.train.log_every, self.config.train.num_steps - self.step
-        if left <= 0 or not self._ready("steps", n=1):  # a longer horizon's programs, or the first ones, compile
+        if left <= 0 or not self._ready("steps"):  # a longer horizon's programs, or the first ones, compile
             return 0
         started, self._compiled = time.perf_counter(), False
         took = self._pace.seconds_per_iteration
@@ -258,8 +258,7 @@ class Session:
             played = intervals[0] * log_every
             self._intervals(intervals[0])
         else:
-            within = min(room, log_every - self.step % log_every)
-            played = max(n for n in (1, *PIECES) if n <= within and self._ready("steps", n=n))
+            played = int(min(room, log_every - self.step % log_every))  # one program plays any piece
             self._iterations(played)
         self._pace.played(played, time.perf_counter() - started, timed=not self._compiled)
         return played
@@ -284,7 +283,7 @@ class Session:
         before, generated = self.state, None
         if self.step % self.config.train.log_every == 0:
             generated = jax.device_get(self._call("probe", before, view=None, points=engine.GRID_POINTS)).generated
-        state, first, last = self._call("steps", before, self.key_train, n=n)
+        state, first, last = self._call("steps", before, self.key_train, np.int32(n))
         if self._diverged(before, state, last):
             return
         if generated is not None:
@@ -295,7 +294,7 @@ class Session:
         """Slow motion: the next phase of an iteration. D's steps are shown on their own, G as it was (the state
         stays); then the whole iteration is played, so the run is the one played at speed. Returns whether it
         played (False while the programs compile)."""
-        if self.step >= self.config.train.num_steps or not self._ready("steps", n=1):
+        if self.step >= self.config.train.num_steps or not self._ready("steps"):
             return False  # D's phase compiles at its first call (a second), the others ahead
         if self._shown is None:
             shown, loss_d = self._call("half", self.state, self.key_train)
@@ -462,7 +461,7 @@ class Session:
                 "num_steps": self.config.train.num_steps, "playing": self.playing, "speed": self.speed,
                 "dim": self.game.target.dim, "message": self.message, "error": self.error,
                 "run": self.run, "attached": self.attached, "compiling": self.compiling or self._pending is not None
-                or (self.playing and not self._ready("steps", n=1)),
+                or (self.playing and not self._ready("steps")),
                 "iterations_per_second": self._pace.per_second() if self.playing else 0.0,
                 "losses": self._losses, "manual_steps": self._manual, "marks": self._marks,
                 "slow_motion": self.slow_motion, "phase": "both" if self.playing and not self.slow_motion
