@@ -50,6 +50,17 @@ def test_same_config_gives_a_bit_identical_run(seed_result, rerun):
         np.testing.assert_array_equal(a.generated, b.generated)
 
 
+def test_runs_of_other_seeds_share_the_game_and_its_compiled_programs(seed_config):
+    """The seed, the log interval, the stopping rule... never shape a game (`engine.RUN_ONLY`): a process that
+    trains seed after seed builds one game and compiles its programs once."""
+    assert engine.make_game(seed_config) is engine.make_game(tinygan.replace(seed_config, seed=7, log_every=5,
+                                                                              device="cpu", keep_best=True))
+    first = tinygan.train(tinygan.replace(seed_config, seed=44))
+    compiled = dict(trainer._COMPILED)
+    second = tinygan.train(tinygan.replace(seed_config, seed=45))
+    assert trainer._COMPILED == compiled and first.metrics["w1"] != second.metrics["w1"]  # found, not compiled
+
+
 def test_another_seed_gives_another_run(seed_result, other_seed):
     for name in ("loss_d", "loss_g", "w1"):
         assert np.all(seed_result.history[name] != other_seed.history[name]), name

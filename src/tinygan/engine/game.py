@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -9,7 +10,7 @@ from typing import Any, NamedTuple
 import jax
 import optax
 
-from tinygan.config import Config
+from tinygan.config import Config, TrainConfig
 from tinygan.core.networks import Network, Params, make_discriminator, make_generator, standardized
 from tinygan.core.noise import make_noise
 from tinygan.core.objectives import OBJECTIVES, Objective
@@ -93,11 +94,22 @@ class Probe(NamedTuple):
     pull: jax.Array | None = None  # (ARROWS, 2): -grad of G's loss at generated[::GRID_POINTS // ARROWS]
 
 
-@functools.lru_cache(maxsize=16)
+# Settings of a run that never shape its game: runs that differ only in them (seeds above all) share one game.
+RUN_ONLY = ("seed", "log_every", "stop_when", "plateau_metric", "plateau_window", "plateau_tolerance", "keep_best",
+            "best_metric", "device")
+
+
 def make_game(config: Config) -> Game:
-    """The game of `config`, built once per config (as its target is, `data.make_target`): the same object for
-    equal configs, so the programs compiled for it, which take it as a static argument, are found again."""
+    """The game of `config`, built once (as its target is, `data.make_target`): the same object for configs
+    equal but for RUN_ONLY settings, so the programs compiled for it, which take it as a static argument, are
+    found again (`tinygan.train` over many seeds compiles once)."""
     check(config)  # what only the registries can refuse, refused before anything is built
+    neutral = {name: getattr(TrainConfig, name) for name in RUN_ONLY}  # the defaults
+    return _make_game(dataclasses.replace(config, train=dataclasses.replace(config.train, **neutral)))
+
+
+@functools.lru_cache(maxsize=16)
+def _make_game(config: Config) -> Game:
     target, noise = make_target(config.data), make_noise(config.data)
     generator_rate, discriminator_rate = learning_rates(config)
     critic_steps = config.train.num_steps * config.train.n_critic

@@ -34,8 +34,13 @@ from tinygan.training.stopping import StopSignal, _Watch, fresh_watch  # noqa: F
 FINAL_SAMPLES = 100_000  # samples behind the final metrics
 MAX_FRAMES = 500  # animation frames kept at most; longer runs keep every k-th log point
 CHUNK_ITERATIONS = 256  # iterations per compiled chunk, about: whole log intervals
+COMPILED_PROGRAMS = 16  # set-up and chunk programs kept compiled, the least recently used dropped
 # Test hook: seconds to wait after each chunk, so that on a machine of any speed a test's signal comes mid-run.
 CHUNK_PAUSE = "TINYGAN_TEST_CHUNK_PAUSE"
+
+_COMPILED: dict = {}  # `_timed_compile`'s programs, the least recently used first
+
+
 @dataclass(frozen=True)
 class Frame:
     """One picture of training: the state an iteration starts from, or the final state."""
@@ -171,10 +176,20 @@ def _entry(stacked, i: int):
     return jax.tree.map(lambda leaf: leaf[i], stacked)
 
 
-def _timed_compile(game: engine.Game, function, *args):
-    """`function(game, *args)` compiled ahead (`engine.with_data`: the data an argument), and the seconds."""
+def _timed_compile(game: engine.Game, function, statics: dict, *args):
+    """`function(game, *args, **statics)` compiled ahead (`engine.with_data`: the data an argument), or found
+    among the COMPILED_PROGRAMS compiled last for the same game, statics, arguments' types and device (runs that
+    differ only in their seed share a game: a process that trains many compiles once); and the seconds it took."""
+    leaves, tree = jax.tree.flatten(args)
+    key = (game, function, tuple(sorted(statics.items())), tree, jax.config.jax_default_device,
+           tuple((leaf.shape, leaf.dtype, getattr(leaf, "sharding", None)) for leaf in leaves))
     start = time.perf_counter()
-    compiled = engine.with_data(function).lower(game, *args).compile()
+    compiled = _COMPILED.pop(key, None)
+    if compiled is None:
+        compiled = engine.with_data(functools.partial(function, **statics)).lower(game, *args).compile()
+    _COMPILED[key] = compiled
+    while len(_COMPILED) > COMPILED_PROGRAMS:
+        _COMPILED.pop(next(iter(_COMPILED)))  # the least recently used
     return functools.partial(compiled, game.units.arrays), time.perf_counter() - start
 
 
@@ -221,7 +236,7 @@ def _train(game: engine.Game, config: Config, progress, with_frames: bool, stop:
     if resume is None:  # set-up (init and pre-training) compiled as one program
         key_setup, key_train, key_eval = engine.run_keys(config.train.seed)
         setup_fn, seconds["compile"] = _timed_compile(
-            game, functools.partial(engine.setup, pretrain_steps=config.optim.pretrain_steps), key_setup
+            game, engine.setup, {"pretrain_steps": config.optim.pretrain_steps}, key_setup
         )
         start = time.perf_counter()
         state, pretrain_losses = jax.block_until_ready(setup_fn(key_setup))
@@ -242,9 +257,8 @@ def _train(game: engine.Game, config: Config, progress, with_frames: bool, stop:
     chunk_fns = {}
     for shape in dict.fromkeys(plan):
         chunk_fns[shape], compile_seconds = _timed_compile(
-            game, functools.partial(engine.run_chunk, intervals=shape[0], log_every=shape[1],
-                                    view=view if with_frames else None, with_starts=watch.needs_starts,
-                                    with_last=True),
+            game, engine.run_chunk, {"intervals": shape[0], "log_every": shape[1], "view": view if with_frames
+                                     else None, "with_starts": watch.needs_starts, "with_last": True},
             state,
             key_train,
         )
