@@ -31,5 +31,16 @@ def fixed_sample(target, n: int) -> np.ndarray:
 
     A file's rows are picked outside any compiled program (a table baked into one makes it large and slow).
     """
-    draw = target.sample if getattr(target, "rows_outside_programs", False) else jax.jit(target.sample, static_argnums=1)
-    return np.asarray(draw(jax.random.key(0), n), np.float64)
+    return np.asarray(draw(target, jax.random.key(0), n), np.float64)
+
+
+def draw(target, key: jax.Array, n: int) -> jax.Array:
+    """n draws (n, dim) of the target as one compiled program per target and n (run eagerly, a law's sampler is a
+    dozen programs of one operation, each compiled at its first use: a second, for the ring); a file's rows
+    outside any program."""
+    return target.sample(key, n) if getattr(target, "rows_outside_programs", False) else _draw(target, key, n)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 2))
+def _draw(target, key: jax.Array, n: int) -> jax.Array:
+    return target.sample(key, n)

@@ -9,6 +9,7 @@ import jax
 import numpy as np
 
 from tinygan.config import Config
+from tinygan.data import density
 from tinygan.data.targets import FileTarget, column_names, moments
 from tinygan.files import write_atomic
 from tinygan.measure.scoring import picture_view
@@ -47,7 +48,7 @@ def real_samples(game, seed: int) -> np.ndarray:
     if game.target.dim == 1:  # the seed's: from the law, as its histogram was drawn
         law = game.target.distribution()
         return law.rvs(REAL_SAMPLES, random_state=np.random.default_rng(seed))[:, None]
-    return np.asarray(game.target.sample(jax.random.key(seed), REAL_SAMPLES))
+    return np.asarray(density.draw(game.target, jax.random.key(seed), REAL_SAMPLES))
 
 
 def draw_pictures(result: TrainResult, folder: Path, *, animation: Path | None, lang: str,
