@@ -186,6 +186,11 @@ def test_plot_samples_2d_draws_heat_map_samples_and_arrows():
     texts = [t.get_text() for t in ax.texts]
     assert "25.0% of generated samples lie outside the picture" in texts
 
+    # The note hangs between the title and the axes: generated samples may fill any corner of the view.
+    figure.canvas.draw()
+    (note,) = [t.get_window_extent() for t in ax.texts if "outside" in t.get_text()]
+    assert ax.get_window_extent().y1 <= note.y0 and note.y1 <= ax.title.get_window_extent().y0
+
 
 def test_plot_samples_2d_without_heat_map_or_arrows():
     points = np.zeros((5, 2))

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.transforms import ScaledTranslation
 
 from tinygan.measure.scoring import thinned
 from tinygan.pictures.caption import FrameCaption, canvas_image
@@ -21,6 +22,7 @@ from tinygan.pictures.plots import write_frames
 
 POINTS = 1_500  # real and generated points drawn, at most: more only hide each other and slow the drawing
 ARROW_LENGTH = 0.08  # the longest arrow of a picture, as a share of the picture's width
+CAPTION_SIZE = 8  # points: the caption above the axes
 REAL_COLOR, GENERATED_COLOR = "#00441b", "#40004b"  # the heat map's own hues, darker, as GAN Lab shows them
 
 
@@ -55,7 +57,8 @@ def outside_fraction(generated: np.ndarray, extent) -> float:
 class _Scene:
     """The artists of one 2-D picture on `ax`; `show` puts a state of training into them."""
 
-    def __init__(self, figure: Figure, ax, real, *, extent, side: int | None, arrows: int, lang: str, animated: bool):
+    def __init__(self, figure: Figure, ax, real, *, extent, side: int | None, arrows: int, lang: str, animated: bool,
+                 title: str | None = None):
         self.words, self.extent = LABELS[lang], extent
         self.image = None
         if side is not None:
@@ -69,12 +72,17 @@ class _Scene:
         zeros = np.zeros(max(arrows, 1))
         self.arrows = ax.quiver(zeros, zeros, zeros, zeros, color="#444444", angles="xy", scale_units="xy", scale=1,
                                 width=0.003, animated=animated, visible=arrows > 0)
-        self.caption = ax.text(0.02, 0.98, "", transform=ax.transAxes, va="top", fontsize=8, linespacing=1.5,
-                               animated=animated)
+        # The caption (an animation's frame, then the share of samples outside) hangs in a band of its own between
+        # the title and the axes: generated samples may lie anywhere in the view, so no corner of it is spare.
+        band = (2 if animated else 1) * CAPTION_SIZE * 1.5 + 2  # points
+        lift = ScaledTranslation(0, band / 72, figure.dpi_scale_trans)
+        self.caption = ax.text(0, 1, "", transform=ax.transAxes + lift, va="top", fontsize=CAPTION_SIZE,
+                               linespacing=1.5, animated=animated)
+        ax.set_title(title or self.words["title_2d"], pad=band + 6)
         width, height = extent[1] - extent[0], extent[3] - extent[2]
         square = max(width, height) <= 2 * min(width, height)  # a round target looks round; else fill the box
         ax.set(xlim=extent[:2], ylim=extent[2:], aspect="equal" if square else "auto")
-        # Under the axes, never on the samples; the caption sits in the view's spare band above the target.
+        # Under the axes, never on the samples.
         figure.legend(handles=[self.real, self.generated], loc="outside lower center", ncols=2, markerscale=3,
                       frameon=False)
 
@@ -120,9 +128,8 @@ def plot_samples_2d(
     ax = figure.add_subplot()
     side = None if decision is None else np.shape(decision)[0]
     scene = _Scene(figure, ax, real, extent=extent, side=side, arrows=0 if arrows is None else len(arrows[0]),
-                   lang=lang, animated=False)
+                   lang=lang, animated=False, title=title)
     scene.show(generated, decision=decision, arrows=arrows)
-    ax.set_title(title or scene.words["title_2d"])
     return figure
 
 
@@ -150,7 +157,6 @@ def save_animation_2d(
     side = None if decisions is None else np.shape(decisions[0])[0]
     scene = _Scene(figure, ax, real, extent=extent, side=side, arrows=0 if arrows is None else len(arrows[0][0]),
                    lang=lang, animated=True)
-    ax.set_title(scene.words["title_2d"])
     canvas.draw()
     background = canvas.copy_from_bbox(figure.bbox)  # everything but the animated artists (blitting)
     caption = FrameCaption(scene.caption)
