@@ -38,8 +38,6 @@ COMPILED_PROGRAMS = 16  # set-up and chunk programs kept compiled, the least rec
 # Test hook: seconds to wait after each chunk, so that on a machine of any speed a test's signal comes mid-run.
 CHUNK_PAUSE = "TINYGAN_TEST_CHUNK_PAUSE"
 
-_COMPILED: dict = {}  # `_timed_compile`'s programs, the least recently used first
-
 
 @dataclass(frozen=True)
 class Frame:
@@ -177,20 +175,21 @@ def _entry(stacked, i: int):
 
 
 def _timed_compile(game: engine.Game, function, statics: dict, *args):
-    """`function(game, *args, **statics)` compiled ahead (`engine.with_data`: the data an argument), or found
-    among the COMPILED_PROGRAMS compiled last for the same game, statics, arguments' types and device (runs that
-    differ only in their seed share a game: a process that trains many compiles once); and the seconds it took."""
+    """`function(game, *args, **statics)` compiled ahead (`engine.with_data`: the data an argument), and the
+    seconds it took: none for a program compiled before for the same game, statics, argument types and device
+    (runs that differ only in their seed share a game: a process that trains many compiles once)."""
     leaves, tree = jax.tree.flatten(args)
-    key = (game, function, tuple(sorted(statics.items())), tree, jax.config.jax_default_device,
-           tuple((leaf.shape, leaf.dtype, getattr(leaf, "sharding", None)) for leaf in leaves))
+    types = tuple(jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=getattr(leaf, "sharding", None))
+                  for leaf in leaves)
     start = time.perf_counter()
-    compiled = _COMPILED.pop(key, None)
-    if compiled is None:
-        compiled = engine.with_data(functools.partial(function, **statics)).lower(game, *args).compile()
-    _COMPILED[key] = compiled
-    while len(_COMPILED) > COMPILED_PROGRAMS:
-        _COMPILED.pop(next(iter(_COMPILED)))  # the least recently used
+    compiled = _compiled(game, function, tuple(sorted(statics.items())), tree, types, jax.config.jax_default_device)
     return functools.partial(compiled, game.units.arrays), time.perf_counter() - start
+
+
+@functools.lru_cache(maxsize=COMPILED_PROGRAMS)
+def _compiled(game: engine.Game, function, statics: tuple, tree, types: tuple, device):
+    program = engine.with_data(functools.partial(function, **dict(statics)))
+    return program.lower(game, *jax.tree.unflatten(tree, types)).compile()
 
 
 def train(
