@@ -106,11 +106,11 @@ def manifold(game: Game, state: TrainState, side: int = MANIFOLD_SIDE) -> jax.Ar
     (side, side, data_dim), neighbours along both axes are the lattice's lines. For 1-D noise, one line of
     side^2 levels: (1, side^2, data_dim). Equal steps of level are equal probabilities: where the lines spread,
     G thins its samples out."""
-    levels = (jnp.arange(side, dtype=jnp.float32) + 0.5) / side
     if game.noise.dim == 1:
         u = ((jnp.arange(side * side, dtype=jnp.float32) + 0.5) / (side * side))[:, None]
         shape = (1, side * side)
     else:
+        levels = (jnp.arange(side, dtype=jnp.float32) + 0.5) / side
         rows, columns = jnp.meshgrid(levels, levels, indexing="ij")
         rest = jnp.full((side * side, game.noise.dim - 2), 0.5, jnp.float32)
         u = jnp.concatenate([columns.reshape(-1, 1), rows.reshape(-1, 1), rest], axis=1)
