@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -554,23 +555,35 @@ def test_programs_keep_a_bounded_number_of_structures(seed_config):
         programs.close()
 
 
-def test_a_program_dropped_from_the_queue_while_called_compiles_in_the_caller(seed_config):
+def test_a_program_dropped_from_the_queue_while_called_compiles_in_the_caller(seed_config, monkeypatch):
     """A session that starts again drops the queued compiles (`drop_queued`), and may call one of them at once:
     the call compiles it then (before, it raised the dropped future's CancelledError: a 500 on a single step)."""
-    programs = Programs()
+    holding, go = threading.Event(), threading.Event()
+    settle = programs._settle
+
+    def held(future, structure, name, shapes, statics):  # the compiler stays on its first job until told to go
+        if statics.get("points") == 32:
+            holding.set()
+            go.wait(60)
+        settle(future, structure, name, shapes, statics)
+
+    monkeypatch.setattr(programs, "_settle", held)
+    compiler = Programs()
     try:
-        structure = programs.structure(replace(seed_config, batch_size=17))  # nothing of it compiled yet
+        structure = compiler.structure(replace(seed_config, batch_size=17))  # nothing of it compiled yet
         key, config = jax.random.key(0), structure.config
         state = jax.eval_shape(lambda: engine.init_state(structure.game, key))
         knobs, real = tuning.knobs(config), engine.init_state(structure.game, key)
-        programs.prepare(structure, "chunk", (knobs, state, key), {"intervals": 2, "log_every": 50})  # seconds
-        queued = programs.prepare(structure, "probe", (knobs, state), {"view": None, "points": 64})
-        time.sleep(0.3)  # the compiler is on the chunk: the probe waits in the queue
-        programs.drop_queued()
-        probe = programs.call(structure, "probe", (knobs, real), {"view": None, "points": 64})
+        compiler.prepare(structure, "probe", (knobs, state), {"view": None, "points": 32})
+        queued = compiler.prepare(structure, "probe", (knobs, state), {"view": None, "points": 64})
+        assert holding.wait(60)  # the compiler is on the first: the second waits in the queue
+        compiler.drop_queued()
+        threading.Timer(0.5, go.set).start()  # the call waits for the first job; the dropped one it compiles
+        probe = compiler.call(structure, "probe", (knobs, real), {"view": None, "points": 64})
         assert probe.generated.shape == (64, 1) and queued.cancelled()
     finally:
-        programs.close()
+        go.set()
+        compiler.close()
 
 
 # ---------------------------------------------------------------- what the page reads
