@@ -15,7 +15,7 @@ first row are what to compare on a shared machine):
 
     vmap of scan      jax.vmap over seeds of a whole lax.scan run: every counter batched too
     scan of vmap      ensemble.train_chunk on one device: the counters shared (bit for bit single runs)
-    device shares     ensemble.device_shares + train_shares: an equal share of the seeds on each host device
+    device shares     ensemble.spread: an equal share of the seeds on each host device, one program for all
     ... chunk N       device shares, N iterations per compiled call instead of the whole run in one
 """
 
@@ -56,15 +56,15 @@ def ablations(seeds: int = SEEDS, steps: int = STEPS) -> dict:
     batched = jax.tree.map(lambda leaf: jax.numpy.broadcast_to(leaf, (seeds, *leaf.shape)) if leaf.ndim == 0 else leaf,
                            states)
     naive = jax.jit(jax.vmap(run_one))
-    shares = ensemble.device_shares(states, key_train)
+    spread = ensemble.spread(states, key_train)
     programs = {
         "vmap of scan": lambda: naive(batched, key_train),
         "scan of vmap": lambda: ensemble.train_chunk(game, states, key_train, steps),
-        "device shares": lambda: ensemble.train_shares(game, shares, steps),
+        "device shares": lambda: ensemble.train_chunk(game, *spread, steps),
     }
     for chunk in (100, 250):
         programs[f"device shares, chunk {chunk}"] = lambda chunk=chunk: [
-            ensemble.train_shares(game, shares, chunk) for _ in range(steps // chunk)][-1]
+            jax.block_until_ready(ensemble.train_chunk(game, *spread, chunk)) for _ in range(steps // chunk)][-1]
     return {name: seeds * steps / _best(program) for name, program in programs.items()}
 
 

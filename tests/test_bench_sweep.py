@@ -67,26 +67,25 @@ def test_sizes_that_do_not_fit_the_device_are_skipped_with_a_note():
     assert all(f"holds {fits:,} seeds" in row["note"] for row in skipped)
 
 
-def test_device_shares_train_exactly_as_one_program():
+def test_a_spread_batch_trains_each_share_as_one_device_trains_it():
     devices = jax.local_devices(backend="cpu")
     game = engine.make_game(config_from_preset("seed", num_steps=30))
     key_setup, key_train, _ = ensemble.seed_keys([3, 1, 4, 1, 5, 9])
     states = ensemble.setup_seeds(game, key_setup, 5)
-    assert len(ensemble.device_shares(jax.tree.map(lambda leaf: leaf[:1] if leaf.ndim else leaf, states),
-                                      key_train[:1])) == 1  # one seed: one share
+    one = ensemble.spread(jax.tree.map(lambda leaf: leaf[:1] if leaf.ndim else leaf, states), key_train[:1])
+    assert ensemble.share_count(one[1]) == 1  # one seed: not spread
     if len(devices) < 2:
         pytest.skip("one CPU device: JAX started before tinygan set its XLA flags")
-    shares = ensemble.device_shares(states, key_train)
-    assert [keys.shape[0] for _, keys in shares] == [3, 3]
-    assert [next(iter(keys.devices())) for _, keys in shares] == devices[:2]
-    trained = ensemble.train_shares(game, shares, 30)
-    # The second share on the first device: the program each device runs gives the same bits. (A smaller batch
-    # gives each seed the same bits too: see the padded batches in tests/test_sweep.py.)
-    on_first = ensemble.train_chunk(game, *jax.device_put(shares[1], devices[0]), 30)
-    for a, b in zip(jax.tree.leaves(trained[1][0]), jax.tree.leaves(on_first), strict=True):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    joined = ensemble.joined(trained)
-    assert joined.discriminator["input"]["w"].shape[0] == 6
-    for i in range(3):
-        np.testing.assert_array_equal(np.asarray(joined.generator["output"]["w"][3 + i]),
-                                      np.asarray(on_first.generator["output"]["w"][i]))
+    spread_states, spread_keys = ensemble.spread(states, key_train)
+    assert ensemble.share_count(spread_keys) == 2
+    assert sorted((shard.device.id, shard.data.shape[0]) for shard in spread_keys.addressable_shards) == [
+        (devices[0].id, 3), (devices[1].id, 3)]
+    assert spread_states.step.sharding.is_fully_replicated  # the counters: on every device
+    trained = ensemble.train_chunk(game, spread_states, spread_keys, 30)
+    # The second share alone on the first device: each device's part of the program gives the same bits. (A
+    # smaller batch gives each seed the same bits too: see the padded batches in tests/test_sweep.py.)
+    second = jax.device_put((jax.tree.map(lambda leaf: leaf[3:] if leaf.ndim else leaf, states), key_train[3:]),
+                            devices[0])
+    alone = ensemble.train_chunk(game, *second, 30)
+    for a, b in zip(jax.tree.leaves(trained), jax.tree.leaves(alone), strict=True):
+        np.testing.assert_array_equal(np.asarray(a)[3:] if np.ndim(a) else np.asarray(a), np.asarray(b))

@@ -15,7 +15,7 @@ import os
 # - YNNPACK fusions make a vmap of many seeds ~5x slower, and round batched reductions differently from a
 #   single run's: without them a sweep's seeds equal single runs bit for bit (see training/seeds.py).
 # - A host device per core the process may use: a sweep runs an equal share of its seeds on each
-#   (training.seeds.device_shares), ~1.2x faster on 2 cores than one device's intra-op threads alone; everything
+#   (training.seeds.spread), ~1.2x faster on 2 cores than one device's intra-op threads alone; everything
 #   else runs on the first. TINYGAN_HOST_DEVICES sets another count, and wins over the XLA_FLAGS a process
 #   inherits from its parent (a Ray task gets one host device per CPU it holds).
 HOST_DEVICES = "TINYGAN_HOST_DEVICES"

@@ -248,21 +248,22 @@ def sweep_speed(seeds: int, steps: int, preset: str = "seed", device: str = "cpu
     with jax.default_device(chosen):
         key_setup, key_train, _ = ensemble.seed_keys(range(max(seeds, ensemble.MIN_DEVICE_SEEDS)))
         states = ensemble.setup_seeds(game, key_setup, config.optim.pretrain_steps)
-        shares = ensemble.device_shares(states, key_train, shared=devices.platform_devices(chosen))
-        ensemble.train_shares(game, shares, steps)
-        seconds = _best_time(lambda: ensemble.train_shares(game, shares, steps))
-    states, keys = shares[0]
-    # The program just run (jit's cache: no new compile). XLA's cost analysis counts a loop's body once: the
-    # flops of one iteration of the share, as compiled (fusions' recomputation included).
+        states, keys = ensemble.spread(states, key_train, shared=devices.platform_devices(chosen))
+        train = lambda: jax.block_until_ready(ensemble.train_chunk(game, states, keys, steps))
+        train()
+        seconds = _best_time(train)
+    # The program just run (jit's cache: no new compile). XLA's cost analysis counts a loop's body once, on one
+    # device: the flops of one iteration of a device's share, as compiled (fusions' recomputation included).
     one = ensemble.train_chunk.lower(game, states, keys, steps).compile().cost_analysis()
     one = one[0] if isinstance(one, list) else one  # a list of one dict on some JAX versions
+    shares = ensemble.share_count(keys)
     return {
         "seeds": seeds,
         "steps": steps,
-        "devices": len(shares),
+        "devices": shares,
         "seed_its": seeds * steps / seconds,
         "peak_memory_mb": (_memory_bytes(chosen, peak=True) - resident) / 2**20,
-        "flops_per_seed_iteration": float(one["flops"]) / keys.shape[0],
+        "flops_per_seed_iteration": float(one["flops"]) / (keys.shape[0] // shares),
         "model_flops_per_seed_iteration": float(engine.iteration_flops(game)),
     }
 

@@ -180,7 +180,7 @@ def train_seeds(
     device = sweep_device(config, len(seeds))
     size = min(seed_batch or default_seed_batch(config, len(seeds), device), len(seeds))
     shared = devices.platform_devices(device)
-    if size >= len(shared) * MIN_DEVICE_SEEDS:  # padded to equal shares for the devices (`device_shares`)
+    if size >= len(shared) * MIN_DEVICE_SEEDS:  # padded to equal shares for the devices (`spread`)
         size = -(-size // len(shared)) * len(shared)
     # A batch of one seed is padded to MIN_DEVICE_SEEDS: with a seed axis of size 1 XLA drops the axis and
     # fuses the step otherwise, which can round differently from a single run (seen with `recommended`).
@@ -202,52 +202,41 @@ def train_seeds(
     return SeedResults(rows, np.stack(samples))
 
 
-def device_shares(states: engine.TrainState, run_keys: jax.Array, shared: list | None = None) -> list:
-    """The batch cut into equal shares, one per device of `shared` (default: the host devices):
-    [(states, run_keys)] placed on its device.
+def spread(states: engine.TrainState, run_keys: jax.Array, shared: list | None = None):
+    """The batch laid out over the devices of `shared` (default: the host devices), as (states, run_keys): the
+    seed axis cut into equal shares, one per device, the shared counters on each (a `NamedSharding` over a mesh
+    of those devices).
 
     tinygan/__init__.py asks XLA for a host device per core; a GPU machine's GPUs
-    share a batch the same way. Each runs the same compiled program on its share,
-    so every seed's arithmetic is unchanged. Batches under MIN_DEVICE_SEEDS per
-    device stay whole on the first device.
+    share a batch the same way. One program, compiled once, runs every share at
+    once, each device the same arithmetic on its seeds, so every seed's numbers
+    are unchanged. Batches under MIN_DEVICE_SEEDS per device stay whole, as they are.
     """
     shared = shared or jax.local_devices(backend="cpu")
     n = run_keys.shape[0]
     parts = max(1, min(len(shared), n // MIN_DEVICE_SEEDS))
     if parts == 1 or n % parts:
-        return [(states, run_keys)]
-    size = n // parts
-
-    def cut(i):
-        return per_seed(lambda leaf: leaf[i * size : (i + 1) * size], states)
-
-    return [jax.device_put((cut(i), run_keys[i * size : (i + 1) * size]), shared[i]) for i in range(parts)]
+        return states, run_keys
+    mesh = jax.sharding.Mesh(np.asarray(shared[:parts]), ("seeds",))
+    cut, whole = (jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(*axes)) for axes in (("seeds",), ()))
+    layout = jax.tree_util.tree_map_with_path(lambda path, _: whole if _is_counter(path) else cut, states)
+    return jax.device_put(states, layout), jax.device_put(run_keys, cut)
 
 
-def joined(shares: list) -> engine.TrainState:
-    """The shares' states as one batch again, on the first device (the counters are every share's)."""
-    if len(shares) == 1:
-        return shares[0][0]
-    first = next(iter(jax.tree.leaves(shares[0][0])[0].devices()))
-    states = [jax.device_put(share, first) for share, _ in shares]
-    return per_seed(lambda *leaves: jnp.concatenate(leaves), *states)
-
-
-def train_shares(game: engine.Game, shares: list, steps: int) -> list:
-    """`train_chunk` on every share, dispatched to all devices before waiting on any."""
-    shares = [(train_chunk(game, states, keys, steps), keys) for states, keys in shares]
-    return jax.block_until_ready(shares)
+def share_count(run_keys: jax.Array) -> int:
+    """The devices a batch's seeds are spread over (`spread`)."""
+    return len(run_keys.sharding.device_set)
 
 
 def _train_batch(game, config: Config, keys: jax.Array, real: int, progress, shared: list) -> engine.TrainState:
     """Set up and train a batch of seeds from their `seed_keys` on the devices `shared`; `real` of them (not
     padding) count as progress."""
     key_setup, key_train, _ = keys
-    shares = device_shares(setup_seeds(game, key_setup, config.optim.pretrain_steps), key_train, shared)
+    states, key_train = spread(setup_seeds(game, key_setup, config.optim.pretrain_steps), key_train, shared)
     # Chunks of about num_steps / PROGRESS_UPDATES iterations, cut to divide the run evenly (one or two programs).
     chunk = max(1, min(MAX_CHUNK, config.train.num_steps // PROGRESS_UPDATES))
     for steps, _ in engine.plan_chunks(config.train.num_steps, 1, chunk):
-        shares = train_shares(game, shares, steps)
+        states = jax.block_until_ready(train_chunk(game, states, key_train, steps))
         if progress is not None:
             progress(steps * real)
-    return joined(shares)
+    return jax.device_put(states, shared[0])  # whole again, where each seed's final samples are drawn
