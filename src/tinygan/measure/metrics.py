@@ -65,10 +65,10 @@ class SampleSet:
     def sliced_wasserstein(self, x: np.ndarray, *, num_projections: int = 200, seed: int = 0) -> float:
         x = _as_points(x)
         directions, y_proj, y_sorted = self._projections(x.shape[1], num_projections, seed)
-        x_proj = x @ directions  # (n, projections)
-        if len(x_proj) == len(y_proj):  # equal sizes: W1 is the mean gap between the sorted projections
-            return float(np.mean(np.abs(np.sort(x_proj, axis=0) - y_sorted)))
-        return float(np.mean([scipy.stats.wasserstein_distance(a, b) for a, b in zip(x_proj.T, y_proj.T)]))
+        x_proj = directions.T @ x.T  # (projections, n): each projection a contiguous row, which sorts fastest
+        if x_proj.shape == y_proj.shape:  # equal sizes: W1 is the mean gap between the sorted projections
+            return float(np.mean(np.abs(np.sort(x_proj, axis=1) - y_sorted)))
+        return float(np.mean([scipy.stats.wasserstein_distance(a, b) for a, b in zip(x_proj, y_proj)]))
 
     def energy_distance(self, x: np.ndarray) -> float:
         x, y = _as_points(x), self.points
@@ -81,8 +81,8 @@ class SampleSet:
         if (num_projections, seed) not in self._projected:
             directions = np.random.default_rng(seed).normal(size=(dim, num_projections))  # (d, projections)
             directions /= np.linalg.norm(directions, axis=0)
-            y_proj = self.points @ directions  # (m, projections)
-            self._projected[num_projections, seed] = directions, y_proj, np.sort(y_proj, axis=0)
+            y_proj = directions.T @ self.points.T  # (projections, m)
+            self._projected[num_projections, seed] = directions, y_proj, np.sort(y_proj, axis=1)
         return self._projected[num_projections, seed]
 
 
