@@ -52,6 +52,15 @@ def test_the_preset_is_sized_from_the_tables_shape():
     assert data_preset(272, 2, num_steps=50).train.log_every == 2
 
 
+@pytest.mark.parametrize(("num_steps", "log_every"), [
+    (80, 4), (81, 3), (60, 2), (10_000, 400),  # a divisor near num_steps / 25: no shorter last interval
+    (83, 3), (10_007, 400), (2**31 - 1, (2**31 - 1) // DATA_LOG_POINTS),  # none near: num_steps // 25
+    (1, 1), (24, 1),
+])
+def test_the_data_presets_log_interval_divides_its_run_where_one_is_near(num_steps, log_every):
+    assert data_preset(272, 2, num_steps=num_steps).train.log_every == log_every
+
+
 def test_a_file_target_sizes_it_and_flags_still_win(faithful):
     config = config_from_preset("data", target=f"file:{faithful}")
     assert config.preset == "data" and config.data.noise_dim == 2

@@ -63,6 +63,16 @@ DATA_LOG_POINTS = 25  # log points (history rows, animation frames) of a data pr
 LAW_TABLE_ROWS = 100_000  # the rows a law (which has none) counts as when the data preset sizes itself
 
 
+def data_log_interval(num_steps: int) -> int:
+    """The data preset's log interval: about DATA_LOG_POINTS log points, at an interval that divides num_steps
+    where one gives between 2/3 and 3/2 as many (the nearest; a shorter last interval would be a compiled
+    program of its own, seconds for a second or two of training), else num_steps // DATA_LOG_POINTS."""
+    ideal = num_steps / DATA_LOG_POINTS
+    divisors = {d for i in range(1, math.isqrt(num_steps) + 1) if num_steps % i == 0 for d in (i, num_steps // i)}
+    near = [d for d in divisors if ideal / 1.5 <= d <= ideal * 1.5]
+    return min(near, key=lambda d: (abs(d - ideal), d)) if near else max(1, num_steps // DATA_LOG_POINTS)
+
+
 def data_preset(rows: int | None, columns: int, num_steps: int | None = None) -> Config:
     """The `data` preset for a table of `rows` x `columns` (rows None: a law, which gives as many as asked);
     `num_steps` replaces the iterations it would choose (the log interval follows).
@@ -90,7 +100,7 @@ def data_preset(rows: int | None, columns: int, num_steps: int | None = None) ->
                           discriminator_activation="leaky_relu", init="he"),
         optim=OptimConfig(optimizer="adam", learning_rate=1e-3, adam_beta1=0.5, adam_beta2=0.9, schedule="cosine",
                           pretrain_steps=0),
-        train=TrainConfig(num_steps=num_steps, batch_size=min(256, rows), log_every=max(1, num_steps // DATA_LOG_POINTS),
+        train=TrainConfig(num_steps=num_steps, batch_size=min(256, rows), log_every=data_log_interval(num_steps),
                           r1=5.0, generator_ema=0.999),
     )
 
