@@ -16,8 +16,8 @@ timings. Two choices make that hold:
 The log points' probes only read the state, so the loop runs without them.
 A sweep runs where `train.device` sends all its seeds' arithmetic (engine/devices.py):
 a batch of seeds is cut into equal shares, one per device of that platform (a host
-device per core, see tinygan/__init__.py, or each GPU), each running the same
-compiled program on its share.
+device per core, see tinygan/__init__.py, or each GPU), and one program, compiled
+once, runs every share at once (`spread`).
 """
 
 from __future__ import annotations
