@@ -17,6 +17,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from tinygan.pictures import ANIMATION_FORMATS
 from tinygan.pictures.caption import FrameCaption, canvas_image
 from tinygan.pictures.labels import LABELS
 
@@ -334,4 +335,4 @@ def _write_mp4(path: Path, frames, fps: int) -> None:
         raise RuntimeError(f"ffmpeg failed writing {path}: {errors.decode(errors='replace').strip()}")
 
 
-WRITERS = {".gif": _write_gif, ".mp4": _write_mp4}
+WRITERS = dict(zip(ANIMATION_FORMATS, (_write_gif, _write_mp4), strict=True))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygan.pictures import plots
+from tinygan.pictures import ANIMATION_FORMATS
 from tinygan.config import Config
 from tinygan.errors import RunError
 from tinygan.files import finite_or_none, read_json, to_json, write_atomic  # noqa: F401 (their old home)
@@ -27,7 +27,6 @@ from tinygan.data.files import default_names
 from tinygan.data.targets import column_names  # noqa: F401 (its old home)
 from tinygan.training.loop import TrainResult
 from tinygan.engine.resolve import resolved
-from tinygan.pictures.run import draw_pictures
 
 __all__ = [
     "ANIMATION_FORMATS", "default_run_dir", "check_run_dir", "check_animation_path", "check_new_file", "samples_csv",
@@ -35,7 +34,6 @@ __all__ = [
     "write_status", "check_run", "planned_steps", "run_lock", "is_locked", "start_run", "save_run",
 ]
 
-ANIMATION_FORMATS = tuple(plots.WRITERS)
 
 
 def default_run_dir(preset: str, root: str | os.PathLike = "runs", now: datetime | None = None) -> Path:
@@ -254,6 +252,8 @@ def save_run(
     metrics = dict(result.metrics, seconds=dict(result.metrics["seconds"]))
     if pictures:
         start = time.perf_counter()
+        from tinygan.pictures.run import draw_pictures
+
         written += draw_pictures(result, folder, animation=Path(animation) if animation else None, lang=lang)
         metrics["seconds"]["pictures"] = time.perf_counter() - start
     write_atomic(folder / "metrics.json", to_json(metrics))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygan import runs
+from tinygan import pictures, runs
 from tinygan.runs import checkpoints
 from tinygan.config import Config, ConfigError, replace
 from tinygan.engine.devices import check_device
@@ -40,7 +40,7 @@ class RunOptions:
 
     def __post_init__(self):
         from tinygan.pictures.labels import LABELS
-        from tinygan.pictures.plots import WRITERS
+        from tinygan.pictures import ANIMATION_FORMATS
 
         if not isinstance(self.pictures, bool) or not isinstance(self.tensorboard, bool):
             raise ConfigError(f"pictures and tensorboard must be true or false, got {self.pictures!r} and "
@@ -48,7 +48,7 @@ class RunOptions:
         if self.lang not in LABELS:
             raise ConfigError(f"--lang must be one of {', '.join(LABELS)}, got {self.lang!r}")
         if self.animation is not None and (not isinstance(self.animation, str) or
-                                           Path(self.animation).suffix.lower() not in WRITERS):
+                                           Path(self.animation).suffix.lower() not in ANIMATION_FORMATS):
             raise ConfigError(f"--anim must be a .gif or .mp4 path, got {self.animation!r}")
         if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 0:
             raise ConfigError(f"--checkpoint-every must be >= 0, got {self.checkpoint_every!r}")
@@ -229,6 +229,8 @@ def _run(config: Config, folder: Path, options: RunOptions, progress, resume: Sn
             board = stack.enter_context(TensorBoardLog(folder / TENSORBOARD_FOLDER))
             progress = _both(progress, lambda done, rows: board.rows(rows))
             on_frame = _picture_logger(config, board, options.lang)
+        if options.pictures:
+            pictures.preload()  # matplotlib loads while the programs compile and train
         result = train(config, progress=progress, frames=options.pictures or options.tensorboard, resume=resume,
                        checkpoint=checkpoint, checkpoint_every=options.checkpoint_every, on_frame=on_frame)
         reasons = [result.metrics[key] for key in ("stop_reason", "divergence") if key in result.metrics]
