@@ -256,3 +256,20 @@ def test_metrics_draw_the_values_to_reach():
         dashed = [line for line in ax.lines if line.get_linestyle() == "--"]
         assert len(dashed) == 1 and list(dashed[0].get_ydata()) == [value, value]
         assert any(text.get_text() == f" target {value:.4g}" for text in ax.texts)
+
+
+def test_a_gif_encoded_on_another_thread_is_the_same_file_and_its_failure_is_heard(tmp_path):
+    import concurrent.futures
+
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (40, 60, 3), dtype=np.uint8) for _ in range(5)]
+    assert plots.write_frames(tmp_path / "here.gif", iter(frames), 10) is None
+    with concurrent.futures.ThreadPoolExecutor(1) as encoder:
+        future = plots.write_frames(tmp_path / "there.gif", iter(frames), 10, encoder)
+        assert future.result() is None
+        # A folder that is not there: the encoder's error reaches whoever waits, and no partial file stays.
+        failed = plots.write_frames(tmp_path / "missing" / "x.gif", iter(frames), 10, encoder)
+        with pytest.raises(FileNotFoundError):
+            failed.result()
+    assert (tmp_path / "here.gif").read_bytes() == (tmp_path / "there.gif").read_bytes()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["here.gif", "there.gif"]

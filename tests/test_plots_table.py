@@ -238,7 +238,7 @@ def test_save_animation_corner_keeps_an_evenly_spaced_subset(tmp_path, monkeypat
 
 def test_the_still_picture_is_the_animations_last_frame(monkeypatch):
     written = []
-    monkeypatch.setattr(plots_table, "write_frames", lambda path, frames, fps: written.extend(map(np.asarray, frames)))
+    monkeypatch.setattr(plots_table, "write_frames", lambda path, frames, fps, encoder=None: written.extend(map(np.asarray, frames)))
     steps, frames, real, names = animation_inputs(3)
     frames[-1] = np.concatenate([frames[-1], np.full((20, 3), 1e9), np.full((5, 3), np.nan)])
     save_animation_corner("unused.gif", steps, frames, real, names)

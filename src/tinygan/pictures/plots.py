@@ -8,8 +8,10 @@ that sends mass far away shows a low curve and a note saying how much.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
+from concurrent.futures import Executor, Future
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -231,8 +233,10 @@ def save_animation(
     view: tuple[float, float] = (-6.0, 6.0),
     lang: str = "en",
     fps: int = 30,
-) -> None:
-    """Animate the seed's three curves through training, one frame per entry, to a GIF or an MP4.
+    encoder: Executor | None = None,
+) -> Future | None:
+    """Animate the seed's three curves through training, one frame per entry, to a GIF or an MP4 (a GIF encoded
+    on `encoder` when given: `write_frames`).
 
     Densities are histogrammed over `x_range` (as `plot_distribution`) and drawn over x in `view` and y in
     [0, 1.4] like the seed's animation (1.4 times the real density's peak when D(x) has an axis of its own),
@@ -278,32 +282,48 @@ def save_animation(
         return caption.draw(canvas_image(canvas),
                             f"{words['frame']}: {i + 1}/{len(steps)}  ({words['iteration'].lower()} {steps[i]})\n{outside}")
 
-    write_frames(path, (render(i) for i in range(len(steps))), fps)
+    return write_frames(path, (render(i) for i in range(len(steps))), fps, encoder)
 
 
-def write_frames(path: Path, frames, fps: int) -> None:
+def write_frames(path: Path, frames, fps: int, encoder: Executor | None = None) -> Future | None:
     """Frames (RGB images, or arrays (height, width, 3) of uint8) to a GIF or MP4 by the path's extension; the
-    file appears only once complete."""
+    file appears only once complete. With an `encoder`, a GIF's frames are taken here and the file is encoded and
+    written there (PIL lets go of the GIL: the caller draws on meanwhile); the future of that is returned."""
     temporary = path.with_name(f".{path.stem}.partial{path.suffix}")
-    try:
-        WRITERS[path.suffix.lower()](temporary, frames, fps)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+
+    def write(writer):
+        try:
+            writer(temporary)
+            os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+
+    if path.suffix.lower() == ".gif":
+        images = _gif_images(frames)
+        save = functools.partial(_save_gif, images=images, fps=fps)
+        return encoder.submit(write, save) if encoder is not None else write(save)
+    return write(functools.partial(WRITERS[path.suffix.lower()], frames=frames, fps=fps))
+
+
+def _gif_images(frames) -> list:
+    """The frames as palette images: one palette from the first frame keeps colours steady and quantising fast;
+    256 colours keep small marks (the real samples over a 2-D heat map) apart from the shades around them."""
+    from PIL import Image
+
+    images, palette = [], None
+    for frame in frames:
+        image = frame if isinstance(frame, Image.Image) else Image.fromarray(frame)
+        palette = palette or image.quantize(colors=256)
+        images.append(image.quantize(palette=palette, dither=Image.Dither.NONE))  # flat colours: no dithering
+    return images
+
+
+def _save_gif(path: Path, images: list, fps: int) -> None:
+    images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
 
 
 def _write_gif(path: Path, frames, fps: int) -> None:
-    from PIL import Image
-
-    images = []
-    palette = None
-    for frame in frames:
-        image = frame if isinstance(frame, Image.Image) else Image.fromarray(frame)
-        # One palette from the first frame keeps colours steady and quantising fast; 256 colours keep small
-        # marks (the real samples over a 2-D heat map) apart from the shades around them.
-        palette = palette or image.quantize(colors=256)
-        images.append(image.quantize(palette=palette, dither=Image.Dither.NONE))  # flat colours: no dithering
-    images[0].save(path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
+    _save_gif(path, _gif_images(frames), fps)
 
 
 def _write_mp4(path: Path, frames, fps: int) -> None:

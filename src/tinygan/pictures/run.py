@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
 from pathlib import Path
 
@@ -66,9 +67,12 @@ def draw_pictures(result: TrainResult, folder: Path, *, animation: Path | None, 
     animation = animation or folder / "training.gif"
     animation = animation.with_name(f"{animation.stem}{suffix}{animation.suffix}")
     animate = {1: _animate_1d, 2: _animate_2d}.get(result.game.target.dim, _animate_table)
-    animate(result, real, animation, lang)
-    for name, figure in pictures.items():
-        write_atomic(folder / name, png_bytes(figure))
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tinygan-gif") as encoder:
+        encoded = animate(result, real, animation, lang, encoder)  # a GIF is encoded while the PNGs are drawn
+        for name, figure in pictures.items():
+            write_atomic(folder / name, png_bytes(figure))
+        if encoded is not None:
+            encoded.result()
     return [folder / name for name in pictures] + [animation]
 
 
@@ -98,31 +102,32 @@ def distribution_figure(game, config: Config, frame: Frame, real: np.ndarray, *,
                                     decision=_decision_image(frame), arrows=_arrows(frame), lang=lang)
 
 
-def _animate_1d(result: TrainResult, real: np.ndarray, animation: Path, lang: str) -> None:
+def _animate_1d(result: TrainResult, real: np.ndarray, animation: Path, lang: str, encoder):
     frames = result.frames
     (x_range,) = picture_view(result.game.target, result.config.data.noise_range)
     xs = np.linspace(*x_range, len(frames[-1].decision))
     seeds_canvas = x_range == (-8.0, 8.0) and not isinstance(result.game.target, FileTarget)
     view = (-6.0, 6.0) if seeds_canvas else x_range  # the blog's animation shows [-6, 6] of its [-8, 8]
-    plots.save_animation(animation, [f.step for f in frames], [f.decision for f in frames],
-                         [f.generated[:, 0] for f in frames], xs, real[:, 0], x_range=x_range, view=view, lang=lang)
+    return plots.save_animation(animation, [f.step for f in frames], [f.decision for f in frames],
+                                [f.generated[:, 0] for f in frames], xs, real[:, 0], x_range=x_range, view=view,
+                                lang=lang, encoder=encoder)
 
 
-def _animate_2d(result: TrainResult, real: np.ndarray, animation: Path, lang: str) -> None:
+def _animate_2d(result: TrainResult, real: np.ndarray, animation: Path, lang: str, encoder):
     frames = result.frames
     with_heat_map, with_arrows = frames[-1].decision is not None, frames[-1].pull is not None
-    plots_2d.save_animation_2d(
+    return plots_2d.save_animation_2d(
         animation, [f.step for f in frames], [f.generated[:, :2] for f in frames], real[:, :2],
         extent=_extent(result.game, result.config, real),
         decisions=[_decision_image(f) for f in frames] if with_heat_map else None,
-        arrows=[_arrows(f) for f in frames] if with_arrows else None, lang=lang,
+        arrows=[_arrows(f) for f in frames] if with_arrows else None, lang=lang, encoder=encoder,
     )
 
 
-def _animate_table(result: TrainResult, real: np.ndarray, animation: Path, lang: str) -> None:
+def _animate_table(result: TrainResult, real: np.ndarray, animation: Path, lang: str, encoder):
     frames = result.frames
-    plots_table.save_animation_corner(animation, [f.step for f in frames], [f.generated for f in frames], real,
-                                      column_names(result.game.target), lang=lang)
+    return plots_table.save_animation_corner(animation, [f.step for f in frames], [f.generated for f in frames], real,
+                                             column_names(result.game.target), lang=lang, encoder=encoder)
 
 
 def _extent(game, config: Config, real: np.ndarray) -> tuple[float, float, float, float]:

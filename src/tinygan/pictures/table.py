@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+from concurrent.futures import Executor, Future
 import textwrap
 from collections.abc import Sequence
 from functools import cache
@@ -350,8 +351,10 @@ def save_animation_corner(
     *,
     lang: str = "en",
     fps: int = 10,
-) -> None:
-    """Animate `plot_corner` through training, one frame per snapshot, to a GIF or an MP4.
+    encoder: Executor | None = None,
+) -> Future | None:
+    """Animate `plot_corner` through training, one frame per snapshot, to a GIF or an MP4 (a GIF encoded on
+    `encoder` when given: `write_frames`).
 
     Of more than FRAMES snapshots an evenly spaced FRAMES are kept, the last among them. Each frame
     shows the iteration. The real samples, axes and labels are drawn once; each frame draws only the
@@ -379,4 +382,4 @@ def save_animation_corner(
                 figure.draw_artist(artist)
         return caption.draw(canvas_image(canvas), corner.caption.get_text())
 
-    write_frames(Path(path), (render(int(k)) for k in kept), fps)
+    return write_frames(Path(path), (render(int(k)) for k in kept), fps, encoder)

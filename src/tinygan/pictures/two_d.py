@@ -7,6 +7,7 @@ still picture and the animation draw one `_Scene`, so they always agree.
 from __future__ import annotations
 
 import os
+from concurrent.futures import Executor, Future
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -144,8 +145,10 @@ def save_animation_2d(
     arrows: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
     lang: str = "en",
     fps: int = 30,
-) -> None:
-    """Animate `plot_samples_2d` through training, one frame per entry, to a GIF or an MP4.
+    encoder: Executor | None = None,
+) -> Future | None:
+    """Animate `plot_samples_2d` through training, one frame per entry, to a GIF or an MP4 (a GIF encoded on
+    `encoder` when given: `write_frames`).
 
     `decisions` (side, side) and `arrows` (positions, pull) per frame, or None to leave them out.
     Labelled "Frame: i/n" with the iteration. The file appears only once complete.
@@ -171,4 +174,4 @@ def save_animation_2d(
                 ax.draw_artist(artist)
         return caption.draw(canvas_image(canvas), scene.caption.get_text())
 
-    write_frames(path, (render(i) for i in range(len(steps))), fps)
+    return write_frames(path, (render(i) for i in range(len(steps))), fps, encoder)
