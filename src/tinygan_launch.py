@@ -17,7 +17,7 @@ import time
 STARTED = time.monotonic()  # the command's start, for the time line of its summary
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
-IMPORT_PAUSE = "TINYGAN_TEST_IMPORT_PAUSE"  # test hook: seconds added to the loading, so a test's signal lands in it
+IMPORT_PAUSE = "TINYGAN_TEST_IMPORT_PAUSE"  # test hook: seconds added to the loading's end, so a test's signal lands in it
 
 
 def main() -> None:
@@ -26,12 +26,33 @@ def main() -> None:
         os._exit(128 + signum)
 
     previous = {number: signal.signal(number, stop) for number in SIGNALS}
-    time.sleep(float(os.environ.get(IMPORT_PAUSE, 0)))
-    from tinygan import cli  # JAX, SciPy and matplotlib: a second or two
+    from tinygan import cli  # the command line; JAX, SciPy and matplotlib come with the command that needs them
 
-    for number, handler in previous.items():
-        signal.signal(number, handler)
-    finish(cli.main())
+    def loaded():  # the command's modules are in (a second or two): Ctrl-C is the command's own from here
+        time.sleep(float(os.environ.get(IMPORT_PAUSE, 0)))
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        keep_interrupts()
+
+    finish(cli.main(loaded=loaded))
+
+
+def keep_interrupts() -> None:
+    """A Ctrl-C that Python would drop ends the command in one line, with the shell's exit code.
+
+    Ctrl-C raises KeyboardInterrupt wherever the main thread is. Where Python cannot pass an exception on (a
+    garbage collector's callback, which JAX runs while its modules load; a `__del__`), it prints "Exception
+    ignored" with a traceback and carries on, so the command would run to its end as if never stopped.
+    """
+    dropped = sys.unraisablehook
+
+    def hook(unraisable):
+        if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            os.write(2, b"tinygan: interrupted\n")
+            os._exit(128 + signal.SIGINT)
+        dropped(unraisable)
+
+    sys.unraisablehook = hook
 
 
 def finish(code: int | None) -> None:

@@ -267,3 +267,13 @@ def test_config_prints_the_resolved_settings_as_toml_that_train_reads_back(tmp_p
     np.savetxt(tmp_path / "t.csv", rows, delimiter=",", header="a,b,c", comments="")
     assert cli.main(["config", "--target", f"file:{tmp_path / 't.csv'}"]) == 0  # a file's default: data, sized
     assert 'preset = "data"' in (out := capsys.readouterr().out) and "noise_dim = 3" in out
+
+
+def test_the_launcher_hears_when_the_commands_modules_are_in_and_not_on_a_usage_error(tmp_path, capsys):
+    from tinygan.cli import commands
+
+    calls = []
+    assert cli.main(["runs", str(tmp_path)], loaded=lambda: calls.append(sorted(commands.LOADS["runs"]))) == 0
+    assert calls == [["tinygan.cli.reporting", "tinygan.runs"]]
+    assert cli.main(["runs", "--no-such-flag"], loaded=lambda: calls.append("again")) == 2
+    assert len(calls) == 1 and "--no-such-flag" in capsys.readouterr().err

@@ -8,6 +8,7 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -91,8 +92,8 @@ def test_killed_stopped_and_resumed_again_and_again_the_run_ends_as_if_never_sto
 
 
 def test_a_signal_while_the_modules_load_ends_in_one_line(tmp_path, tinygan_command):
-    """Before anything has started (importing JAX takes a second, here held 2 s longer): one line, the shell's
-    code, and nothing written."""
+    """Before anything has started (the command imports JAX, SciPy and the run's modules, a second or two, and is
+    held 2 s longer once they are in): one line, the shell's code, and nothing written."""
     for number, delay in ((signal.SIGINT, 0.2), (signal.SIGINT, 0.6), (signal.SIGTERM, 0.6)):
         run = tmp_path / f"run-{number}-{delay}"
         process = start([*tinygan_command, "train", "--out", str(run), *FLAGS], tmp_path,
@@ -102,6 +103,16 @@ def test_a_signal_while_the_modules_load_ends_in_one_line(tmp_path, tinygan_comm
         code, stderr = finish(process)
         assert code == 128 + number and stderr == "tinygan: interrupted\n", (code, stderr)
         assert not run.exists()
+
+
+def test_a_ctrl_c_that_python_would_drop_ends_the_command_in_one_line():
+    """KeyboardInterrupt raised where Python cannot pass it on (a garbage collector's callback, as while JAX
+    loads; here a __del__) is printed as "Exception ignored" and forgotten; the command must stop instead."""
+    code = ("import tinygan_launch; tinygan_launch.keep_interrupts()\n"
+            "class Dropping:\n    def __del__(self):\n        raise KeyboardInterrupt\n"
+            "Dropping()\nprint('went on')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "tinygan: interrupted\n")
 
 
 def test_a_second_signal_ends_the_run_at_once_even_while_xla_compiles(tmp_path, tinygan_command):

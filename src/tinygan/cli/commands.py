@@ -8,9 +8,11 @@ before anything is written.
 from __future__ import annotations
 
 import argparse
+import importlib
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tinygan.cli.configfile import parse_args_with_config
@@ -259,7 +261,20 @@ COMMANDS = {"serve": cmd_serve, "train": cmd_train, "config": cmd_config, "resum
             "export": cmd_export, "sweep": cmd_sweep, "bench": cmd_bench}
 
 
-def main(argv: list[str] | None = None) -> int:
+# The modules each command runs on, beyond the command line's own: imported before it starts (`main`).
+LOADS = {
+    "train": ("tinygan.runs.launch", "tinygan.cli.reporting"), "resume": ("tinygan.runs.launch", "tinygan.cli.reporting"),
+    "sample": ("tinygan.runs.launch",), "plot": ("tinygan.runs.launch", "tinygan.pictures.run"),
+    "export": ("tinygan.runs.launch",), "runs": ("tinygan.runs", "tinygan.cli.reporting"),
+    "sweep": ("tinygan.sweep.grid", "tinygan.sweep.backends", "tinygan.cli.reporting"),
+    "bench": ("tinygan.cli.bench",), "serve": ("tinygan.live.server",),
+}
+
+
+def main(argv: list[str] | None = None, *, loaded: Callable[[], None] | None = None) -> int:
+    """Run the command in `argv` (default: the process's); the exit code. `loaded()` is called once the command's
+    modules are imported (JAX, SciPy, matplotlib: a second or two), just before it starts: the launcher's Ctrl-C
+    handler ends the command in one line until then, whatever is being imported (tinygan_launch.py)."""
     _MAIN_STARTED[0] = time.monotonic()
     argv = sys.argv[1:] if argv is None else argv
     if not argv:  # a bare `tinygan`: what it can do, rather than an error about a missing command
@@ -272,6 +287,10 @@ def main(argv: list[str] | None = None) -> int:
             from tinygan.cli import compile_cache
 
             compile_cache.enable()
+        for module in LOADS.get(args.command, ()):
+            importlib.import_module(module)
+        if loaded is not None:
+            loaded()
         return COMMANDS[args.command](args)
     except (UsageError, ConfigError, RunError, CheckpointError, ExportError, OSError) as error:
         if getattr(args, "debug", False) or "--debug" in argv:  # the flag, or `debug = true` in a config file
