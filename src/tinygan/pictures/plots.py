@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 import math
 import os
-from concurrent.futures import Executor, Future
 from collections.abc import Sequence
+from concurrent.futures import Executor, Future
 from pathlib import Path
 
 import numpy as np

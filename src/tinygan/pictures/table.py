@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 import os
-from concurrent.futures import Executor, Future
 import textwrap
 from collections.abc import Sequence
+from concurrent.futures import Executor, Future
 from functools import cache
 from pathlib import Path
 

@@ -7,8 +7,8 @@ still picture and the animation draw one `_Scene`, so they always agree.
 from __future__ import annotations
 
 import os
-from concurrent.futures import Executor, Future
 from collections.abc import Sequence
+from concurrent.futures import Executor, Future
 from pathlib import Path
 
 import numpy as np
