@@ -3,7 +3,7 @@ of tables (`table`), a sweep's pictures (`sweep`), a run's pictures (`run`), and
 
 import threading
 
-ANIMATION_FORMATS = (".gif", ".mp4")  # what `plots.WRITERS` writes (kept here: this module imports no matplotlib)
+ANIMATION_FORMATS = (".gif", ".mp4")  # what `plots.write_frames` writes (here: this module imports no matplotlib)
 
 
 def preload() -> None:

@@ -289,6 +289,8 @@ def write_frames(path: Path, frames, fps: int, encoder: Executor | None = None) 
     """Frames (RGB images, or arrays (height, width, 3) of uint8) to a GIF or MP4 by the path's extension; the
     file appears only once complete. With an `encoder`, a GIF's frames are taken here and the file is encoded and
     written there (PIL lets go of the GIL: the caller draws on meanwhile); the future of that is returned."""
+    if path.suffix.lower() not in ANIMATION_FORMATS:
+        raise ValueError(f"an animation is a .gif or .mp4 file, got {path}")
     temporary = path.with_name(f".{path.stem}.partial{path.suffix}")
 
     def write(writer):
@@ -298,11 +300,10 @@ def write_frames(path: Path, frames, fps: int, encoder: Executor | None = None) 
         finally:
             temporary.unlink(missing_ok=True)
 
-    if path.suffix.lower() == ".gif":
-        images = _gif_images(frames)
-        save = functools.partial(_save_gif, images=images, fps=fps)
-        return encoder.submit(write, save) if encoder is not None else write(save)
-    return write(functools.partial(WRITERS[path.suffix.lower()], frames=frames, fps=fps))
+    if path.suffix.lower() == ".mp4":
+        return write(functools.partial(_write_mp4, frames=frames, fps=fps))
+    save = functools.partial(_save_gif, images=_gif_images(frames), fps=fps)
+    return encoder.submit(write, save) if encoder is not None else write(save)
 
 
 def _gif_images(frames) -> list:
@@ -320,10 +321,6 @@ def _gif_images(frames) -> list:
 
 def _save_gif(path: Path, images: list, fps: int) -> None:
     images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
-
-
-def _write_gif(path: Path, frames, fps: int) -> None:
-    _save_gif(path, _gif_images(frames), fps)
 
 
 def _write_mp4(path: Path, frames, fps: int) -> None:
@@ -353,6 +350,3 @@ def _write_mp4(path: Path, frames, fps: int) -> None:
     _, errors = process.communicate()
     if process.returncode != 0:
         raise RuntimeError(f"ffmpeg failed writing {path}: {errors.decode(errors='replace').strip()}")
-
-
-WRITERS = dict(zip(ANIMATION_FORMATS, (_write_gif, _write_mp4), strict=True))

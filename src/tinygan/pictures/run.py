@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import io
+from concurrent.futures import Future
 from pathlib import Path
 
 import jax
@@ -102,7 +103,7 @@ def distribution_figure(game, config: Config, frame: Frame, real: np.ndarray, *,
                                     decision=_decision_image(frame), arrows=_arrows(frame), lang=lang)
 
 
-def _animate_1d(result: TrainResult, real: np.ndarray, animation: Path, lang: str, encoder):
+def _animate_1d(result: TrainResult, real: np.ndarray, animation: Path, lang: str, encoder) -> Future | None:
     frames = result.frames
     (x_range,) = picture_view(result.game.target, result.config.data.noise_range)
     xs = np.linspace(*x_range, len(frames[-1].decision))
@@ -113,7 +114,7 @@ def _animate_1d(result: TrainResult, real: np.ndarray, animation: Path, lang: st
                                 lang=lang, encoder=encoder)
 
 
-def _animate_2d(result: TrainResult, real: np.ndarray, animation: Path, lang: str, encoder):
+def _animate_2d(result: TrainResult, real: np.ndarray, animation: Path, lang: str, encoder) -> Future | None:
     frames = result.frames
     with_heat_map, with_arrows = frames[-1].decision is not None, frames[-1].pull is not None
     return plots_2d.save_animation_2d(
@@ -124,7 +125,7 @@ def _animate_2d(result: TrainResult, real: np.ndarray, animation: Path, lang: st
     )
 
 
-def _animate_table(result: TrainResult, real: np.ndarray, animation: Path, lang: str, encoder):
+def _animate_table(result: TrainResult, real: np.ndarray, animation: Path, lang: str, encoder) -> Future | None:
     frames = result.frames
     return plots_table.save_animation_corner(animation, [f.step for f in frames], [f.generated for f in frames], real,
                                              column_names(result.game.target), lang=lang, encoder=encoder)
