@@ -1,12 +1,13 @@
 """The seed's target N(4, 0.5) and its stratified noise."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.stats
 
 from tinygan.config import ConfigError, DataConfig
-from tinygan.core.noise import make_noise
+from tinygan.core.noise import make_noise, quantile_grid
 from tinygan.data.targets import make_target
 
 
@@ -61,6 +62,20 @@ def test_random_noises(kind, dim):
     np.testing.assert_array_equal(grid[:, 0], np.sort(grid[:, 0]))
     if dim > 1:
         assert abs(np.corrcoef(grid[:, 0], grid[:, 1])[0, 1]) < 0.1
+
+
+@pytest.mark.parametrize("n, dim", [(1, 2), (7, 3), (1_000, 1), (10_000, 2), (2_500, 5)])
+def test_the_noise_grid_is_its_latin_hypercube_bit_for_bit_in_and_out_of_a_program(n, dim):
+    """The columns' shuffles are constants made once (`noise._shuffles`): the very numbers that permuting the
+    levels inside the program, with keys 1 to dim - 1, gave before."""
+    def shuffled_in_program(n, dim):
+        levels = (jnp.arange(n) + 0.5) / n
+        return jnp.stack([levels, *(jax.random.permutation(jax.random.key(axis), levels) for axis in range(1, dim))],
+                         axis=1)
+
+    expected = np.asarray(jax.jit(shuffled_in_program, static_argnums=(0, 1))(n, dim))
+    np.testing.assert_array_equal(np.asarray(quantile_grid(n, dim)), expected)
+    np.testing.assert_array_equal(np.asarray(jax.jit(quantile_grid, static_argnums=(0, 1))(n, dim)), expected)
 
 
 def test_noise_dim_is_checked():
