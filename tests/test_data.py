@@ -76,6 +76,11 @@ def test_the_noise_grid_is_its_latin_hypercube_bit_for_bit_in_and_out_of_a_progr
     expected = np.asarray(jax.jit(shuffled_in_program, static_argnums=(0, 1))(n, dim))
     np.testing.assert_array_equal(np.asarray(quantile_grid(n, dim)), expected)
     np.testing.assert_array_equal(np.asarray(jax.jit(quantile_grid, static_argnums=(0, 1))(n, dim)), expected)
+    # And what a program makes of it: XLA may now fold the levels into the Gaussian's quantiles at compile time.
+    gaussian = jax.jit(lambda std, grid: std * jax.scipy.special.ndtri(jnp.clip(grid(), 2.0**-24, 1 - 2.0**-24)),
+                       static_argnums=1)
+    np.testing.assert_array_equal(np.asarray(gaussian(jnp.float32(1.5), lambda: quantile_grid(n, dim))),
+                                  np.asarray(gaussian(jnp.float32(1.5), lambda: shuffled_in_program(n, dim))))
 
 
 def test_noise_dim_is_checked():
