@@ -158,18 +158,18 @@ def run_chunk(
 def plan_chunks(num_steps: int, log_every: int, chunk_iterations: int) -> list[tuple[int, int]]:
     """Cut a run into compiled chunks: a list of (intervals, log_every) in order.
 
-    Chunks hold whole log intervals, about `chunk_iterations` iterations,
-    sized to divide the run evenly where a size within half of that allows,
-    so a run needs one compiled program, or a few for an uneven tail.
+    Chunks hold whole log intervals, about `chunk_iterations` iterations, and all of them the same number, so
+    one compiled program runs every whole interval: the largest count that divides the intervals within half
+    of that size, else the largest up to twice it, else a smaller one and more calls (a call costs well under
+    a millisecond, a second program a compile of seconds). A partial last interval is a chunk of its own.
     """
     full, partial = divmod(num_steps, log_every)
     plan = []
     if full:
         most = min(full, max(1, chunk_iterations // log_every))
-        size = next((d for d in range(most, (most + 1) // 2 - 1, -1) if full % d == 0), most)
+        divisors = [d for d in range(2 * most, 0, -1) if full % d == 0]  # the largest first
+        size = next((d for d in divisors if d <= most and 2 * d >= most), divisors[0])
         plan += [(size, log_every)] * (full // size)
-        if full % size:
-            plan.append((full % size, log_every))
     if partial:
         plan.append((1, partial))
     return plan
