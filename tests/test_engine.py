@@ -144,6 +144,7 @@ def test_chunks_of_any_shape_compose_to_the_same_run(game_start):
         (1230, 10, 256, [(41, 10)] * 3),  # 123 = 3 x 41: none from 13 to 25 divides it, 41 does
         (1380, 10, 256, [(23, 10)] * 6),  # 23 is within half of 25: no longer chunks
         (2060, 10, 256, [(2, 10)] * 103),  # 206 = 2 x 103: short chunks rather than a second program
+        (100_070, 10, 256, [(25, 10)] * 400 + [(7, 10)]),  # 10,007 is prime: 10,007 calls would cost more
         (1205, 10, 256, [(24, 10)] * 5 + [(1, 5)]),  # a partial last interval
         (7, 10, 256, [(1, 7)]),  # a log interval longer than the run costs only the run
         (10, 100_000, 256, [(1, 10)]),

@@ -233,7 +233,7 @@ def _train_batch(game, config: Config, keys: jax.Array, real: int, progress, sha
     padding) count as progress."""
     key_setup, key_train, _ = keys
     states, key_train = spread(setup_seeds(game, key_setup, config.optim.pretrain_steps), key_train, shared)
-    # Chunks of about num_steps / PROGRESS_UPDATES iterations, cut to divide the run evenly (one program).
+    # Chunks of about num_steps / PROGRESS_UPDATES iterations, cut to divide the run evenly (`engine.plan_chunks`).
     chunk = max(1, min(MAX_CHUNK, config.train.num_steps // PROGRESS_UPDATES))
     for steps, _ in engine.plan_chunks(config.train.num_steps, 1, chunk):
         states = jax.block_until_ready(train_chunk(game, states, key_train, steps))
