@@ -7,6 +7,7 @@ Any exception other than DataError fails the test. Well-formed files must also l
 
 import io
 import math
+import re
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from tinygan.data import files
 from tinygan.data.files import DataError, load_table
 
 # Small budgets: the whole file runs in a few seconds. A fixed file name per test, rewritten by each example.
@@ -90,6 +92,26 @@ def test_well_formed_csv_loads_the_numbers_written(tmp_path, table, header, bom,
     path = tmp_path / "data.csv"
     path.write_bytes(("\ufeff" if bom else "").encode() + ending.join(lines).encode())
     np.testing.assert_array_equal(loads_or_refuses(path), table)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda line: line + ",99", "line 102 has 3 cells, expected 2"),  # numpy's reader would drop the extra cell
+    (lambda line: "# a comment", "line 102 has 1 cells, expected 2"),  # ... and skip the line
+    (lambda line: line + " # junk", "line 102, column 1 ('b'): "),  # ... and what follows the '#'
+])
+def test_a_large_csv_is_as_strict_as_a_small_one(tmp_path, damage, message):
+    """Past FAST_BYTES a CSV is first read by numpy's parser; a row it would bend is left to the careful reader,
+    which names it."""
+    rows = [f"{x:.6f},{y:.6f}" for x, y in np.random.default_rng(1).normal(size=(files.FAST_BYTES // 15, 2))]
+    clean, path = "a,b\n" + "\n".join(rows) + "\n", tmp_path / "big.csv"
+    path.write_text(clean)
+    assert path.stat().st_size > files.FAST_BYTES
+    table, names = files.read_table(str(path))
+    np.testing.assert_array_equal(table, np.array([[float(v) for v in row.split(",")] for row in rows]))
+    rows[100] = damage(rows[100])
+    path.write_text("a,b\n" + "\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=re.escape(message)):
+        files.read_table(str(path))
 
 
 def test_a_csv_without_read_permission_is_refused(tmp_path):

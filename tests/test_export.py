@@ -202,6 +202,19 @@ def edited(source, target, edit) -> None:
     with_manifest(source, target, json.dumps(manifest).encode())
 
 
+def test_refuses_non_finite_weights_even_with_every_checksum_right(seed_file, tmp_path):
+    members = read_members(seed_file)
+    weights = np.load(io.BytesIO(members["hidden.w.npy"]), allow_pickle=False).copy()
+    weights.flat[0] = np.nan
+    members["hidden.w.npy"] = npy(weights)
+    manifest = json.loads(np.load(io.BytesIO(members["manifest.npy"]), allow_pickle=False).tobytes())
+    next(leaf for leaf in manifest["leaves"] if leaf["name"] == "hidden.w")["sha256"] = \
+        hashlib.sha256(weights.tobytes()).hexdigest()
+    write_members(tmp_path / "copy.npz", members)
+    with_manifest(tmp_path / "copy.npz", tmp_path / "nan.npz", json.dumps(manifest).encode())
+    assert_refused(tmp_path / "nan.npz", "member 'hidden.w' holds non-finite weights")
+
+
 @pytest.mark.parametrize("contents", [b"", b"hello", bytes(range(256)) * 4, npy(np.zeros(3, np.float32))])
 def test_refuses_a_file_that_is_no_npz(tmp_path, contents):
     path = tmp_path / "g.npz"

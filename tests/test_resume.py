@@ -98,6 +98,27 @@ def test_resume_says_when_it_rewrites_a_damaged_config_or_misses_the_newest_chec
     assert (tmp_path / "split" / "config.json").read_text() == (tmp_path / "whole" / "config.json").read_text()
 
 
+def test_tinygan_resume_goes_past_a_damaged_config_and_status_without_being_told_the_steps(tmp_path, capsys):
+    """A run killed at step 40 of 80: `tinygan resume RUN` takes the iterations from the checkpoint when config.json
+    cannot say them, and a status.json whose newest checkpoint is not a name is a missing one."""
+    options = runner.RunOptions(pictures=False, checkpoint_every=20)
+    config = tinygan.config_from_preset("seed", schedule="constant", **SHORT)
+    whole, _ = runner.train_run(config, tmp_path / "whole", options)
+    folder = tmp_path / "killed"
+    runner.train_run(config, folder, options)
+    for name in ["checkpoints/step-000000060.npz", "checkpoints/step-000000080.npz", "metrics.json"]:
+        (folder / name).unlink()  # as if killed at step 60, before its checkpoint was written
+    status = json.loads((folder / "status.json").read_text())
+    (folder / "status.json").write_text(json.dumps({**status, "status": "running", "checkpoint": 5}))
+    (folder / "config.json").write_text("{")
+    capsys.readouterr()
+    assert cli.main(["resume", str(folder), "--quiet"]) == 0
+    notes = capsys.readouterr().err.splitlines()
+    assert len(notes) == 2 and "5, the newest checkpoint status.json names, is missing" in notes[0], notes
+    assert "config.json is damaged" in notes[1], notes
+    assert (folder / "history.csv").read_text() == (tmp_path / "whole" / "history.csv").read_text()
+
+
 def test_a_run_killed_before_its_first_checkpoint_starts_again_from_its_config(tmp_path):
     options = runner.RunOptions(pictures=False, checkpoint_every=20)
     config = tinygan.config_from_preset("seed", **SHORT)

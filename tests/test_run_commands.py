@@ -118,6 +118,21 @@ def test_runs_lists_each_run_with_its_status(run, capsys):
     assert cli.main(["runs", str(folder / "config.json")]) == cli.EXIT_USAGE
 
 
+def test_runs_leaves_out_what_a_damaged_status_holds(run, tmp_path, capsys):
+    """Fields of the wrong type (a hand-edited or damaged status.json) are left out, and the runs still sort."""
+    folder, _ = run
+    for name, started in [("a", 5), ("b", None), ("c", ["x"])]:
+        shutil.copytree(folder, tmp_path / name)
+        status = json.loads((tmp_path / name / "status.json").read_text())
+        status.update(started=started, step="many", status=7)
+        (tmp_path / name / "status.json").write_text(json.dumps(status))
+    shutil.copytree(folder, tmp_path / "d")
+    assert cli.main(["runs", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert sorted(line.split()[0] for line in lines[1:]) == ["a", "b", "c", "d"]
+    assert all(line.split()[1:4] == ["seed", "40/40", "finished"] for line in lines[1:]), lines  # from metrics.json
+
+
 def test_quiet_prints_nothing_and_debug_shows_the_traceback(tmp_path, capsys):
     assert cli.main([*TRAIN, "--out", str(tmp_path / "quiet"), "--no-plots", "--quiet"]) == 0
     assert capsys.readouterr().out == ""

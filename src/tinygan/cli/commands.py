@@ -80,9 +80,24 @@ def cmd_resume(args: argparse.Namespace) -> int:
         raise UsageError("--out: a run folder resumes in place; --out is for a checkpoint file")
     folder = runs.check_run(args.run)
     lang = RunOptions.of_run(folder).lang
-    total = args.num_steps or runs.planned_steps(folder)
+    total = args.num_steps or _planned_steps(folder)
     return _report(args, total, lang, lambda progress: resume_run(folder, num_steps=args.num_steps, device=args.device,
                                                                             progress=progress))
+
+
+def _planned_steps(folder: Path) -> int:
+    """The iterations a run asks for: its config.json's, else (damaged: `resume_run` rewrites it from the
+    checkpoint) its latest checkpoint's."""
+    from tinygan import runs
+    from tinygan.errors import RunError
+    from tinygan.runs import checkpoints
+
+    try:
+        return runs.planned_steps(folder)
+    except RunError:
+        if not checkpoints.checkpoints(folder):
+            raise
+        return checkpoints.load(checkpoints.latest(folder), with_frames=False)[0].config.train.num_steps
 
 
 def _resume_checkpoint(args: argparse.Namespace) -> int:

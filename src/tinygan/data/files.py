@@ -107,12 +107,15 @@ def _clean_csv(file: Path, columns: str, path: str) -> tuple[np.ndarray, tuple[s
         picked = _pick_columns(columns, len(first), header, path)
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # numpy warns of an empty file: the careful reader says it better
+            # Every column read, and no comments: a row of another width or a '#' fails here as in the careful reader
+            # (with usecols, loadtxt would drop a row's extra cells; by default it skips what follows a '#').
             table = np.loadtxt(file, delimiter=",", quotechar='"', dtype=np.float64, ndmin=2, encoding="utf-8-sig",
-                               skiprows=skipped if header else skipped - 1, usecols=picked)
+                               skiprows=skipped if header else skipped - 1, comments=None)
     except (StopIteration, ValueError, UnicodeDecodeError, csv.Error, Warning):
         return None
-    if not table.size or not np.isfinite(table).all():
+    if not table.size or table.shape[1] != len(first) or not np.isfinite(table).all():
         return None
+    table = table[:, picked]
     names = tuple(header[column] for column in picked) if header else default_names(len(picked))
     return table, names
 

@@ -119,21 +119,31 @@ def list_runs(folder: Path) -> list[dict]:
         entry = {"run": path.name}
         with contextlib.suppress(RunError, KeyError, TypeError):
             config = read_json(path / "config.json")
-            entry.update(preset=config.get("preset"), num_steps=config["train"]["num_steps"])
+            entry.update(_typed({"preset": config.get("preset"), "num_steps": config["train"]["num_steps"]}))
         with contextlib.suppress(RunError):
             status = read_json(path / STATUS_FILE)
-            entry.update({name: status[name] for name in ("status", "step", "started") if name in status})
+            entry.update(_typed({name: status.get(name) for name in ("status", "step", "started")}))
             if status.get("status") == "running" and not is_locked(path):
                 entry["status"] = "killed"  # running, says the file; but no process holds the lock
         with contextlib.suppress(RunError):
             metrics = read_json(path / "metrics.json")
-            entry.update({name: metrics[name] for name in ("w1", "sliced_w1", "floor_ratio") if name in metrics})
-            entry.setdefault("status", metrics.get("status"))
-            entry.setdefault("step", metrics.get("iterations"))
+            entry.update(_typed({name: metrics.get(name) for name in ("w1", "sliced_w1", "floor_ratio")}))
+            entry.setdefault("status", _typed({"status": metrics.get("status")}).get("status"))
+            entry.setdefault("step", _typed({"step": metrics.get("iterations")}).get("step"))
         entry.setdefault("started", datetime.fromtimestamp((path / "config.json").stat().st_mtime).astimezone()
                          .isoformat(timespec="seconds"))
         found.append(entry)
     return sorted(found, key=lambda entry: entry["started"])
+
+
+# What `tinygan runs` shows of each field: a value of another type (a damaged file's) is left out.
+_LISTED_TYPES = {"preset": str, "status": str, "started": str, "step": int, "num_steps": int,
+                 "w1": (int, float), "sliced_w1": (int, float), "floor_ratio": (int, float)}
+
+
+def _typed(values: dict) -> dict:
+    return {name: value for name, value in values.items()
+            if isinstance(value, _LISTED_TYPES[name]) and not isinstance(value, bool)}
 
 
 def history_csv(history: dict[str, np.ndarray]) -> str:
@@ -200,6 +210,8 @@ def run_lock(folder: Path):
     its file stays; a run that ends removes the file.
     """
     path = folder / LOCK_FILE
+    if path.exists() and not path.is_file():  # a pipe would block the open
+        raise RunError(f"cannot lock {folder}: {path} is not a regular file")
     try:
         handle = open(path, "a")  # noqa: SIM115 (held open until the run ends)
     except OSError as error:
@@ -217,6 +229,8 @@ def run_lock(folder: Path):
 
 def is_locked(folder: Path) -> bool:
     """Whether a live process holds the run's lock (is training it now)."""
+    if not (folder / LOCK_FILE).is_file():  # none, or a pipe, which would block the open: no lock held
+        return False
     try:
         with open(folder / LOCK_FILE) as handle:
             fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)

@@ -45,7 +45,7 @@ class RunOptions:
         if not isinstance(self.pictures, bool) or not isinstance(self.tensorboard, bool):
             raise ConfigError(f"pictures and tensorboard must be true or false, got {self.pictures!r} and "
                               f"{self.tensorboard!r}")
-        if self.lang not in LABELS:
+        if not isinstance(self.lang, str) or self.lang not in LABELS:
             raise ConfigError(f"--lang must be one of {', '.join(LABELS)}, got {self.lang!r}")
         if self.animation is not None and (not isinstance(self.animation, str) or
                                            Path(self.animation).suffix.lower() not in ANIMATION_FORMATS):
@@ -107,14 +107,10 @@ def resume_run(folder: str | Path, *, num_steps: int | None = None, device: str 
         latest = checkpoints.latest(folder)
         snapshot, segments = checkpoints.load(latest)
         named = status.get("checkpoint")
-        if named and not (folder / named).is_file():
-            _note(f"{folder / named}, the newest checkpoint status.json names, is missing; going on from "
+        if named and not (isinstance(named, str) and (folder / named).is_file()):
+            _note(f"{folder / str(named)}, the newest checkpoint status.json names, is missing; going on from "
                   f"{latest.name} (step {snapshot.step:,})")
         config = snapshot.config
-        saved = _saved_config(folder)  # its num_steps may be ahead: a longer resume killed before its first checkpoint
-        if saved is None or replace(saved, num_steps=config.train.num_steps) != config:
-            _note(f"{folder / 'config.json'} is damaged or does not match the checkpoint; rewritten from the checkpoint")
-            runs.write_atomic(folder / "config.json", runs.to_json(config.to_dict()))
         if num_steps is not None:
             if num_steps < snapshot.step:
                 raise RunError(f"--num-steps {num_steps}: the run is already at step {snapshot.step}")
@@ -125,6 +121,10 @@ def resume_run(folder: str | Path, *, num_steps: int | None = None, device: str 
         refuse_ended(folder, snapshot, status)
         if not extended and (folder / "metrics.json").is_file() and snapshot.status == "finished":
             raise RunError(f"{folder}: finished at step {snapshot.step:,}; give --num-steps N to train it further")
+        saved, kept = _saved_config(folder), snapshot.config  # saved's num_steps may be ahead: a longer resume
+        if saved is None or replace(saved, num_steps=kept.train.num_steps) != kept:  # killed before its checkpoint
+            _note(f"{folder / 'config.json'} is damaged or does not match the checkpoint; rewritten from the checkpoint")
+            runs.write_atomic(folder / "config.json", runs.to_json(kept.to_dict()))
         _forget_after(folder, segments)
         if config != snapshot.config:
             runs.write_atomic(folder / "config.json", runs.to_json(config.to_dict()))

@@ -117,6 +117,8 @@ def load_generator(path: str | os.PathLike) -> Generator:
         if _sha256(array.tobytes()) != leaf["sha256"]:
             raise ExportError(f"{path}: the checksum of member {leaf['name']!r} does not match: the file was "
                               "changed or damaged")
+        if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():  # every sample would be NaN
+            raise ExportError(f"{path}: member {leaf['name']!r} holds non-finite weights: nothing to sample from")
         arrays.append(array)
     params = jax.tree.unflatten(rebuilt.treedef, arrays)
     network = _in_data_units(path, rebuilt.network, manifest["data_dim"], quantiles, members) if quantiles \
