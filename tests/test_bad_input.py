@@ -15,17 +15,21 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import stat
 import struct
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
+import tinygan
 from tinygan import cli, files
-from tinygan.config import replace
+from tinygan.config import ConfigError, replace
+from tinygan.errors import ExportError
 from tinygan.data.targets import make_target
 from tinygan.runs import checkpoints
 
@@ -473,3 +477,42 @@ def test_io_helpers_are_what_they_say():
     """The hand-made .npy header is one numpy reads (so the cases above test tinygan, not a broken file)."""
     data = npy_header("{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }", struct.pack("<6d", *range(6)))
     np.testing.assert_array_equal(np.load(io.BytesIO(data)), np.arange(6.0).reshape(2, 3, order="F"))
+
+
+# ---------------------------------------------------------------- the Python API
+
+
+@pytest.mark.parametrize("n, key, message", [
+    (10**12, 0, "sample: n must be a whole number from 0 to 100,000,000"),  # XLA aborted the interpreter
+    (-1, 0, "sample: n must be a whole number"),
+    (2.5, 0, "sample: n must be a whole number"),
+    (5, None, "sample: key must be a JAX key (jax.random.key(seed)) or an int seed, got None"),
+    (5, "x", "sample: key must be a JAX key"),
+])
+def test_the_apis_draws_refuse_a_bad_count_or_key_in_one_line(seed_result, tmp_path, n, key, message):
+    generator = tinygan.load_generator(seed_result.export(tmp_path / "g.npz"))
+    for draw in (seed_result.sample, generator.sample):
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            draw(n, key=key)
+
+
+def test_the_apis_draws_take_a_seed_a_typed_key_or_a_raw_key(seed_result):
+    by_seed = seed_result.sample(5, key=3)
+    np.testing.assert_array_equal(by_seed, seed_result.sample(5, key=jax.random.key(3)))
+    np.testing.assert_array_equal(seed_result.sample(5, key=jax.random.PRNGKey(3)), by_seed)
+    assert seed_result.sample(0, key=3).shape == (0, 1)
+
+
+def test_the_api_names_what_it_expected(seed_config):
+    with pytest.raises(ConfigError, match=r"^train: expected a tinygan.Config \(tinygan.config_from_preset\), got None$"):
+        tinygan.train(None)
+    with pytest.raises(ConfigError, match="^sweep: expected a tinygan.Config"):
+        tinygan.sweep(None, seeds="0:2")
+    with pytest.raises(ConfigError, match="^seeds: a text such as '0:100' or a list of whole numbers, got 5$"):
+        tinygan.sweep(seed_config, seeds=5)
+    with pytest.raises(ExportError, match="^load_generator: expected the path of a generator file, got None$"):
+        tinygan.load_generator(None)
+    # A grid given as one text is one item (it was read a character at a time: "--grid: ..., got 'l'"); the
+    # success rule, checked after it, is what stops this one.
+    with pytest.raises(ConfigError, match="^--success: "):
+        tinygan.sweep(seed_config, seeds="0:2", grid="learning_rate=0.01,0.02", success="w1<nope")

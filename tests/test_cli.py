@@ -133,7 +133,18 @@ BAD_INPUT = [
     (["train", "--anim", "existing.gif"], "--anim existing.gif: already exists"),
     (["train", "--anim", "missing/movie.gif"], "--anim missing/movie.gif: folder missing does not exist"),
     (["train", "--anim", "movie.gif", "--no-plots"], "--anim and --no-plots contradict each other"),
-    (["bench", "--steps", "0"], "--steps must be >= 1, got 0"),
+    (["bench", "--steps", "0"], "--steps must be in [1, 2**31), got 0"),
+    (["bench", "--steps", str(2**63)], "--steps must be in [1, 2**31)"),
+    # Counts and sizes XLA cannot hold, refused before it is asked (it aborted, or raised from deep inside)
+    (["train", "--minibatch", "--minibatch-kernels", str(10**11)], "model.minibatch_kernels: must be <= 65,536"),
+    (["train", "--minibatch", "--minibatch-dims", str(10**11)], "model.minibatch_dims: must be <= 65,536"),
+    (["train", "--n-critic", str(2**63)], "--n-critic: train.n_critic: must be <= 1,000"),
+    (["train", "--unroll-steps", "5000"], "--unroll-steps: train.unroll_steps: must be <= 1,000"),
+    (["train", "--pretrain-steps", str(2**63)], "optim.pretrain_steps: must be <= 2,147,483,647"),
+    (["train", "--decay-steps", str(2**63)], "optim.decay_steps: must be <= 2,147,483,647"),
+    (["train", "--noise", "gaussian", "--noise-dim", "65536"], "--noise-dim: data.noise_dim: must be <= 1,024"),
+    (["train", "--discriminator-activation", "maxout", "--maxout-pieces", str(10**11)],
+     "model.maxout_pieces: must be <= 1,000"),
 ]
 
 
@@ -277,3 +288,12 @@ def test_the_launcher_hears_when_the_commands_modules_are_in_and_not_on_a_usage_
     assert calls == [["tinygan.cli.reporting", "tinygan.runs"]]
     assert cli.main(["runs", "--no-such-flag"], loaded=lambda: calls.append("again")) == 2
     assert len(calls) == 1 and "--no-such-flag" in capsys.readouterr().err
+
+
+def test_sizes_this_machine_cannot_hold_end_in_one_line(tmp_path, monkeypatch, capsys):
+    """Within the limits, yet more memory than there is: XLA's out of memory is one line, not its traceback."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["train", "--num-steps", "10", "--no-plots", "--batch-size", "1048576",
+                     "--discriminator-width", "65536"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("tinygan: error: out of memory: "), err

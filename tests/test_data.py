@@ -64,7 +64,7 @@ def test_random_noises(kind, dim):
         assert abs(np.corrcoef(grid[:, 0], grid[:, 1])[0, 1]) < 0.1
 
 
-@pytest.mark.parametrize("n, dim", [(1, 2), (7, 3), (1_000, 1), (10_000, 2), (2_500, 5)])
+@pytest.mark.parametrize("n, dim", [(1, 2), (7, 3), (1_000, 1), (10_000, 2), (2_500, 5), (400_000, 4)])
 def test_the_noise_grid_is_its_latin_hypercube_bit_for_bit_in_and_out_of_a_program(n, dim):
     """The columns' shuffles are constants made once (`noise._shuffles`): the very numbers that permuting the
     levels inside the program, with keys 1 to dim - 1, gave before."""

@@ -244,8 +244,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from tinygan.cli import bench
     from tinygan.engine.devices import check_device
 
-    if args.steps < 1:
-        raise UsageError(f"--steps must be >= 1, got {args.steps}")
+    if not 1 <= args.steps < 2**31:  # the step counter is a 32-bit integer
+        raise UsageError(f"--steps must be in [1, 2**31), got {args.steps}")
     check_device(args.device)
     if args.sweep:
         bench.sweep_main(as_json=args.json, device=args.device)
@@ -317,6 +317,18 @@ def main(argv: list[str] | None = None, *, loaded: Callable[[], None] | None = N
     except KeyboardInterrupt:
         print("tinygan: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as error:  # XLA's out of memory (jax.errors.JaxRuntimeError): sizes this machine cannot hold
+        if not _out_of_memory(error) or getattr(args, "debug", False) or "--debug" in argv:
+            raise
+        print(f"tinygan: error: out of memory: the networks, batches or seeds asked for need more than this machine "
+              f"has ({_one_line(error).partition(': ')[2] or _one_line(error)})", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _out_of_memory(error: Exception) -> bool:
+    text = str(error)
+    return type(error).__name__ in ("JaxRuntimeError", "XlaRuntimeError") and (
+        "RESOURCE_EXHAUSTED" in text or "Out of memory" in text)
 
 
 def _flag_first(message: str, argv: list[str]) -> str:

@@ -27,6 +27,10 @@ class ConfigError(ValueError):
 
 # Sizes beyond any low-dimensional GAN, refused before XLA is asked for them (it would abort or never finish).
 MAX_WIDTH, MAX_LAYERS, MAX_BATCH = 65_536, 64, 1_048_576
+MAX_NOISE_DIM = 1_024  # the noise grid's Latin hypercube shuffles every coordinate past the first (`noise.quantile_grid`)
+MAX_STEPS = 2**31 - 1  # counts of steps: the step counters are 32-bit integers
+MAX_REPEATS = 1_000  # steps repeated within one iteration (n_critic, unroll_steps) or maxout's pieces
+MAX_SMOOTHING = 1e6  # data.smoothing, in gaps between neighbouring rows
 
 
 def _is_finite(number: float) -> bool:
@@ -108,7 +112,7 @@ class DataConfig:
         if self.columns.strip() and kind != "file":
             raise ConfigError(f"data.columns: only file targets have columns, got target {self.target!r}")
         _require("data", "noise", self.noise, str, choices=names.NOISES)
-        _require("data", "noise_dim", self.noise_dim, int, minimum=1, maximum=MAX_WIDTH)
+        _require("data", "noise_dim", self.noise_dim, int, minimum=1, maximum=MAX_NOISE_DIM)
         if self.noise == "stratified" and self.noise_dim != 1:
             raise ConfigError(f"data.noise_dim: the stratified noise is 1-D, got {self.noise_dim}")
         _require("data", "noise_range", self.noise_range, float, above=0)
@@ -118,7 +122,7 @@ class DataConfig:
         if self.standardize and self.quantile_transform:
             raise ConfigError("data.quantile_transform: the networks work in one kind of units; "
                               "choose it or data.standardize")
-        _require("data", "smoothing", self.smoothing, float, minimum=0)
+        _require("data", "smoothing", self.smoothing, float, minimum=0, maximum=MAX_SMOOTHING)
         if self.smoothing and not self.quantile_transform:
             raise ConfigError(f"data.smoothing: blurs normal scores, so it needs data.quantile_transform; got "
                               f"{self.smoothing!r} without it")
@@ -168,8 +172,8 @@ class ModelConfig:
     def __post_init__(self):
         _require("model", "hidden_size", self.hidden_size, int, minimum=1, maximum=MAX_WIDTH)
         _require("model", "minibatch", self.minibatch, bool)
-        _require("model", "minibatch_kernels", self.minibatch_kernels, int, minimum=1)
-        _require("model", "minibatch_dims", self.minibatch_dims, int, minimum=1)
+        _require("model", "minibatch_kernels", self.minibatch_kernels, int, minimum=1, maximum=MAX_WIDTH)
+        _require("model", "minibatch_dims", self.minibatch_dims, int, minimum=1, maximum=MAX_WIDTH)
         _require("model", "init", self.init, str, choices=names.INITS)
         _require("model", "init_std", self.init_std, float, minimum=0)
         _require("model", "minibatch_init_std", self.minibatch_init_std, float, minimum=0)
@@ -181,7 +185,7 @@ class ModelConfig:
         _require("model", "generator_width", self.generator_width, int, minimum=0, maximum=MAX_WIDTH)
         _require("model", "discriminator_width", self.discriminator_width, int, minimum=0, maximum=MAX_WIDTH)
         _require("model", "pack", self.pack, int, minimum=1)
-        _require("model", "maxout_pieces", self.maxout_pieces, int, minimum=1)
+        _require("model", "maxout_pieces", self.maxout_pieces, int, minimum=1, maximum=MAX_REPEATS)
         _require("model", "generator_batch_norm", self.generator_batch_norm, bool)
         _require("model", "generator_skip", self.generator_skip, bool)
 
@@ -220,12 +224,12 @@ class OptimConfig:
                 _require("optim", name, getattr(self, name), float, minimum=0)
         _require("optim", "schedule", self.schedule, str, choices=names.SCHEDULES)
         _require("optim", "decay_rate", self.decay_rate, float, above=0)
-        _require("optim", "decay_steps", self.decay_steps, int, minimum=1)
+        _require("optim", "decay_steps", self.decay_steps, int, minimum=1, maximum=MAX_STEPS)
         for name in ("adam_beta1", "adam_beta2"):
             _require("optim", name, getattr(self, name), float, minimum=0)
             if getattr(self, name) >= 1:
                 raise ConfigError(f"optim.{name}: must be < 1, got {getattr(self, name)!r}")
-        _require("optim", "pretrain_steps", self.pretrain_steps, int, minimum=0)
+        _require("optim", "pretrain_steps", self.pretrain_steps, int, minimum=0, maximum=MAX_STEPS)
 
 
 NAN_POLICIES = names.NAN_POLICIES
@@ -323,8 +327,8 @@ class TrainConfig:
                               f"got {self.label_smoothing!r} with objective {self.objective!r}")
         _require("train", "gradient_penalty", self.gradient_penalty, float, minimum=0)
         _require("train", "r1", self.r1, float, minimum=0)
-        _require("train", "n_critic", self.n_critic, int, minimum=1)
-        _require("train", "unroll_steps", self.unroll_steps, int, minimum=0)
+        _require("train", "n_critic", self.n_critic, int, minimum=1, maximum=MAX_REPEATS)
+        _require("train", "unroll_steps", self.unroll_steps, int, minimum=0, maximum=MAX_REPEATS)
         _require("train", "generator_ema", self.generator_ema, float, minimum=0)
         if self.generator_ema >= 1:
             raise ConfigError(f"train.generator_ema: must be < 1, got {self.generator_ema!r}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from typing import NamedTuple
 
 import jax
@@ -17,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.stats
 
-from tinygan.config import DataConfig
+from tinygan.config import ConfigError, DataConfig
 
 
 def quantile_grid(n: int, dim: int) -> jax.Array:
@@ -27,7 +28,32 @@ def quantile_grid(n: int, dim: int) -> jax.Array:
     quantile levels, so a random noise's picture is drawn from its quantiles, the same at every frame.
     """
     levels = (jnp.arange(n) + 0.5) / n  # (n,)
-    return jnp.stack([levels, *(levels[order] for order in _shuffles(n, dim))], axis=1)
+    if (dim - 1) * n <= SHUFFLE_CONSTANTS:
+        shuffled = [levels[order] for order in _shuffles(n, dim)]
+    else:  # too many to hold in the program as constants: shuffled in it, the same numbers
+        shuffled = [jax.random.permutation(jax.random.key(axis), levels) for axis in range(1, dim)]
+    return jnp.stack([levels, *shuffled], axis=1)
+
+
+MAX_DRAWN = 10**8  # samples one call draws at most (`drawing_key`): their activations must fit in memory
+
+
+def drawing_key(n, key) -> jax.Array:
+    """The JAX key a draw of `n` samples uses: `key` itself (a typed key, or the raw uint32 pair of
+    `jax.random.PRNGKey`), or `jax.random.key(key)` for an int seed; ConfigError in one line for another `n` than
+    a whole number from 0 to MAX_DRAWN, or another key."""
+    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or not 0 <= n <= MAX_DRAWN:
+        raise ConfigError(f"sample: n must be a whole number from 0 to {MAX_DRAWN:,}, got {n!r:.40}")
+    if isinstance(key, numbers.Integral) and not isinstance(key, bool):
+        return jax.random.key(int(key))
+    typed = isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key) and key.shape == ()
+    raw = isinstance(key, (jax.Array, np.ndarray)) and key.dtype == np.uint32 and key.shape == (2,)
+    if not (typed or raw):
+        raise ConfigError(f"sample: key must be a JAX key (jax.random.key(seed)) or an int seed, got {key!r:.60}")
+    return key
+
+
+SHUFFLE_CONSTANTS = 1 << 20  # indices (4 MB) that `quantile_grid`'s shuffles may hold as a program's constants
 
 
 @functools.lru_cache(maxsize=32)

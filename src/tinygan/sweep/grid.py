@@ -388,6 +388,12 @@ def sweep(
 
     if backend not in BACKENDS:
         raise SweepError(f"backend: unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
+    if not isinstance(config, Config):
+        raise SweepError(f"sweep: expected a tinygan.Config (tinygan.config_from_preset), got {config!r:.60}")
+    if not isinstance(seeds, str) and not (isinstance(seeds, Sequence) and all(
+            isinstance(seed, int) and not isinstance(seed, bool) for seed in seeds)):
+        raise SweepError(f"seeds: a text such as '0:100' or a list of whole numbers, got {seeds!r:.60}")
+    grid = [grid] if isinstance(grid, str) else grid  # one NAME=VALUES,... item, not a list of its characters
     plan = plan_sweep(config, grid, seeds, success, seed_batch)
     return run_sweep(plan, out, backend=BACKENDS[backend](**backend_options), resume=resume, progress=progress)
 

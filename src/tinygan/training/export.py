@@ -15,7 +15,6 @@ import hashlib
 import io
 import json
 import math
-import numbers
 import os
 import stat
 import zipfile
@@ -27,7 +26,7 @@ import numpy as np
 
 from tinygan.config import Config, DataConfig, ModelConfig
 from tinygan.core.networks import Network, Params, make_discriminator, make_generator, standardized
-from tinygan.core.noise import make_noise, quasi_levels
+from tinygan.core.noise import drawing_key, make_noise, quasi_levels
 from tinygan.data.files import DAMAGED_ARCHIVE_ERRORS, read_npy_header
 from tinygan.data.targets import make_target, moments
 from tinygan.data.units import from_scores, make_units
@@ -91,6 +90,8 @@ def export_generator(config: Config, params: Params, path: str | os.PathLike, *,
 
 def load_generator(path: str | os.PathLike) -> Generator:
     """The generator written by `export_generator`; every bad file raises one ExportError naming it."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ExportError(f"load_generator: expected the path of a generator file, got {path!r:.60}")
     path = Path(path)
     members = _read_members(path)
     for name in (MANIFEST, MANIFEST_SHA256):
@@ -172,8 +173,7 @@ class Generator:
 
         As `TrainResult.sample`: with batch norm, at least NORMALIZED_BATCH are drawn at once and the first n kept.
         """
-        if isinstance(key, numbers.Integral) and not isinstance(key, bool):
-            key = jax.random.key(int(key))
+        key = drawing_key(n, key)
         size = max(n, NORMALIZED_BATCH) if self.manifest["model"]["generator_batch_norm"] else n
         if quasi:
             levels = jnp.asarray(quasi_levels(key, size, self.noise.dim))

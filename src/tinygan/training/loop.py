@@ -22,9 +22,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from tinygan import engine
-from tinygan.config import Config, StopRule, parse_stop_rule  # noqa: F401 (StopRule, parse_stop_rule: their old home)
+from tinygan.config import Config, ConfigError, StopRule, parse_stop_rule  # noqa: F401 (StopRule, parse_stop_rule: their old home)
 from tinygan.config.names import LOSS_COLUMNS, STOP_METRICS  # noqa: F401 (STOP_METRICS: its old home)
-from tinygan.core.noise import quasi_levels
+from tinygan.core.noise import drawing_key, quasi_levels
 from tinygan.engine import NORMALIZED_BATCH, devices
 from tinygan.engine.resolve import resolved
 from tinygan.measure.scoring import make_scorer, picture_view
@@ -79,10 +79,11 @@ class TrainResult:
     def game(self) -> engine.Game:
         return engine.make_game(self.config)
 
-    def sample(self, n: int, *, key: jax.Array, quasi: bool = False) -> np.ndarray:
+    def sample(self, n: int, *, key: jax.Array | int, quasi: bool = False) -> np.ndarray:
         """n samples of the trained generator (its weights' EMA with train.generator_ema), shape (n, data_dim);
         `quasi`: from quasi-random noise (`noise.quasi_levels`), which covers G's law more evenly than
-        independent draws."""
+        independent draws. `key`: a JAX key, or an int seed for `jax.random.key(seed)`."""
+        key = drawing_key(n, key)
         return generator_samples(self.game, self.state, key, n, self.config.model.generator_batch_norm, quasi=quasi)
 
     def discriminate(self, x: np.ndarray) -> np.ndarray:
@@ -217,6 +218,8 @@ def train(
     `on_frame(frame)` sees each animation frame as it is kept. A first SIGINT or SIGTERM stops the run after
     the running chunk (status "interrupted").
     """
+    if not isinstance(config, Config):
+        raise ConfigError(f"train: expected a tinygan.Config (tinygan.config_from_preset), got {config!r:.60}")
     with StopSignal().installed() as stop:  # from the first moment: building a big game takes a while
         with devices.on_cpu():
             game = engine.make_game(config)
