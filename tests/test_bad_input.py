@@ -20,6 +20,8 @@ import shutil
 import signal
 import stat
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import jax
@@ -516,3 +518,12 @@ def test_the_api_names_what_it_expected(seed_config):
     # success rule, checked after it, is what stops this one.
     with pytest.raises(ConfigError, match="^--success: "):
         tinygan.sweep(seed_config, seeds="0:2", grid="learning_rate=0.01,0.02", success="w1<nope")
+
+
+def test_tinygan_sweep_is_the_function_even_after_its_package_is_imported():
+    """Importing tinygan.sweep.grid first (as a Ray worker does) makes the package the `tinygan.sweep` attribute:
+    called, it is the function. A fresh interpreter, where nothing asked for the function before."""
+    code = ("import tinygan.sweep.grid, tinygan\n"
+            "try:\n    tinygan.sweep(None, seeds='0:2')\nexcept tinygan.ConfigError as error:\n    print(error)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.stdout.startswith("sweep: expected a tinygan.Config"), done.stdout + done.stderr
