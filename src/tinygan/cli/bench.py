@@ -222,9 +222,10 @@ def _memory_bytes(device: jax.Device, peak: bool) -> int:
     """Memory in use now (or its peak so far) where `device` trains: on the CPU this process's resident set (VmRSS,
     VmHWM); on GPUs the bytes their allocators hold, summed over the platform's devices."""
     if device.platform == "cpu":
-        field = "VmHWM:" if peak else "VmRSS:"
         with open("/proc/self/status") as status:
-            return 1024 * next(int(line.split()[1]) for line in status if line.startswith(field))
+            kib = {line.split(":")[0]: int(line.split()[1]) for line in status if line.startswith(("VmHWM:", "VmRSS:"))}
+        # Linux updates the high-water mark lazily: it may read a little under the resident set
+        return 1024 * (max(kib["VmHWM"], kib["VmRSS"]) if peak else kib["VmRSS"])
     key = "peak_bytes_in_use" if peak else "bytes_in_use"
     return sum((each.memory_stats() or {}).get(key, 0) for each in devices.platform_devices(device))
 
@@ -262,7 +263,7 @@ def sweep_speed(seeds: int, steps: int, preset: str = "seed", device: str = "cpu
         "steps": steps,
         "devices": shares,
         "seed_its": seeds * steps / seconds,
-        "peak_memory_mb": (_memory_bytes(chosen, peak=True) - resident) / 2**20,
+        "peak_memory_mb": max(0, _memory_bytes(chosen, peak=True) - resident) / 2**20,  # the lazy mark, as above
         "flops_per_seed_iteration": float(one["flops"]) / (keys.shape[0] // shares),
         "model_flops_per_seed_iteration": float(engine.iteration_flops(game)),
     }
