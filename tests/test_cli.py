@@ -296,4 +296,4 @@ def test_sizes_this_machine_cannot_hold_end_in_one_line(tmp_path, monkeypatch, c
     assert cli.main(["train", "--num-steps", "10", "--no-plots", "--batch-size", "1048576",
                      "--discriminator-width", "65536"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("tinygan: error: out of memory: "), err
+    assert err.count("\n") == 1 and err.startswith("tinygan: error: out of memory (") and "smaller batches" in err, err

@@ -320,8 +320,8 @@ def main(argv: list[str] | None = None, *, loaded: Callable[[], None] | None = N
     except Exception as error:  # XLA's out of memory (jax.errors.JaxRuntimeError): sizes this machine cannot hold
         if not _out_of_memory(error) or getattr(args, "debug", False) or "--debug" in argv:
             raise
-        print(f"tinygan: error: out of memory: the networks, batches or seeds asked for need more than this machine "
-              f"has ({_one_line(error).partition(': ')[2] or _one_line(error)})", file=sys.stderr)
+        print(f"tinygan: error: out of memory ({_one_line(error).partition(': ')[2] or _one_line(error)}): ask for "
+              "smaller batches, narrower networks or fewer seeds at once", file=sys.stderr)
         return EXIT_USAGE
 
 

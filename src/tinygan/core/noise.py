@@ -35,6 +35,19 @@ def quantile_grid(n: int, dim: int) -> jax.Array:
     return jnp.stack([levels, *shuffled], axis=1)
 
 
+SHUFFLE_CONSTANTS = 1 << 20  # indices (4 MB) that `quantile_grid`'s shuffles may hold as a program's constants
+
+
+@functools.lru_cache(maxsize=32)
+def _shuffles(n: int, dim: int) -> np.ndarray:
+    """(dim - 1, n): the fixed shuffles of `quantile_grid`'s columns 1 to dim - 1, `jax.random.permutation` of
+    keys 1 to dim - 1. Made once, as constants: inside a program, the sorts behind a permutation of 10,000
+    levels took 4 ms at every probe, more than the rest of a 2-D log point's program."""
+    with jax.ensure_compile_time_eval():
+        orders = [np.asarray(jax.random.permutation(jax.random.key(axis), n)) for axis in range(1, dim)]
+    return np.stack(orders) if orders else np.zeros((0, n), np.int32)
+
+
 MAX_DRAWN = 10**8  # samples one call draws at most (`drawing_key`): their activations must fit in memory
 
 
@@ -51,19 +64,6 @@ def drawing_key(n, key) -> jax.Array:
     if not (typed or raw):
         raise ConfigError(f"sample: key must be a JAX key (jax.random.key(seed)) or an int seed, got {key!r:.60}")
     return key
-
-
-SHUFFLE_CONSTANTS = 1 << 20  # indices (4 MB) that `quantile_grid`'s shuffles may hold as a program's constants
-
-
-@functools.lru_cache(maxsize=32)
-def _shuffles(n: int, dim: int) -> np.ndarray:
-    """(dim - 1, n): the fixed shuffles of `quantile_grid`'s columns 1 to dim - 1, `jax.random.permutation` of
-    keys 1 to dim - 1. Made once, as constants: inside a program, the sorts behind a permutation of 10,000
-    levels took 4 ms at every probe, more than the rest of a 2-D log point's program."""
-    with jax.ensure_compile_time_eval():
-        orders = [np.asarray(jax.random.permutation(jax.random.key(axis), n)) for axis in range(1, dim)]
-    return np.stack(orders) if orders else np.zeros((0, n), np.int32)
 
 
 SOBOL_CHUNK = 2**20  # quasi-random points made at once, at most

@@ -128,8 +128,8 @@ def list_runs(folder: Path) -> list[dict]:
         with contextlib.suppress(RunError):
             metrics = read_json(path / "metrics.json")
             entry.update(_typed({name: metrics.get(name) for name in ("w1", "sliced_w1", "floor_ratio")}))
-            entry.setdefault("status", _typed({"status": metrics.get("status")}).get("status"))
-            entry.setdefault("step", _typed({"step": metrics.get("iterations")}).get("step"))
+            fallback = _typed({"status": metrics.get("status"), "step": metrics.get("iterations")})
+            entry.update({name: value for name, value in fallback.items() if name not in entry})
         entry.setdefault("started", datetime.fromtimestamp((path / "config.json").stat().st_mtime).astimezone()
                          .isoformat(timespec="seconds"))
         found.append(entry)
