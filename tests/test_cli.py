@@ -121,6 +121,8 @@ BAD_INPUT = [
     (["train", "--minibatch", "maybe"], "argument --minibatch: expected True or False, got 'maybe'"),
     (["train", "--num-steps", "ten"], "argument --num-steps: invalid int value: 'ten'"),
     (["train", "--learning-rate", "nan"], "optim.learning_rate: must be a finite number, got nan"),
+    (["train", "--target", "rign"], "file:..., got 'rign'; did you mean ring?"),
+    (["train", "--target", "faithful.csv"], "file:..., got 'faithful.csv'; a data file is file:faithful.csv"),
     (["--bogus"], "the following arguments are required: COMMAND"),
     (["fly"], "invalid choice: 'fly'"),
     (["trian"], "invalid choice: 'trian' (choose from 'train', "),
@@ -297,3 +299,38 @@ def test_sizes_this_machine_cannot_hold_end_in_one_line(tmp_path, monkeypatch, c
                      "--discriminator-width", "65536"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("tinygan: error: out of memory (") and "smaller batches" in err, err
+
+
+def test_a_given_setting_the_config_leaves_unused_is_said_in_a_note(capsys, tmp_path):
+    """Not refused (a preset or a file may carry it), but said, as a typo would otherwise go unseen; a sweep's
+    setting that one of its grid's cells uses is used."""
+    from tinygan.config import SECTIONS
+    from tinygan.config.unused import READ_ONLY_WITH
+
+    assert set(READ_ONLY_WITH) <= {f.name for cls in SECTIONS.values() for f in dataclasses.fields(cls)}
+    assert cli.main(["config", "--target", "ring", "--mean", "3", "--adam-beta1", "0.5", "--keep-best",
+                     "--best-metric", "modes_captured", "--init-std", "0.5"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "tinygan: note: --mean is not used: only the gaussian target reads it",
+        "tinygan: note: --adam-beta1 is not used: only --optimizer adam reads it"]
+    assert cli.main(["config", "--optimizer", "adam", "--adam-beta1", "0.5", "--minibatch-kernels", "3",
+                     "--schedule", "cosine", "--decay-steps", "7"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "tinygan: note: --minibatch-kernels is not used: only --minibatch reads it",
+        "tinygan: note: --decay-steps is not used: only --schedule staircase reads it"]
+    (tmp_path / "c.toml").write_text("[train]\nplateau_window = 4\n")
+    assert cli.main(["config", "--config", str(tmp_path / "c.toml")]) == 0
+    assert capsys.readouterr().err == "tinygan: note: --plateau-window is not used: only --stop-when plateau reads it\n"
+    from tinygan.cli.parser import build_parser, note_unused
+    from tinygan.sweep import grid as sweeps
+
+    args = build_parser().parse_args(["sweep", "--adam-beta1", "0.5", "--noise-jitter", "0.2"])
+    grid = ["optimizer=sgd,adam", "noise=stratified,uniform"]
+    plan = sweeps.plan_sweep(cli.config_from_args(args, notes=False), grid, "0:2")
+    note_unused(args, plan.configs)
+    assert capsys.readouterr().err == ""
+    plan = sweeps.plan_sweep(cli.config_from_args(args, notes=False), ["noise=gaussian,uniform"], "0:2")
+    note_unused(args, plan.configs)
+    assert capsys.readouterr().err.splitlines() == [
+        "tinygan: note: --noise-jitter is not used: only --noise stratified reads it",
+        "tinygan: note: --adam-beta1 is not used: only --optimizer adam reads it"]

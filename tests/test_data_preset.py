@@ -205,3 +205,48 @@ def test_an_upload_in_the_live_view_is_learned_by_the_data_preset(faithful):
     config = settings.apply(config_from_preset("seed"), {"target": settings.UPLOAD}, faithful)
     assert config.preset == "data" and config.data.target == f"file:{faithful}"
     assert config == config_from_preset("data", target=f"file:{faithful}")
+
+
+def test_a_data_run_is_used_from_any_folder_and_only_with_its_own_table(tmp_path, monkeypatch, capsys):
+    """The file's path is kept absolute and its table's checksum in each checkpoint: sample works from another
+    folder, the same numbers written another way are the same data, and a changed or missing file is refused in
+    one line that blames the data, not the checkpoint, with nothing written."""
+    from tinygan.data.targets import make_target
+
+    (tmp_path / "here").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    rows = np.random.default_rng(1).normal(4, 0.5, 300).round(3)
+    (tmp_path / "here" / "d.csv").write_text("x\n" + "".join(f"{value}\n" for value in rows))
+    monkeypatch.chdir(tmp_path / "here")
+    argv = ["train", "--preset", "seed", "--target", "file:d.csv", "--num-steps", "20", "--pretrain-steps", "0",
+            "--no-plots", "--quiet", "--out", "run"]
+    assert cli.main(argv) == 0
+    run = tmp_path / "here" / "run"
+    assert json.loads((run / "config.json").read_text())["data"]["target"] == f"file:{tmp_path / 'here' / 'd.csv'}"
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert cli.main(["sample", str(run), "-n", "3"]) == 0
+    drawn = capsys.readouterr().out
+    (tmp_path / "here" / "d.csv").write_text("x\n" + "".join(f" {value:.6f}\n" for value in rows))  # the same numbers
+    make_target.cache_clear()  # as a new process reads the file
+    assert cli.main(["sample", str(run), "-n", "3"]) == 0
+    assert capsys.readouterr().out == drawn
+    checkpoint = run / "checkpoints" / "step-000000020.npz"
+    for changed, why in [("x\n" + "".join(f"{value}\n" for value in rows[:-1]), "(300 x 1 then, 299 x 1 now)"),
+                         ("x\n" + "".join(f"{value + 1e-3}\n" for value in rows), "(300 x 1, other numbers)")]:
+        (tmp_path / "here" / "d.csv").write_text(changed)
+        make_target.cache_clear()
+        before = {path: path.read_bytes() for path in run.rglob("*") if path.is_file()}
+        for command in (["sample", str(run)], ["plot", str(run)], ["resume", str(run), "--num-steps", "40"],
+                        ["export", str(run), "g.npz"]):
+            assert cli.main(command) == cli.EXIT_USAGE, command
+            assert capsys.readouterr().err == (f"tinygan: error: {checkpoint}: its data file "
+                                               f"{tmp_path / 'here' / 'd.csv'} has changed since the run trained on "
+                                               f"it {why}: put the run's data back, or train a new run on the new "
+                                               "data\n"), command
+        assert {path: path.read_bytes() for path in run.rglob("*") if path.is_file()} == before
+    (tmp_path / "here" / "d.csv").unlink()
+    make_target.cache_clear()
+    assert cli.main(["sample", str(run)]) == cli.EXIT_USAGE
+    assert capsys.readouterr().err == (f"tinygan: error: {checkpoint}: the data it trained on cannot be used: "
+                                       f"data.target: no file '{tmp_path / 'here' / 'd.csv'}'\n")
+    assert list((tmp_path / "elsewhere").iterdir()) == []

@@ -133,6 +133,40 @@ def test_a_run_killed_before_its_first_checkpoint_starts_again_from_its_config(t
     assert_same_run(whole, again)
     assert (folder / "history.csv").read_text() == (tmp_path / "whole" / "history.csv").read_text()
 
+def test_a_run_an_error_ends_says_failed_and_resumes_to_the_same_run(tmp_path, monkeypatch):
+    """An error while training (XLA's out of memory, say) or while writing the files (a full disk): status.json
+    says failed with the error's first line, `tinygan runs` lists it so, and resume ends it as if never stopped."""
+    options = runner.RunOptions(pictures=False, checkpoint_every=20)
+    config = tinygan.config_from_preset("seed", **SHORT)
+    whole, _ = runner.train_run(config, tmp_path / "whole", options)
+    saving, real_save = Checkpointer.__call__, runs.save_run
+
+    def out_of_memory(self, snapshot):
+        if snapshot.step == 40:
+            raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 9 bytes.\nBufferAssignment")
+        return saving(self, snapshot)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    cases = [("oom", (Checkpointer, "__call__", out_of_memory), 20,
+              "RESOURCE_EXHAUSTED: Out of memory while trying to allocate 9 bytes."),
+             ("full", (runs, "save_run", disk_full), 80, "[Errno 28] No space left on device")]
+    for name, patch, step, reason in cases:
+        with monkeypatch.context() as patched:
+            patched.setattr(*patch)
+            with pytest.raises((RuntimeError, OSError)):
+                runner.train_run(config, tmp_path / name, options)
+        status = json.loads((tmp_path / name / "status.json").read_text())
+        assert (status["status"], status["step"], status["reason"]) == ("failed", step, reason)
+        assert not (tmp_path / name / runs.LOCK_FILE).exists()
+        assert {entry["run"]: entry["status"] for entry in runs.list_runs(tmp_path)}[name] == "failed"
+        again, _ = runner.resume_run(tmp_path / name)
+        assert_same_run(whole, again)
+        assert json.loads((tmp_path / name / "status.json").read_text())["status"] == "finished"
+    assert runs.save_run is real_save
+
+
 
 def test_what_resume_refuses_changes_nothing(tmp_path, capsys):
     """A finished run without more iterations, a diverged one, a locked one, a folder that is not a run."""

@@ -69,6 +69,35 @@ def test_sample_draws_from_the_trained_generator(run, tmp_path, capsys):
     assert out.read_text().splitlines() == lines
 
 
+def test_sample_writes_a_numpy_array_by_its_extension_and_refuses_others(run, tmp_path, capsys):
+    folder, _ = run
+    result, _ = runner.finished_result(folder, measured=False)
+    assert cli.main(["sample", str(folder), "-n", "7", "--seed", "3", "--out", str(tmp_path / "s.NPY")]) == 0
+    saved = np.load(tmp_path / "s.NPY", allow_pickle=False)
+    assert saved.dtype == np.float32 and saved.shape == (7, 1)
+    assert saved.tobytes() == np.asarray(result.sample(7, key=jax.random.key(3), quasi=True)).tobytes()
+    capsys.readouterr()
+    for out, error in [("s.txt", "unknown extension '.txt'; use .csv or .npy"),
+                       ("samples", "unknown extension '(none)'; use .csv or .npy"),
+                       ("s.NPY/x.csv", f"{tmp_path / 's.NPY'} is a file, not a folder")]:
+        assert cli.main(["sample", str(folder), "--out", str(tmp_path / out)]) == cli.EXIT_USAGE
+        assert capsys.readouterr().err == f"tinygan: error: --out {tmp_path / out}: {error}\n"
+    assert cli.main(["export", str(folder), str(tmp_path / "g.bin")]) == cli.EXIT_USAGE
+    assert capsys.readouterr().err == f"tinygan: error: OUT {tmp_path / 'g.bin'}: unknown extension '.bin'; use .npz\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["s.NPY"]
+
+
+def test_empty_paths_are_refused_not_read_as_the_current_folder(run, tmp_path, capsys, monkeypatch):
+    folder, _ = run
+    monkeypatch.chdir(tmp_path)
+    for argv, flag in [(["train", "--out", ""], "--out"), (["train", "--anim", " "], "--anim"), (["runs", ""], "DIR"),
+                       (["sample", str(folder), "--out", ""], "--out"), (["export", str(folder), ""], "OUT"),
+                       (["plot", ""], "RUN"), (["sweep", "--out", ""], "--out"), (["serve", "--run", ""], "--run")]:
+        assert cli.main(argv) == cli.EXIT_USAGE, argv
+        assert capsys.readouterr().err.endswith(f"argument {flag}: expected a path, got an empty text\n"), argv
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_export_writes_the_generator_that_load_generator_reads(run, tmp_path, capsys):
     folder, _ = run
     out = tmp_path / "g.npz"
@@ -92,6 +121,31 @@ def test_plot_draws_the_same_pictures_again(run, tmp_path, capsys):
     assert cli.main(["plot", str(copy)]) == 0
     for name in ["distribution.png", "losses.png", "metrics.png", "training.gif"]:
         assert (copy / name).read_bytes() == (folder / name).read_bytes(), name
+
+
+def test_plot_never_writes_over_an_animation_outside_the_run(run, tmp_path, capsys):
+    """A copy of a run whose status.json names an animation elsewhere (another run's, say): plot draws it again in
+    the copy, with a note, and leaves that file alone; --anim PATH draws it to a new file of the user's choice."""
+    folder, _ = run
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    (tmp_path / "elsewhere.gif").write_bytes(b"someone else's")
+    status = json.loads((copy / "status.json").read_text())
+    status["options"]["animation"] = str(tmp_path / "elsewhere.gif")
+    (copy / "status.json").write_text(json.dumps(status))
+    (copy / "training.gif").unlink()
+    assert cli.main(["plot", str(copy)]) == 0
+    assert capsys.readouterr().err == (f"tinygan: note: the run's animation, {tmp_path / 'elsewhere.gif'}, is outside "
+                                       f"{copy}: drawn again as {copy / 'training.gif'} (--anim PATH to draw it "
+                                       "elsewhere)\n")
+    assert (tmp_path / "elsewhere.gif").read_bytes() == b"someone else's"
+    assert (copy / "training.gif").read_bytes() == (folder / "training.gif").read_bytes()
+    assert cli.main(["plot", str(copy), "--anim", str(tmp_path / "mine.gif")]) == 0
+    assert (tmp_path / "mine.gif").read_bytes() == (folder / "training.gif").read_bytes()
+    assert cli.main(["plot", str(copy), "--anim", str(tmp_path / "elsewhere.gif")]) == cli.EXIT_USAGE
+    assert "elsewhere.gif: already exists" in capsys.readouterr().err
+    assert cli.main(["plot", str(copy), "--lang", "pt", "--anim", str(tmp_path / "mine.gif")]) == 0  # mine.pt.gif
+    assert (tmp_path / "mine.pt.gif").is_file() and (tmp_path / "elsewhere.gif").read_bytes() == b"someone else's"
 
 
 def test_plot_in_another_language_writes_beside_the_runs_own_pictures(run, tmp_path, capsys):

@@ -88,6 +88,14 @@ def test_save_run_without_pictures(seed_result, tmp_path):
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json", "history.csv", "metrics.json"]
 
 
+def test_save_run_where_a_file_is_in_the_way_is_one_run_error(seed_result, tmp_path):
+    (tmp_path / "file").write_text("kept")
+    for folder in (tmp_path / "file", tmp_path / "file" / "run"):
+        with pytest.raises(runs.RunError, match=f"^cannot create folder {folder}: {tmp_path / 'file'} is a file$"):
+            tinygan.save_run(seed_result, folder, pictures=False)
+    assert (tmp_path / "file").read_text() == "kept"
+
+
 @pytest.mark.parametrize(
     ("name", "expected"),
     [

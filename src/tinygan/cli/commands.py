@@ -25,6 +25,7 @@ from tinygan.cli.parser import (
     UsageError,
     build_parser,
     config_from_args,
+    note_unused,
 )
 from tinygan.config import SIZED_PRESETS, ConfigError
 from tinygan.errors import CheckpointError, ExportError, RunError
@@ -120,17 +121,17 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise UsageError(f"-n must be in [1, {MAX_SAMPLES:,}], got {args.n}")
     if not 0 <= args.seed < 2**32:
         raise UsageError(f"--seed must be in [0, 2**32), got {args.seed}")
-    out = runs.check_new_file(args.out, "--out") if args.out else None
+    out = runs.check_new_file(args.out, "--out", runs.SAMPLE_FORMATS) if args.out else None
     result, _ = finished_result(runs.check_run(args.run), measured=False)
 
     import jax
 
     samples = result.sample(args.n, key=jax.random.key(args.seed), quasi=not args.iid)
-    text = runs.samples_csv(samples, runs.column_names(result.game.target))
+    names = runs.column_names(result.game.target)
     if out is None:
-        sys.stdout.write(text)
+        sys.stdout.write(runs.samples_csv(samples, names))
     else:
-        runs.write_atomic(out, text)
+        runs.write_atomic(out, runs.samples_file(samples, out, names))
         print(f"{args.n:,} samples: {out}", file=sys.stderr)
     return 0
 
@@ -141,13 +142,29 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
     folder = runs.check_run(args.run)
     options = RunOptions.of_run(folder)
-    result, _ = finished_result(folder)
-    animation = Path(options.animation) if options.animation else None
     lang = args.lang or options.lang
     suffix = "" if lang == options.lang or args.replace else f".{lang}"  # another language goes beside the run's
+    if args.anim:  # a new file: checked as draw_pictures names it, with the language's suffix
+        named = Path(args.anim)
+        runs.check_animation_path(named.with_name(f"{named.stem}{suffix}{named.suffix}"))
+        animation = named
+    else:
+        animation = _animation_in(folder, Path(options.animation)) if options.animation else None
+    result, _ = finished_result(folder)
     written = runs.draw_pictures(result, folder, animation=animation, lang=lang, suffix=suffix)
     print(f"{folder}/ ({', '.join(p.name if p.parent == folder else str(p) for p in written)})")
     return 0
+
+
+def _animation_in(folder: Path, animation: Path) -> Path:
+    """Where `plot` draws a run's animation again: where the run wrote it when that is in its folder; else (an
+    --anim outside it, or a copied run's, or an edited status.json's) in the folder, never over a file elsewhere."""
+    if animation.parent.resolve() == folder.resolve():
+        return animation
+    inside = folder / f"training{animation.suffix.lower()}"
+    print(f"tinygan: note: the run's animation, {animation}, is outside {folder}: drawn again as {inside} "
+          "(--anim PATH to draw it elsewhere)", file=sys.stderr)
+    return inside
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -165,7 +182,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from tinygan import runs
     from tinygan.runs.launch import finished_result
 
-    out = runs.check_new_file(args.out, "OUT")
+    out = runs.check_new_file(args.out, "OUT", (".npz",))
     result, _ = finished_result(runs.check_run(args.run), measured=False)
     result.export(out)
     print(f"generator of {args.run} at step {int(result.state.step):,}: {out} ({out.stat().st_size:,} bytes)")
@@ -211,7 +228,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
     if args.resume and not args.out:
         raise UsageError("--resume needs --out DIR: the folder of the sweep to go on with")
-    plan = sweeps.plan_sweep(config_from_args(args), args.grid, args.seeds, args.success, args.seed_batch)
+    base = runs.with_absolute_data(config_from_args(args, notes=False))  # Ray's workers start in other folders
+    plan = sweeps.plan_sweep(base, args.grid, args.seeds, args.success, args.seed_batch)
+    note_unused(args, plan.configs)  # a setting one of the grid's cells uses is used
     folder = Path(args.out) if args.out else runs.default_run_dir(f"sweep-{plan.base.preset}")
     sweeps.check_sweep_dir(folder, plan, args.resume)
     options = {"address": args.address, "workers": args.workers} if args.backend == "ray" else {}

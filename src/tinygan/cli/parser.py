@@ -12,6 +12,7 @@ from tinygan import __version__
 from tinygan.cli.configfile import blame_config_file, subcommand
 from tinygan.config import PRESETS, SECTIONS, ConfigError, field_docs, replace
 from tinygan.config.names import DEVICES
+from tinygan.config.unused import unused_settings
 from tinygan.pictures.labels import LABELS
 
 EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
@@ -63,6 +64,13 @@ def parse_bool(text: str) -> bool:
     return words[text.lower()]
 
 
+def path_text(text: str) -> str:
+    """A path argument: an empty one would mean the current folder (`--out ''` would train into it)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a path, got an empty text")
+    return text
+
+
 _FLAG_TYPES = {"int": int, "float": float, "str": str, "float | None": float}
 
 
@@ -94,22 +102,37 @@ PRESET_HELP = ("named configuration to start from; a preset changes the defaults
                "--target file:PATH, else seed)")
 
 
-def config_from_args(args: argparse.Namespace):
+def config_from_args(args: argparse.Namespace, *, notes: bool = True):
+    """The config the command line and its config file ask for; `notes`: say which given settings it leaves
+    unused (a sweep says it of its grid's cells instead: `given_settings`)."""
     if args.preset is None:  # not given on the command line nor in a config file
         args.preset, args.preset_chosen = default_preset(args.target), True
-    overrides = {
-        f.name: getattr(args, f.name)
-        for cls in SECTIONS.values()
-        for f in dataclasses.fields(cls)
-        if getattr(args, f.name) is not None
-    }
+    overrides = given_settings(args)
     from tinygan.engine.resolve import config_from_preset  # JAX: loaded once a command runs, not for --help
 
     try:
         config = config_from_preset(args.preset, **overrides)
     except ConfigError as error:
         raise blame_config_file(args, error) from None  # a bad value from --config FILE is named with FILE
+    if notes:
+        note_unused(args, [config])
     return _log_within_the_run(config, typed=args.log_every is not None, quiet=getattr(args, "quiet", False))
+
+
+def given_settings(args: argparse.Namespace) -> dict:
+    """The settings given on the command line or in its config file, by field name."""
+    return {f.name: getattr(args, f.name) for cls in SECTIONS.values() for f in dataclasses.fields(cls)
+            if getattr(args, f.name) is not None}
+
+
+def note_unused(args: argparse.Namespace, configs) -> None:
+    """A note for each given setting that none of `configs` uses (unless --quiet)."""
+    if getattr(args, "quiet", False):
+        return
+    lines = [set(unused_settings(config, given_settings(args))) for config in configs]
+    for line in unused_settings(configs[0], given_settings(args)):
+        if all(line in each for each in lines):
+            print(f"tinygan: note: {line}", file=sys.stderr)
 
 
 def _log_within_the_run(config, *, typed: bool, quiet: bool):
@@ -160,10 +183,13 @@ def build_parser() -> Parser:
     train = commands.add_parser("train", help="train a GAN and write its run folder",
                                 description="Train a GAN (default: the seed's experiment) and write its run folder.")
     train.add_argument("--preset", choices=sorted(PRESETS), help=PRESET_HELP)
-    train.add_argument("--config", metavar="FILE", help="read options and settings from a TOML or YAML file; "
+    train.add_argument("--config", metavar="FILE", type=path_text,
+                       help="read options and settings from a TOML or YAML file; "
                        "flags given here override it")
-    train.add_argument("--out", metavar="DIR", help="run folder (default: runs/<date>-<time>-<preset>/)")
-    train.add_argument("--anim", metavar="PATH", help="write the training animation here (.gif, or .mp4 via ffmpeg)")
+    train.add_argument("--out", metavar="DIR", type=path_text,
+                       help="run folder (default: runs/<date>-<time>-<preset>/)")
+    train.add_argument("--anim", metavar="PATH", type=path_text,
+                       help="write the training animation here (.gif, or .mp4 via ffmpeg)")
     train.add_argument("--no-plots", action="store_true", help="skip losses.png, distribution.png and training.gif")
     train.add_argument("--lang", default="en", choices=sorted(LABELS), help="language of pictures and summary")
     train.add_argument("--checkpoint-every", type=int, default=10_000, metavar="N",
@@ -180,7 +206,8 @@ def build_parser() -> Parser:
         description="Print the settings `tinygan train` would use with the same preset and flags, as the TOML "
                     "file that `tinygan train --config FILE` reads back (unset values are the preset's rule).")
     config.add_argument("--preset", choices=sorted(PRESETS), help=PRESET_HELP)
-    config.add_argument("--config", metavar="FILE", help="start from a TOML or YAML file; flags given here override it")
+    config.add_argument("--config", metavar="FILE", type=path_text,
+                        help="start from a TOML or YAML file; flags given here override it")
     add_debug_flag(config)
     add_config_flags(config)
 
@@ -188,49 +215,57 @@ def build_parser() -> Parser:
         "resume", help="go on with a stopped run from its latest checkpoint",
         description="Go on with a run that was stopped (Ctrl-C, SIGTERM) or killed, from its latest checkpoint; "
         "it ends bit for bit as if it had never stopped. --num-steps trains a finished run further.")
-    resume.add_argument("run", metavar="RUN", help="the run folder, or a checkpoint file alone (.npz, such as one "
+    resume.add_argument("run", metavar="RUN", type=path_text,
+                        help="the run folder, or a checkpoint file alone (.npz, such as one "
                         "`tinygan serve` downloads): a new run folder goes on from it")
     resume.add_argument("--num-steps", type=int, metavar="N", help="train to N iterations in all")
     add_device_flag(resume, default=None, note="; default: the run's own setting")
-    resume.add_argument("--out", metavar="DIR", help="with a checkpoint file: the new run folder (default: "
+    resume.add_argument("--out", metavar="DIR", type=path_text,
+                        help="with a checkpoint file: the new run folder (default: "
                         "runs/<date>-<time>-<preset>/)")
     add_output_flags(resume)
 
     sample = commands.add_parser("sample", help="draw samples from a run's trained generator",
                                  description="Draw samples from a run's trained generator (its latest checkpoint; "
                                  "G's average with --generator-ema), as CSV with the data's column names.")
-    sample.add_argument("run", metavar="RUN", help="the run folder")
+    sample.add_argument("run", metavar="RUN", type=path_text, help="the run folder")
     sample.add_argument("-n", type=int, default=1000, help="how many samples (default: 1000)")
     sample.add_argument("--seed", type=int, default=0, help="random seed of the noise (default: 0)")
     sample.add_argument("--iid", action="store_true",
                         help="independent draws of the noise; by default its levels are quasi-random (a scrambled "
                         "Sobol' sequence), so the samples cover the generator's law more evenly")
-    sample.add_argument("--out", metavar="FILE", help="write the CSV here instead of to stdout (a new file)")
+    sample.add_argument("--out", metavar="FILE", type=path_text,
+                        help="write the samples here instead of to stdout: a new .csv file, or .npy for a NumPy "
+                        "array of float32")
     add_debug_flag(sample)
     add_compile_cache_flag(sample)
 
     plot = commands.add_parser("plot", help="draw a run's pictures again from its folder",
                                description="Draw losses.png, metrics.png, distribution.png and the animation "
                                "again from a run's folder (its latest checkpoint).")
-    plot.add_argument("run", metavar="RUN", help="the run folder")
+    plot.add_argument("run", metavar="RUN", type=path_text, help="the run folder")
     plot.add_argument("--lang", choices=sorted(LABELS),
                       help="language of the pictures (default: the run's); pictures in another language than the "
                       "run's are written beside its own, as distribution.pt.png")
     plot.add_argument("--replace", action="store_true",
                       help="with --lang: write over the run's own pictures instead")
+    plot.add_argument("--anim", metavar="PATH", type=path_text,
+                      help="draw the animation to this new file instead (.gif, or .mp4 via ffmpeg); by default it "
+                      "is drawn where the run wrote it, when that is in the run folder, else as RUN/training.gif")
     add_debug_flag(plot)
 
     listing = commands.add_parser("runs", help="list the runs in a folder",
                                   description="A table of the runs in a folder: preset, iterations, status, "
                                   "main metric and when each started.")
-    listing.add_argument("folder", nargs="?", default="runs", metavar="DIR", help="where to look (default: runs)")
+    listing.add_argument("folder", nargs="?", default="runs", metavar="DIR", type=path_text,
+                         help="where to look (default: runs)")
     add_debug_flag(listing)
 
     export = commands.add_parser("export", help="write a run's generator alone to one small file",
                                  description="Write a run's trained generator to one small self-describing file "
                                  "(.npz, no pickle) that tinygan.load_generator(path) loads with no config.")
-    export.add_argument("run", metavar="RUN", help="the run folder")
-    export.add_argument("out", metavar="OUT", help="the file to write (a new .npz file)")
+    export.add_argument("run", metavar="RUN", type=path_text, help="the run folder")
+    export.add_argument("out", metavar="OUT", type=path_text, help="the file to write (a new .npz file)")
     add_debug_flag(export)
 
     sweep = commands.add_parser(
@@ -239,7 +274,8 @@ def build_parser() -> Parser:
         "compiled program per batch of seeds; print each cell's success rate with its 95%% interval and write "
         "sweep.csv, summary.json and pictures. Every seed's result equals `tinygan train --seed S`.")
     sweep.add_argument("--preset", choices=sorted(PRESETS), help=PRESET_HELP)
-    sweep.add_argument("--config", metavar="FILE", help="read options and settings from a TOML or YAML file; "
+    sweep.add_argument("--config", metavar="FILE", type=path_text,
+                       help="read options and settings from a TOML or YAML file; "
                        "flags given here override it")
     sweep.add_argument("--seeds", default="0:100", metavar="SEEDS",
                        help="START:STOP (STOP excluded), a list 3,7,11, or both, e.g. 0:500 (default: 0:100)")
@@ -251,7 +287,8 @@ def build_parser() -> Parser:
     sweep.add_argument("--success", metavar="RULE",
                        help="what counts as success, on a final metric: e.g. 'w1<0.05' (default: the main "
                        "distance < 0.1)")
-    sweep.add_argument("--out", metavar="DIR", help="sweep folder (default: runs/<date>-<time>-sweep-<preset>/)")
+    sweep.add_argument("--out", metavar="DIR", type=path_text,
+                       help="sweep folder (default: runs/<date>-<time>-sweep-<preset>/)")
     sweep.add_argument("--resume", action="store_true",
                        help="go on with the stopped sweep in --out: finished batches of seeds are not trained again")
     sweep.add_argument("--backend", default="local", choices=["local", "ray"],
@@ -276,7 +313,8 @@ def build_parser() -> Parser:
     serve.add_argument("--preset", default="seed", choices=sorted(PRESETS), help="what the session starts with")
     serve.add_argument("--num-steps", type=int, metavar="N",
                        help="iterations the session plays before it pauses (default: the preset's; play goes on)")
-    serve.add_argument("--run", metavar="RUN", help="continue this run folder (saved back into it on Ctrl-C)")
+    serve.add_argument("--run", metavar="RUN", type=path_text,
+                       help="continue this run folder (saved back into it on Ctrl-C)")
     add_device_flag(serve, default=None, note=" (default: auto, or the run's own setting)")
     add_debug_flag(serve)
     add_compile_cache_flag(serve)

@@ -19,6 +19,7 @@ or any file is written. Noise lives in `core/noise.py`.
 from __future__ import annotations
 
 import functools
+import hashlib
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -221,6 +222,14 @@ class FileTarget:
     def dim(self) -> int:
         return self.data.shape[1]
 
+    @functools.cached_property
+    def fingerprint(self) -> dict:
+        """What a checkpoint records of the table it trained on (`checkpoints.encode`): its size and a SHA-256 of
+        its numbers as read, so a changed file is told from the same numbers written another way."""
+        table = np.ascontiguousarray(self.data, np.float64)
+        return {"rows": table.shape[0], "columns": table.shape[1],
+                "sha256": hashlib.sha256(table.tobytes()).hexdigest()}
+
     def sample(self, key: jax.Array, n: int) -> jax.Array:
         return self.rows[jax.random.randint(key, (n,), 0, len(self.data))]  # (n, d)
 
@@ -292,11 +301,13 @@ def file_target(config: DataConfig) -> FileTarget:
     if np.abs(data).max() >= MAX_FILE_VALUE:
         raise DataError(f"data.target: {path} holds values beyond +-2**64 (their squares overflow float32, which "
                         "training computes in): rescale the data")
+    if len(data) < 2:
+        raise DataError(f"data.target: {path} holds one data row; a distribution to learn needs at least two rows "
+                        "with distinct values")
     constant = np.flatnonzero(np.ptp(data.astype(np.float32), axis=0) == 0)  # distinct as training sees them
-    if len(data) < 2 or len(constant):
-        which = f"column {names[constant[0]]!r}" if len(constant) else "its one row"
-        raise DataError(f"data.target: {which} of {path} holds a single value; every column needs two distinct "
-                        "values (leave it out with --columns)")
+    if len(constant):
+        raise DataError(f"data.target: column {names[constant[0]]!r} of {path} holds a single value; every column "
+                        "needs two distinct values (leave it out with --columns)")
     return FileTarget(data, names)
 
 

@@ -30,8 +30,8 @@ import numpy as np
 from tinygan import engine
 from tinygan.config import Config, ConfigError, replace
 from tinygan.errors import CheckpointError
-from tinygan.data.targets import make_target
-from tinygan.data.files import DAMAGED_ARCHIVE_ERRORS, read_npy_header
+from tinygan.data.targets import FileTarget, make_target
+from tinygan.data.files import DAMAGED_ARCHIVE_ERRORS, DataError, read_npy_header
 from tinygan.files import write_atomic
 from tinygan.measure.scoring import metric_columns
 from tinygan.config.names import LOSS_COLUMNS
@@ -153,6 +153,9 @@ def encode(snapshot: Snapshot, segments: list[dict]) -> bytes:
         "arrays": {name: {"shape": list(array.shape), "dtype": array.dtype.str, "sha256": sha256(array.tobytes())}
                    for name, array in arrays.items()},
     }
+    target = make_target(snapshot.config.data)
+    if isinstance(target, FileTarget):  # the table it trained on: `load` refuses a changed file
+        manifest["data"] = target.fingerprint
     text = json.dumps(manifest, indent=1).encode()  # NaN and infinity as JavaScript's words: read back by json
     arrays["manifest"] = np.frombuffer(text, np.uint8)
     arrays["checksum"] = np.frombuffer(sha256(text).encode(), np.uint8)
@@ -170,9 +173,16 @@ def load(path: str | Path, *, with_frames: bool = True) -> tuple[Snapshot, list[
     path = Path(path)
     arrays, manifest = _read_members(path, _read_regular_file(path))
     try:
-        config = check(Config.from_dict(manifest["config"]))  # a target file it names: read and checked here
+        config = Config.from_dict(manifest["config"])
     except (ConfigError, TypeError, ValueError, AttributeError) as error:
         raise CheckpointError(f"{path}: its config is not valid: {_one_line(error)}") from None
+    try:
+        check(config)  # a target file it names: read and checked here
+    except DataError as error:  # the run's data, not the checkpoint, is what went wrong
+        raise CheckpointError(f"{path}: the data it trained on cannot be used: {_one_line(error)}") from None
+    except (ConfigError, TypeError, ValueError, AttributeError) as error:
+        raise CheckpointError(f"{path}: its config is not valid: {_one_line(error)}") from None
+    _check_same_data(path, config, manifest.get("data"))
     _check_same_run(path, config)
     expected = template(config)
     state = _tree(path, arrays, "state", expected)
@@ -193,6 +203,24 @@ def load(path: str | Path, *, with_frames: bool = True) -> tuple[Snapshot, list[
     snapshot = Snapshot(config, state, jax.random.wrap_key_data(keys), history, frames, losses,
                         _watch(path, manifest["watch"]), best, manifest["status"])
     return snapshot, segments
+
+
+def _check_same_data(path: Path, config: Config, recorded) -> None:
+    """A checkpoint of a file's table is used with that table only: a changed file would silently train, sample
+    and measure against other data. (Checkpoints written before tinygan recorded it are taken as they are.)"""
+    target = make_target(config.data)
+    if recorded is None or not isinstance(target, FileTarget):
+        return
+    now = target.fingerprint
+    if not isinstance(recorded, dict) or set(recorded) != set(now):
+        raise CheckpointError(f"{path}: its manifest is malformed ('data' is not the table's rows, columns and sha256)")
+    if recorded != now:
+        file = config.data.target.partition(":")[2]
+        shape = (f"{recorded['rows']:,} x {recorded['columns']} then, {now['rows']:,} x {now['columns']} now"
+                 if [recorded["rows"], recorded["columns"]] != [now["rows"], now["columns"]] else
+                 f"{now['rows']:,} x {now['columns']}, other numbers")
+        raise CheckpointError(f"{path}: its data file {file} has changed since the run trained on it ({shape}): "
+                              "put the run's data back, or train a new run on the new data")
 
 
 def _read_regular_file(path: Path) -> bytes:

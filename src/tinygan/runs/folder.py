@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from tinygan.pictures import ANIMATION_FORMATS
-from tinygan.config import Config
+from tinygan.config import Config, replace
 from tinygan.errors import RunError
 from tinygan.files import finite_or_none, read_json, to_json, write_atomic  # noqa: F401 (their old home)
 from tinygan.data.files import default_names
@@ -30,8 +30,10 @@ from tinygan.engine.resolve import resolved
 
 __all__ = [
     "ANIMATION_FORMATS", "default_run_dir", "check_run_dir", "check_animation_path", "check_new_file", "samples_csv",
+    "SAMPLE_FORMATS", "samples_file",
     "list_runs", "history_csv", "STATUS_FILE", "LOCK_FILE", "RUN_STATUSES", "run_status", "now",
-    "write_status", "check_run", "planned_steps", "run_lock", "is_locked", "start_run", "save_run",
+    "write_status", "check_run", "planned_steps", "run_lock", "is_locked", "with_absolute_data", "start_run",
+    "save_run",
 ]
 
 
@@ -80,25 +82,34 @@ def check_animation_path(path: str | os.PathLike, run_dir: Path | None = None) -
         raise RunError(f"--anim {path}: already exists; remove it or choose another path")
     if run_dir is not None and folder == run_dir.absolute():
         return path  # the run folder is checked on its own and made before the animation is written
-    if not folder.is_dir():
-        raise RunError(f"--anim {path}: folder {path.parent} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise RunError(f"--anim {path}: folder {path.parent} cannot be written")
+    _check_folder_of(path, "--anim")
     return path
 
 
-def check_new_file(path: str | os.PathLike, what: str) -> Path:
-    """A file to create: its folder exists and can be written, and nothing is there yet (nothing is replaced)."""
+def check_new_file(path: str | os.PathLike, what: str, suffixes: tuple[str, ...] = ()) -> Path:
+    """A file to create: its folder exists and can be written, nothing is there yet (nothing is replaced), and
+    its extension is one of `suffixes` (when given: the formats the command writes)."""
     path = Path(path)
     if path.is_dir():
         raise RunError(f"{what} {path}: is a folder; name a file")
     if os.path.lexists(path):  # a dangling link too: it would be replaced
         raise RunError(f"{what} {path}: already exists; remove it or choose another path")
-    if not path.parent.absolute().is_dir():
-        raise RunError(f"{what} {path}: folder {path.parent} does not exist")
-    if not os.access(path.parent.absolute(), os.W_OK | os.X_OK):
-        raise RunError(f"{what} {path}: folder {path.parent} cannot be written")
+    _check_folder_of(path, what)
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise RunError(f"{what} {path}: unknown extension {path.suffix or '(none)'!r}; use {' or '.join(suffixes)}")
     return path
+
+
+def _check_folder_of(path: Path, what: str) -> None:
+    """The folder `path` goes into exists, is a folder and can be written."""
+    folder = path.parent
+    if not folder.absolute().is_dir():
+        blocking = next((above for above in [folder, *folder.parents] if above.exists()), None)
+        if blocking is not None and not blocking.is_dir():
+            raise RunError(f"{what} {path}: {blocking} is a file, not a folder")
+        raise RunError(f"{what} {path}: folder {folder} does not exist")
+    if not os.access(folder.absolute(), os.W_OK | os.X_OK):
+        raise RunError(f"{what} {path}: folder {folder} cannot be written")
 
 
 def samples_csv(samples: np.ndarray, names: tuple[str, ...] = ()) -> str:
@@ -107,6 +118,18 @@ def samples_csv(samples: np.ndarray, names: tuple[str, ...] = ()) -> str:
     csv.writer(header, lineterminator="").writerow(names or default_names(samples.shape[1]))
     lines = [header.getvalue()] + [",".join(repr(float(value)) for value in row) for row in samples]
     return "\n".join(lines) + "\n"
+
+
+SAMPLE_FORMATS = (".csv", ".npy")  # what `tinygan sample --out` writes, by the file's extension
+
+
+def samples_file(samples: np.ndarray, path: Path, names: tuple[str, ...] = ()) -> bytes | str:
+    """Samples as `path`'s format: CSV (`samples_csv`) or a .npy array of the generator's float32 numbers."""
+    if path.suffix.lower() != ".npy":
+        return samples_csv(samples, names)
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(samples), allow_pickle=False)
+    return buffer.getvalue()
 
 
 def list_runs(folder: Path) -> list[dict]:
@@ -163,7 +186,8 @@ def _cell(value, whole: bool) -> str:
 
 
 STATUS_FILE, LOCK_FILE = "status.json", ".lock"
-RUN_STATUSES = ("running", "finished", "stopped", "diverged")  # status.json's words: see `run_status`
+# status.json's words: see `run_status`; failed: an error (out of memory, a full disk) ended the process
+RUN_STATUSES = ("running", "finished", "stopped", "diverged", "failed")
 
 
 def run_status(trainer_status: str) -> str:
@@ -177,7 +201,8 @@ def now() -> str:
 
 
 def write_status(folder: Path, status: str, **fields) -> None:
-    """status.json: running, finished, stopped (by a signal: resumable) or diverged, with the step and more."""
+    """status.json: running, finished, stopped (by a signal: resumable), diverged or failed (by an error:
+    resumable), with the step and more."""
     write_atomic(folder / STATUS_FILE, to_json({"status": status, **fields, "updated": now()}))
 
 
@@ -241,12 +266,32 @@ def is_locked(folder: Path) -> bool:
     return False
 
 
+def with_absolute_data(config: Config) -> Config:
+    """`config` with a file target's path made absolute, so that the run resumes, samples and plots from any
+    folder (its checkpoints also record the table's SHA-256: a changed file is refused)."""
+    kind, _, path = config.data.target.partition(":")
+    if kind != "file" or Path(path).is_absolute():
+        return config
+    return replace(config, target=f"file:{Path(path).absolute()}")
+
+
 def start_run(folder: str | os.PathLike, config: Config) -> Path:
     """Create the folder and write config.json, so a run is recognisable from its first second."""
     folder, written = Path(folder), to_json(resolved(config).to_dict())  # a config the registries refuse: nothing made
-    folder.mkdir(parents=True, exist_ok=True)
+    _make_folder(folder)
     write_atomic(folder / "config.json", written)
     return folder
+
+
+def _make_folder(folder: Path) -> None:
+    """The folder and those above it, or RunError saying why not (a file in the way, no permission)."""
+    blocking = next((above for above in [folder, *folder.parents] if above.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise RunError(f"cannot create folder {folder}: {blocking} is a file")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise RunError(f"cannot create folder {folder}: {error.strerror or error}") from None
 
 
 def save_run(
@@ -259,7 +304,7 @@ def save_run(
 ) -> list[Path]:
     """Write a trained run's files into its folder; returns the paths written."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    _make_folder(folder)
     write_atomic(folder / "config.json", to_json(result.config.to_dict()))
     write_atomic(folder / "history.csv", history_csv(result.history))
     written = [folder / "config.json", folder / "history.csv"]

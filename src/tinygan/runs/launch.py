@@ -74,7 +74,8 @@ class RunOptions:
 def train_run(config: Config, folder: str | Path, options: RunOptions = RunOptions(), *,
               progress: Callable[[int, list[dict]], None] | None = None) -> tuple[TrainResult, list[Path]]:
     """Train `config` into a new run folder (checked by `runs.check_run_dir` first); returns the result and
-    the files written."""
+    the files written. A data file's path is made absolute (`runs.with_absolute_data`)."""
+    config = runs.with_absolute_data(config)
     folder = runs.start_run(folder, config)
     with runs.run_lock(folder):
         return _run(config, folder, options, progress, None, [], runs.now())
@@ -231,13 +232,24 @@ def _run(config: Config, folder: Path, options: RunOptions, progress, resume: Sn
             on_frame = _picture_logger(config, board, options.lang)
         if options.pictures:
             pictures.preload()  # matplotlib loads while the programs compile and train
-        result = train(config, progress=progress, frames=options.pictures or options.tensorboard, resume=resume,
-                       checkpoint=checkpoint, checkpoint_every=options.checkpoint_every, on_frame=on_frame)
-        reasons = [result.metrics[key] for key in ("stop_reason", "divergence") if key in result.metrics]
-        runs.write_status(folder, runs.run_status(result.status), **status, **({"reason": reasons[0]} if reasons else {}))
-        written = runs.save_run(result, folder, pictures=options.pictures, lang=options.lang,
-                                animation=Path(options.animation) if options.animation else None)
+        try:
+            result = train(config, progress=progress, frames=options.pictures or options.tensorboard, resume=resume,
+                           checkpoint=checkpoint, checkpoint_every=options.checkpoint_every, on_frame=on_frame)
+            reasons = [result.metrics[key] for key in ("stop_reason", "divergence") if key in result.metrics]
+            runs.write_status(folder, runs.run_status(result.status), **status,
+                              **({"reason": reasons[0]} if reasons else {}))
+            written = runs.save_run(result, folder, pictures=options.pictures, lang=options.lang,
+                                    animation=Path(options.animation) if options.animation else None)
+        except Exception as error:  # out of memory, a full disk: the folder says so, and resume goes on from it
+            runs.write_status(folder, "failed", **status, reason=_first_line(error))
+            raise
     return result, written
+
+
+def _first_line(error: Exception, limit: int = 300) -> str:
+    """An error in one short line, for status.json (XLA's out-of-memory text runs to many lines)."""
+    line = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+    return line if len(line) <= limit else line[:limit - 3] + "..."
 
 
 def _both(first, second):
