@@ -180,6 +180,9 @@ CONFIG_CASES = [
     ("batch of 2**62", "c.toml", b"[train]\nbatch_size = 4611686018427387904", [], "train.batch_size"),
     ("width of 2**40", "c.toml", b"[model]\nhidden_size = 1099511627776", [], "model.hidden_size"),
     ("sweep: huge seeds", "c.toml", b'seeds = "0:' + b"1" * 31 + b'"', ["sweep"], "--seeds"),
+    ("past float32", "c.toml", b"[optim]\nlearning_rate = 1e308", [],
+     "optim.learning_rate: must be within float32's range, +-3.4e38 (training computes in float32), got 1e+308"),
+    ("empty path in out", "c.toml", b'out = ""', [], "expected a path, got an empty text"),
 ]
 
 
@@ -197,10 +200,10 @@ def test_a_bad_config_file(tmp_path, capsys, name, file, content, extra, expecte
 # ---------------------------------------------------------------- data files
 
 DATA_CASES = [
-    ("one row", "d.csv", b"1.5\n", "", "holds a single value"),
+    ("one row", "d.csv", b"1.5\n", "", "holds one data row; a distribution to learn needs at least two rows"),
     ("identical rows", "d.csv", b"x\n" + b"3.0\n" * 50, "", "holds a single value"),
     ("identical column", "d.npy", np.stack([np.arange(5.0), np.ones(5)], 1), "", "holds a single value"),
-    ("one column, two asked", "d.csv", b"1\n2\n3\n", "0,1", "d.csv has 1 columns (0 to 0), asked for column 1"),
+    ("one column, two asked", "d.csv", b"1\n2\n3\n", "0,1", "d.csv has 1 column (0), asked for column 1"),
     ("header name missing", "d.csv", b"x,y\n1,2\n3,4\n", "z", "no column 'z' in d.csv"),
     ("mixed delimiters", "d.csv", b"1,2\n3;4\n5\t6\n", "", "line 2 has 1 cells, expected 2"),
     ("beyond float64", "d.csv", b"1e309\n2\n", "", "non-finite values at lines 1"),

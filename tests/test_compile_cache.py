@@ -66,3 +66,21 @@ def test_a_second_run_reads_the_cache_and_gives_the_same_numbers(started_at_once
 def test_runs_that_start_at_once_share_a_fresh_cache(started_at_once):
     _, (a, b) = started_at_once
     assert a == b
+
+
+def test_a_cache_folder_that_cannot_be_used_is_said_in_one_note(tmp_path):
+    """TINYGAN_COMPILE_CACHE naming a file, or a folder under one: a note on stderr, and no cache (nothing
+    is written there); the default folder failing says nothing (a read-only home is not the user's choice)."""
+    (tmp_path / "file").write_text("kept")
+    code = "from tinygan.cli import compile_cache; print(compile_cache.enable())"
+    for chosen, problem in [(tmp_path / "file", "is a file, not a folder"),
+                            (tmp_path / "file" / "sub", "not a directory")]:
+        done = subprocess.run([sys.executable, "-c", code], env=_environment(**{compile_cache.CACHE_ENV: str(chosen)}),
+                              capture_output=True, text=True, check=True, timeout=60)
+        assert done.stdout == "None\n"
+        assert done.stderr == (f"tinygan: note: {compile_cache.CACHE_ENV}={chosen}: {problem}; compiling without "
+                               "the cache\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60,
+                          env={**_environment(XDG_CACHE_HOME=str(tmp_path / "file")), compile_cache.CACHE_ENV: ""})
+    assert (done.stdout, done.stderr) == ("None\n", "")
+    assert (tmp_path / "file").read_text() == "kept"

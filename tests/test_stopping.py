@@ -73,7 +73,10 @@ def test_parse_stop_rule(text, rule):
     ("w1<<3", "train.stop_when: expected METRIC<NUMBER, METRIC>NUMBER or plateau, got 'w1<<3'"),
     ("w1<=3", "train.stop_when: expected METRIC<NUMBER, METRIC>NUMBER or plateau, got 'w1<=3'"),
     ("w1<", "train.stop_when: expected METRIC<NUMBER, METRIC>NUMBER or plateau, got 'w1<'"),
-    ("w1<inf", "train.stop_when: expected METRIC<NUMBER, METRIC>NUMBER or plateau, got 'w1<inf'"),
+    ("w1<inf", "train.stop_when: the threshold 'inf' in 'w1<inf' is not a finite number (expected METRIC<NUMBER, "
+               "METRIC>NUMBER or plateau)"),
+    ("w1 > nan", "train.stop_when: the threshold 'nan' in 'w1 > nan' is not a finite number (expected METRIC<NUMBER, "
+                 "METRIC>NUMBER or plateau)"),
     ("__import__('os')<1", ("train.stop_when: expected METRIC<NUMBER, METRIC>NUMBER or plateau, "
                             "got \"__import__('os')<1\"")),
     ("Plateau", "train.stop_when: expected METRIC<NUMBER, METRIC>NUMBER or plateau, got 'Plateau'"),

@@ -207,8 +207,10 @@ def test_success_rules():
     assert (rule.metric, rule.kind, rule.threshold) == ("w1", "<", 0.05)
     assert sweeps.succeeds({"w1": 0.01}, rule) and not sweeps.succeeds({"w1": 0.05}, rule)
     assert not sweeps.succeeds({"w1": math.nan}, rule)  # a diverged run never succeeds
-    for text, message in [("plateau", "expected METRIC"), ("loss_d<1", "final metric"), ("w1=0.1", "expected"),
-                          ("sliced_w1<0.1", "not measured for target 'gaussian'")]:
+    for text, message in [("plateau", "plateau is a stopping rule"), ("loss_d<1", "final metric"),
+                          ("w1=0.1", "expected"), ("sliced_w1<0.1", "not measured for target 'gaussian'"),
+                          ("w1<nan", "^--success: the threshold 'nan' in 'w1<nan' is not a finite number \\(expected "
+                                     "METRIC<NUMBER or METRIC>NUMBER\\)$")]:
         with pytest.raises(sweeps.SweepError, match=message):
             sweeps.parse_success(text, [seed])
     ring = tinygan.config_from_preset("ring")

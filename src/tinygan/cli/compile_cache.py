@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import jax
@@ -35,7 +36,8 @@ def cache_folder() -> Path | None:
 
 def enable() -> Path | None:
     """Turn the cache on for this process (before its first compile), unless the environment turns it off or
-    the folder cannot be made: then training compiles as it would anyway. Returns the folder in use."""
+    the folder cannot be made or written: then training compiles as it would anyway (with a note on stderr when
+    TINYGAN_COMPILE_CACHE named that folder). Returns the folder in use."""
     if jax.config.jax_compilation_cache_dir:  # given to JAX already (JAX_COMPILATION_CACHE_DIR): kept as it is
         return Path(jax.config.jax_compilation_cache_dir)
     folder = cache_folder()
@@ -43,7 +45,13 @@ def enable() -> Path | None:
         return None
     try:
         folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
+        problem = "" if os.access(folder, os.R_OK | os.W_OK | os.X_OK) else "cannot be written"
+    except OSError as error:
+        problem = "is a file, not a folder" if folder.is_file() else (error.strerror or str(error)).lower()
+    if problem:
+        if os.environ.get(CACHE_ENV, "").strip():  # the user's own choice: say why it is not used
+            print(f"tinygan: note: {CACHE_ENV}={os.environ[CACHE_ENV]}: {problem}; compiling without the cache",
+                  file=sys.stderr)
         return None
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)  # a size limit: locked reads and writes

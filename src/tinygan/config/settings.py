@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import difflib
 import functools
 import inspect
 import itertools
@@ -38,6 +39,9 @@ def _is_finite(number: float) -> bool:
     return abs(number) < 2**1023 if isinstance(number, int) else math.isfinite(number)
 
 
+FLOAT32_MAX = 3.4028234663852886e38  # float(np.finfo(np.float32).max)
+
+
 def _require(section: str, name: str, value: Any, kind: type, *, minimum=None, maximum=None, above=None,
              choices=None):
     """Check one field; raise ConfigError naming it as `section.name`."""
@@ -45,6 +49,9 @@ def _require(section: str, name: str, value: Any, kind: type, *, minimum=None, m
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if kind is float and not (is_number and _is_finite(value)):
         raise ConfigError(f"{where}: must be a finite number, got {value!r}")
+    if kind is float and abs(value) > FLOAT32_MAX:  # it would be infinite in the program
+        raise ConfigError(f"{where}: must be within float32's range, +-3.4e38 (training computes in float32), "
+                          f"got {value!r}")
     if kind is int and not (isinstance(value, int) and not isinstance(value, bool)):
         raise ConfigError(f"{where}: must be a whole number, got {value!r}")
     if kind is bool and not isinstance(value, bool):
@@ -102,7 +109,11 @@ class DataConfig:
         takes_argument = kind in names.TAKES_ARGUMENT
         if kind not in names.TARGETS or (colon and not argument.strip()) or takes_argument != bool(colon):
             known = ", ".join(f"{name}:..." if name in names.TAKES_ARGUMENT else name for name in names.TARGETS)
-            raise ConfigError(f"data.target: must be one of {known}, got {self.target!r}")
+            looks_like_a_file = self.target.lower().endswith((".csv", ".npy")) or "/" in self.target
+            close = difflib.get_close_matches(kind, names.TARGETS, n=1, cutoff=0.6)
+            hint = (f"; a data file is file:{self.target}" if looks_like_a_file and not colon else
+                    f"; did you mean {close[0]}?" if close and close[0] != kind else "")
+            raise ConfigError(f"data.target: must be one of {known}, got {self.target!r}{hint}")
         _require("data", "mean", self.mean, float)
         _require("data", "std", self.std, float, above=0)
         for name in ("mixture_means", "mixture_stds", "mixture_weights", "target_params", "columns"):
@@ -235,6 +246,7 @@ class OptimConfig:
 NAN_POLICIES = names.NAN_POLICIES
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _THRESHOLD_RULE = re.compile(rf"\s*(\w+)\s*([<>])\s*({_NUMBER})\s*")
+_RULE_SHAPE = re.compile(r"\s*(\w+)\s*([<>])\s*([^<>=\s].*?)\s*")  # a threshold, if not a number
 
 
 class StopRule(NamedTuple):
@@ -245,18 +257,23 @@ class StopRule(NamedTuple):
     threshold: float = math.nan
 
 
-def parse_stop_rule(text: str) -> StopRule | None:
-    """`"w1<0.02"` -> StopRule("<", "w1", 0.02); `"plateau"` -> StopRule("plateau"); `""` -> None.
+def parse_stop_rule(text: str, *, plateau: bool = True) -> StopRule | None:
+    """`"w1<0.02"` -> StopRule("<", "w1", 0.02); `"plateau"` -> StopRule("plateau") (unless `plateau` is
+    False: a sweep's success is a threshold); `""` -> None.
 
     A regular expression, never eval; raises ValueError saying what was expected.
     """
+    expected = "METRIC<NUMBER, METRIC>NUMBER or plateau" if plateau else "METRIC<NUMBER or METRIC>NUMBER"
     if not text.strip():
         return None
-    if text.strip() == "plateau":
+    if plateau and text.strip() == "plateau":
         return StopRule("plateau")
     match = _THRESHOLD_RULE.fullmatch(text)
     if match is None:
-        raise ValueError(f"expected METRIC<NUMBER, METRIC>NUMBER or plateau, got {text!r}")
+        shaped = _RULE_SHAPE.fullmatch(text)  # METRIC<something: say what is wrong with the something
+        if shaped:
+            raise ValueError(f"the threshold {shaped[3]!r} in {text!r} is not a finite number (expected {expected})")
+        raise ValueError(f"expected {expected}, got {text!r}")
     metric, kind, threshold = match.groups()
     if metric not in names.STOP_METRICS:
         raise ValueError(f"unknown metric {metric!r} in {text!r} (known: {', '.join(names.STOP_METRICS)})")

@@ -157,7 +157,8 @@ def _pick_columns(columns: str, width: int, header: list[str] | None, path: str)
             where = f"its header has {', '.join(map(repr, header))}" if header else "it has no header"
             raise DataError(f"data.columns: no column {name!r} in {path} ({where})")
         if index >= width:
-            raise DataError(f"data.columns: {path} has {width} columns (0 to {width - 1}), asked for column {index}")
+            held = "1 column (0)" if width == 1 else f"{width} columns (0 to {width - 1})"
+            raise DataError(f"data.columns: {path} has {held}, asked for column {index}")
         picked.append(index)
     return picked or list(range(width))
 

@@ -116,8 +116,11 @@ def parse_grid(items: Sequence[str], base: Config) -> list[dict]:
 
 def parse_success(text: str, configs: Sequence[Config]) -> StopRule:
     """'w1<0.05': a final metric every cell measures, < or >, a number (the stopping rule's grammar)."""
+    if text.strip() == "plateau":
+        raise SweepError("--success: plateau is a stopping rule (--stop-when plateau); success is a threshold on a "
+                         "final metric, METRIC<NUMBER or METRIC>NUMBER")
     try:
-        rule = parse_stop_rule(text)
+        rule = parse_stop_rule(text, plateau=False)
     except ValueError as error:
         raise SweepError(f"--success: {error}") from None
     if rule is None or rule.kind == "plateau" or rule.metric in ("loss_d", "loss_g"):
