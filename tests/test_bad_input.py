@@ -356,7 +356,7 @@ RUN_CASES = [
     ("manifest: config invalid", tamper(lambda m, a: m["config"]["train"].update(num_steps=0)), SAMPLE,
      "its config is not valid: train.num_steps"),
     ("manifest: config reads /etc/passwd", tamper(lambda m, a: m["config"]["data"].update(target="file:/etc/passwd")),
-     SAMPLE, "its config is not valid: data.target"),
+     SAMPLE, "the data it trained on cannot be used: data.target: /etc/passwd"),
     ("history: columns of unequal length", tamper(lambda m, a: a.update({"history.loss_d": a["history.loss_d"][:2]})),
      PLOT, "its history's columns differ in length"),
     ("history: columns a string", tamper(lambda m, a: m.update(history_columns="step")), SAMPLE,

@@ -104,7 +104,7 @@ PRESET_HELP = ("named configuration to start from; a preset changes the defaults
 
 def config_from_args(args: argparse.Namespace, *, notes: bool = True):
     """The config the command line and its config file ask for; `notes`: say which given settings it leaves
-    unused (a sweep says it of its grid's cells instead: `given_settings`)."""
+    unused (a sweep says it of its grid's cells instead: `note_unused`)."""
     if args.preset is None:  # not given on the command line nor in a config file
         args.preset, args.preset_chosen = default_preset(args.target), True
     overrides = given_settings(args)
@@ -129,9 +129,10 @@ def note_unused(args: argparse.Namespace, configs) -> None:
     """A note for each given setting that none of `configs` uses (unless --quiet)."""
     if getattr(args, "quiet", False):
         return
-    lines = [set(unused_settings(config, given_settings(args))) for config in configs]
-    for line in unused_settings(configs[0], given_settings(args)):
-        if all(line in each for each in lines):
+    given = given_settings(args)
+    everywhere = set.intersection(*(set(unused_settings(config, given)) for config in configs))
+    for line in unused_settings(configs[0], given):  # in the order of the settings
+        if line in everywhere:
             print(f"tinygan: note: {line}", file=sys.stderr)
 
 
