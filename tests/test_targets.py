@@ -7,7 +7,8 @@ import scipy.stats
 
 import tinygan
 from tinygan.config import ConfigError, DataConfig
-from tinygan.data.files import DataError, load_table
+from tinygan.data import files
+from tinygan.data.files import DataError, load_table, read_table
 from tinygan.data.targets import MixtureLaw, make_target, parse_scipy_law
 
 
@@ -155,6 +156,34 @@ def test_csv_without_a_header(tmp_path):
     np.testing.assert_array_equal(load_table(path), [[1.5, -2], [0.3, 4]])
 
 
+TABLE = [[1.5, -2.0, 300.0], [0.25, 4.0, 1e-3], [-7.0, 0.5, 2.0]]
+
+
+@pytest.mark.parametrize("text, names", [
+    ("a\tb\tc\n1.5\t-2\t300\n.25\t4\t1e-3\n-7\t0.5\t2\n", ("a", "b", "c")),  # tabs
+    ("a;b;c\n1.5;-2;300\n0.25;4;0.001\n-7;.5;2\n", ("a", "b", "c")),  # semicolons
+    ("a;b;c\n1,5;-2;300\n0,25;4;0,001\n-7;0,5;2\n", ("a", "b", "c")),  # and decimal commas, as spreadsheets in Europe
+    ("a|b|c\n1.5|-2|300\n0.25|4|0.001\n-7|0.5|2\n", ("a", "b", "c")),  # pipes
+    ("  a   b  c\n 1.5  -2 300\n0.25 4\t0.001\n-7 0.5 2  \n", ("a", "b", "c")),  # runs of spaces and tabs
+    ('"a","b","c"\n"1.5","-2","300"\n0.25,4,0.001\n-7, 0.5 ,2\n', ("a", "b", "c")),  # quoted, spaced
+    ("# made by hand\n\n# the header:\na,b,c\n1.5,-2,300\n# a note\n0.25,4,0.001\n-7,0.5,2\n", ("a", "b", "c")),
+    ("# a,b,c\n1.5,-2,300\n0.25,4,0.001\n-7,0.5,2\n", ("a", "b", "c")),  # numpy.savetxt's header
+    ("# a b\n1.5 -2 300\n0.25 4 0.001\n-7 0.5 2\n", ("x1", "x2", "x3")),  # a comment of another width: no header
+], ids=["tabs", "semicolons", "decimal commas", "pipes", "spaces", "quoted", "comments", "savetxt", "comment"])
+def test_a_table_is_read_with_its_own_delimiter_and_decimal_mark(tmp_path, text, names):
+    """The delimiter is the one that splits every line alike; the same numbers whichever it is, small files
+    and large ones (numpy's fast reader) alike."""
+    path = write(tmp_path, text)
+    table, read = read_table(path)
+    np.testing.assert_array_equal(table, TABLE)
+    assert read == names
+    lines = text.splitlines()
+    body = [line for line in lines if line.strip() and not line.startswith("#")][-3:]
+    large = "\n".join(lines + body * (files.FAST_BYTES // 20)) + "\n"
+    assert len(large) > files.FAST_BYTES
+    np.testing.assert_array_equal(read_table(write(tmp_path, large, "large.csv"))[0][:3], TABLE)
+
+
 def test_npy_files(tmp_path):
     np.save(tmp_path / "one.npy", np.array([1.0, 2.0, 3.0]))
     np.save(tmp_path / "two.npy", np.arange(12.0).reshape(4, 3))
@@ -168,7 +197,7 @@ def test_npy_files(tmp_path):
 @pytest.mark.parametrize("text, columns, message", [
     ("", "", "holds no data rows"),
     ("x,y\n", "", "holds no data rows"),
-    ("1,2\n3\n", "", "line 2 has 1 cells, expected 2"),
+    ("1,2\n3\n", "", "line 2 has 1 cell, expected 2"),
     ("x,y\n1,2\n3,oops\n", "", "line 3, column 1 ('y'): 'oops' is not a number"),
     ("1,2\nnan,3\n4,5\n6,inf\n", "", "missing or non-finite values at lines 2, 4"),
     ("1,2\n,3\n4,NA\n", "", "missing or non-finite values at lines 2, 3"),

@@ -1,4 +1,8 @@
-"""Loading samples from a data file: a CSV (header optional) or a .npy array, checked row by row.
+"""Loading samples from a data file: a text table or a .npy array, checked row by row.
+
+A text table is a CSV, or cells split by tabs, semicolons, pipes or runs of spaces (`sniff` tells which, and a
+decimal comma beside semicolons), with a header or not; lines that start with '#' are comments, and the last
+one before the rows names the columns when it fits them (numpy.savetxt's header).
 
 Every problem is one line naming the file and, where it has one, the line
 and column: a user's data never ends in a traceback.
@@ -14,6 +18,7 @@ import warnings
 import zipfile
 import zlib
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -61,27 +66,43 @@ def read_table(path: str, columns: str = "") -> tuple[np.ndarray, tuple[str, ...
     if file.suffix.lower() == ".npy":
         table = _load_npy(data, columns, path)
         return table, default_names(table.shape[1])
-    rows = _csv_rows(data, path)
+    rows, comments, dialect = _csv_rows(data, path)
     header = _header(rows[0][1]) if rows else None
     if header is not None:
         rows = rows[1:]
+    elif rows:
+        header = _commented_header(comments, dialect, len(rows[0][1]))
     if not rows:
         raise DataError(f"data.target: {path} holds no data rows")
     width = len(header or rows[0][1])
     for line, cells in rows:
         if len(cells) != width:
-            raise DataError(f"data.target: {path} line {line} has {len(cells)} cells, expected {width}")
+            raise DataError(f"data.target: {path} line {line} has {len(cells)} cell{'s' if len(cells) != 1 else ''}, "
+                            f"expected {width}")
     picked = _pick_columns(columns, width, header, path)
     table = np.empty((len(rows), len(picked)))
     for i, (line, cells) in enumerate(rows):
         for j, column in enumerate(picked):
-            cell = cells[column]
+            cell = cells[column].replace(",", ".") if dialect.decimal_comma else cells[column]
             if not _is_number(cell) and cell.lower() not in MISSING:
                 named = f" ({header[column]!r})" if header else ""
-                raise DataError(f"data.target: {path} line {line}, column {column}{named}: {cell!r} is not a number")
+                pick = " (pick the numeric columns with --columns)" if len(picked) > 1 and not columns else ""
+                raise DataError(f"data.target: {path} line {line}, column {column}{named}: {cells[column]!r} is "
+                                f"not a number{pick}")
             table[i, j] = float(cell) if _is_number(cell) else np.nan
     names = tuple(header[column] for column in picked) if header else default_names(len(picked))
     return _refuse_non_finite(table, [line for line, _ in rows], "line", path), names
+
+
+def _commented_header(comments: list[str], dialect: Dialect, width: int) -> list[str] | None:
+    """numpy.savetxt's header: the last comment line before the rows ('# a,b'), when it names every column."""
+    if not comments:
+        return None
+    try:
+        named = _split([comments[-1].lstrip().removeprefix("#").strip()], dialect)[0]
+    except (csv.Error, IndexError):
+        return None
+    return named if len(named) == width and _header(named) else None
 
 
 def _header(cells: list[str]) -> list[str] | None:
@@ -100,42 +121,102 @@ def _clean_csv(file: Path, columns: str, path: str) -> tuple[np.ndarray, tuple[s
     ragged rows, odd bytes), which the careful reader then reads again and names by line."""
     try:
         with open(file, encoding="utf-8-sig", newline="") as text:
-            reader = csv.reader(text)
-            first = next(cells for cells in reader if any(cell.strip() for cell in cells))
-            skipped = reader.line_num
-        header = _header([cell.strip() for cell in first])
-        picked = _pick_columns(columns, len(first), header, path)
+            head = [line for line, _ in zip(text, range(SNIFF_LINES))]
+        start = next(i for i, line in enumerate(head) if line.strip() and not _is_comment(line))
+        comments = [line for line in head[:start] if _is_comment(line)]
+        if any(_is_comment(line) for line in head[start:]):
+            return None  # comments among the rows: the careful reader skips them
+        dialect = sniff([line for line in head[start:] if line.strip()])
+        if dialect.decimal_comma:
+            return None
+        first = _split(head[start:start + 1], dialect)[0]
+        header = _header(first)
+        named = header or _commented_header(comments, dialect, len(first))
+        picked = _pick_columns(columns, len(first), named, path)
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # numpy warns of an empty file: the careful reader says it better
             # Every column read, and no comments: a row of another width or a '#' fails here as in the careful reader
             # (with usecols, loadtxt would drop a row's extra cells; by default it skips what follows a '#').
-            table = np.loadtxt(file, delimiter=",", quotechar='"', dtype=np.float64, ndmin=2, encoding="utf-8-sig",
-                               skiprows=skipped if header else skipped - 1, comments=None)
-    except (StopIteration, ValueError, UnicodeDecodeError, csv.Error, Warning):
+            table = np.loadtxt(file, delimiter=dialect.delimiter, quotechar='"', dtype=np.float64, ndmin=2,
+                               encoding="utf-8-sig", skiprows=start + (1 if header else 0), comments=None)
+    except (StopIteration, IndexError, ValueError, UnicodeDecodeError, csv.Error, Warning):
         return None
     if not table.size or table.shape[1] != len(first) or not np.isfinite(table).all():
         return None
     table = table[:, picked]
-    names = tuple(header[column] for column in picked) if header else default_names(len(picked))
+    names = tuple(named[column] for column in picked) if named else default_names(len(picked))
     return table, names
 
 
-def _csv_rows(data: bytes, path: str) -> list[tuple[int, list[str]]]:
-    """(line number, stripped cells) of the non-blank records, each numbered by the line where it starts."""
+class Dialect(NamedTuple):
+    """How a text table is written: its delimiter (None: runs of spaces or tabs), and whether its decimal mark
+    is a comma ('4,5' for 4.5, as spreadsheets write it in much of Europe, with ';' between cells)."""
+
+    delimiter: str | None = ","
+    decimal_comma: bool = False
+
+
+DELIMITERS = (",", "\t", ";", "|")  # tried in this order, then runs of whitespace
+SNIFF_LINES = 100  # the lines that decide the dialect: every one must split into the same number of cells
+
+
+def sniff(lines: list[str]) -> Dialect:
+    """The dialect whose delimiter splits every one of the first SNIFF_LINES data lines (blank and '#' lines
+    aside) into the same number of cells, above one; a comma when none does (one column, or ragged rows, which
+    the reader then names by line)."""
+    sample = lines[:SNIFF_LINES]
+    for delimiter in (*DELIMITERS, None):
+        try:
+            rows = _split(sample, Dialect(delimiter))
+        except csv.Error:  # a field past the csv module's limit: the reader names its line
+            continue
+        if len({len(cells) for cells in rows}) == 1 and len(rows[0]) > 1:
+            cells = [cell for row in rows for cell in row if "," in cell]
+            decimal = delimiter != "," and bool(cells) and all(_is_number(cell.replace(",", ".")) for cell in cells)
+            return Dialect(delimiter, decimal)
+    return Dialect()
+
+
+def _split(lines: list[str], dialect: Dialect) -> list[list[str]]:
+    """Each line's stripped cells (a record quoted across lines is not split by `sniff`'s sample)."""
+    if dialect.delimiter is None:
+        return [line.split() for line in lines]
+    return [[cell.strip() for cell in cells] for cells in csv.reader(lines, delimiter=dialect.delimiter)]
+
+
+def _is_comment(line: str) -> bool:
+    return line.lstrip().startswith("#")
+
+
+def _csv_rows(data: bytes, path: str) -> tuple[list[tuple[int, list[str]]], list[str], Dialect]:
+    """(line number, stripped cells) of the non-blank records, each numbered by the line where it starts; the
+    comment lines ('#' first) before the first record, which are skipped like those after it; the dialect."""
     try:
         text = data.decode("utf-8-sig")  # a BOM is not part of the first cell
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise DataError(f"data.target: {path} line {line} is not UTF-8 text (byte {data[error.start]:#04x})") from None
-    reader, rows, line = csv.reader(io.StringIO(text, newline="")), [], 1
+    lines = text.splitlines()
+    dialect = sniff([line for line in lines if line.strip() and not _is_comment(line)])
+    rows, comments = [], []
+    if dialect.delimiter is None:
+        for number, line in enumerate(lines, 1):
+            if _is_comment(line):
+                comments += [] if rows else [line]
+            elif line.strip():
+                rows.append((number, line.split()))
+        return rows, comments, dialect
+    reader, line = csv.reader(io.StringIO(text, newline=""), delimiter=dialect.delimiter), 1
     try:
         for cells in reader:
-            if any(cell.strip() for cell in cells):
+            if cells and _is_comment(cells[0]):
+                comments += [] if rows else [dialect.delimiter.join(cells)]
+            elif any(cell.strip() for cell in cells):
                 rows.append((line, [cell.strip() for cell in cells]))
             line = reader.line_num + 1
     except csv.Error as error:
         raise DataError(f"data.target: {path} line {line}: {error}") from None
-    return rows
+    return rows, comments, dialect
 
 
 def _is_number(cell: str) -> bool:
@@ -228,6 +309,6 @@ def _refuse_non_finite(table: np.ndarray, numbers: list[int], kind: str, path: s
     bad = [numbers[i] for i in np.flatnonzero(~np.isfinite(table).all(axis=1))]
     if bad:
         more = f" and {len(bad) - shown} more" if len(bad) > shown else ""
-        raise DataError(f"data.target: {path} has missing or non-finite values at {kind}s "
+        raise DataError(f"data.target: {path} has missing or non-finite values at {kind}{'s' if len(bad) > 1 else ''} "
                         f"{', '.join(map(str, bad[:shown]))}{more}")
     return table
