@@ -106,7 +106,7 @@ def test_a_large_csv_is_as_strict_as_a_small_one(tmp_path, damage, message):
     clean, path = "a,b\n" + "\n".join(rows) + "\n", tmp_path / "big.csv"
     path.write_text(clean)
     assert path.stat().st_size > files.FAST_BYTES
-    table, names = files.read_table(str(path))
+    table, names, _ = files.read_table(str(path))
     np.testing.assert_array_equal(table, np.array([[float(v) for v in row.split(",")] for row in rows]))
     rows[100] = damage(rows[100])
     path.write_text("a,b\n" + "\n".join(rows) + "\n")

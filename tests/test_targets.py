@@ -1,5 +1,7 @@
 """Targets beyond the seed's Gaussian: mixtures, scipy.stats laws and samples from files."""
 
+import re
+
 import jax
 import numpy as np
 import pytest
@@ -174,7 +176,7 @@ def test_a_table_is_read_with_its_own_delimiter_and_decimal_mark(tmp_path, text,
     """The delimiter is the one that splits every line alike; the same numbers whichever it is, small files
     and large ones (numpy's fast reader) alike."""
     path = write(tmp_path, text)
-    table, read = read_table(path)
+    table, read, _ = read_table(path)
     np.testing.assert_array_equal(table, TABLE)
     assert read == names
     lines = text.splitlines()
@@ -261,3 +263,25 @@ def test_short_training_run_on_a_file(tmp_path):
     path = write(tmp_path, "x\n" + "".join(f"{v}\n" for v in np.random.default_rng(1).gamma(2, 1, 300)))
     result = tinygan.train(tinygan.config_from_preset("seed", num_steps=20, pretrain_steps=5, target=f"file:{path}"))
     assert result.status == "finished" and np.isfinite(result.metrics["w1"])
+
+
+def test_columns_of_words_are_left_out_and_said(tmp_path, capsys):
+    """A label column (every cell words, missing markers aside) is not learned, unless picked: then it is refused
+    by its line, as is a column of numbers with one word in it."""
+    from tinygan.cli import main
+
+    path = write(tmp_path, "a,species,b\n1,setosa,2\n3,NA,4\n5,virginica,6\n")
+    table = read_table(path)
+    assert (table.names, table.left_out) == (("a", "b"), ("species",))
+    np.testing.assert_array_equal(table.data, [[1, 2], [3, 4], [5, 6]])
+    with pytest.raises(DataError, match=r"line 2, column 1 \('species'\): 'setosa' is not a number$"):
+        read_table(path, "a,species")
+    unnamed = write(tmp_path, "1,x\n2,y\n", "unnamed.csv")
+    assert read_table(unnamed)[1:] == (("x",), ("column 1",))
+    for text, message in [("a,b\nx,y\nz,w\n", "line 2, column 0 ('a'): 'x' is not a number"),  # words only
+                          ("a,b\n1,2\n3,oops\n", "line 3, column 1 ('b'): 'oops' is not a number")]:
+        with pytest.raises(DataError, match=re.escape(message)):
+            read_table(write(tmp_path, text, "bad.csv"))
+    assert main(["config", "--preset", "seed", "--target", f"file:{path}"]) == 0
+    assert capsys.readouterr().err == (f"tinygan: note: {path}: 'species' holds words, not numbers: left out "
+                                       "(--columns picks the columns to learn)\n")

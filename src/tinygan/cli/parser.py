@@ -116,6 +116,8 @@ def config_from_args(args: argparse.Namespace, *, notes: bool = True):
         raise blame_config_file(args, error) from None  # a bad value from --config FILE is named with FILE
     if notes:
         note_unused(args, [config])
+    if not getattr(args, "quiet", False):
+        _note_words_left_out(config)
     return _log_within_the_run(config, typed=args.log_every is not None, quiet=getattr(args, "quiet", False))
 
 
@@ -134,6 +136,17 @@ def note_unused(args: argparse.Namespace, configs) -> None:
     for line in unused_settings(configs[0], given):  # in the order of the settings
         if line in everywhere:
             print(f"tinygan: note: {line}", file=sys.stderr)
+
+
+def _note_words_left_out(config) -> None:
+    """A file target's columns of words (a label, a species) are not learned: said, with how to pick columns."""
+    from tinygan.data.targets import make_target  # loaded (and the file read) by config_from_preset already
+
+    left_out = getattr(make_target(config.data), "left_out", ())
+    if left_out:
+        path = config.data.target.partition(":")[2]
+        print(f"tinygan: note: {path}: {', '.join(map(repr, left_out))} hold{'s' if len(left_out) == 1 else ''} "
+              "words, not numbers: left out (--columns picks the columns to learn)", file=sys.stderr)
 
 
 def _log_within_the_run(config, *, typed: bool, quiet: bool):

@@ -48,8 +48,17 @@ def default_names(width: int) -> tuple[str, ...]:
     return {1: ("x",), 2: ("x", "y")}.get(width, tuple(f"x{i + 1}" for i in range(width)))
 
 
-def read_table(path: str, columns: str = "") -> tuple[np.ndarray, tuple[str, ...]]:
-    """`load_table`'s table and the names of its columns: the header's, else `default_names`."""
+class Table(NamedTuple):
+    """A data file as read: the numbers (rows, columns), the columns' names, and the text columns left out."""
+
+    data: np.ndarray
+    names: tuple[str, ...]
+    left_out: tuple[str, ...] = ()  # columns of words only (a label, a species), when no columns were picked
+
+
+def read_table(path: str, columns: str = "") -> Table:
+    """`load_table`'s table and the names of its columns: the header's, else `default_names`. With no `columns`
+    picked, a column that holds words only is left out (and named in `left_out`): tinygan learns numbers."""
     file = Path(path)
     if not file.is_file():  # nor a pipe or device: reading one could block or never end
         if file.exists():
@@ -65,7 +74,7 @@ def read_table(path: str, columns: str = "") -> tuple[np.ndarray, tuple[str, ...
         raise DataError(f"data.target: {path} cannot be read ({error.strerror})") from None
     if file.suffix.lower() == ".npy":
         table = _load_npy(data, columns, path)
-        return table, default_names(table.shape[1])
+        return Table(table, default_names(table.shape[1]))
     rows, comments, dialect = _csv_rows(data, path)
     header = _header(rows[0][1]) if rows else None
     if header is not None:
@@ -80,6 +89,11 @@ def read_table(path: str, columns: str = "") -> tuple[np.ndarray, tuple[str, ...
             raise DataError(f"data.target: {path} line {line} has {len(cells)} cell{'s' if len(cells) != 1 else ''}, "
                             f"expected {width}")
     picked = _pick_columns(columns, width, header, path)
+    words = [] if columns.strip() else [column for column in picked if _all_words(rows, column)]
+    if len(words) < len(picked):  # words everywhere: the first cell is refused below, by its line
+        picked = [column for column in picked if column not in words]
+    else:
+        words = []
     table = np.empty((len(rows), len(picked)))
     for i, (line, cells) in enumerate(rows):
         for j, column in enumerate(picked):
@@ -91,7 +105,15 @@ def read_table(path: str, columns: str = "") -> tuple[np.ndarray, tuple[str, ...
                                 f"not a number{pick}")
             table[i, j] = float(cell) if _is_number(cell) else np.nan
     names = tuple(header[column] for column in picked) if header else default_names(len(picked))
-    return _refuse_non_finite(table, [line for line, _ in rows], "line", path), names
+    left_out = tuple(header[column] if header else f"column {column}" for column in words)
+    return Table(_refuse_non_finite(table, [line for line, _ in rows], "line", path), names, left_out)
+
+
+def _all_words(rows: list[tuple[int, list[str]]], column: int) -> bool:
+    """Whether a column holds words only (missing markers aside), as a label or a category does."""
+    cells = [cells[column] for _, cells in rows]
+    return not any(_is_number(cell) or _is_number(cell.replace(",", ".")) for cell in cells) and any(
+        cell.lower() not in MISSING for cell in cells)
 
 
 def _commented_header(comments: list[str], dialect: Dialect, width: int) -> list[str] | None:
@@ -115,7 +137,7 @@ def _header(cells: list[str]) -> list[str] | None:
 FAST_BYTES = 1 << 20  # CSV files larger than this are first read by numpy's parser, in C
 
 
-def _clean_csv(file: Path, columns: str, path: str) -> tuple[np.ndarray, tuple[str, ...]] | None:
+def _clean_csv(file: Path, columns: str, path: str) -> Table | None:
     """A large CSV streamed through `numpy.loadtxt`, the same table the careful reader gives a clean file, in a
     fraction of the time and memory; None for anything out of the ordinary (a missing or non-numeric cell,
     ragged rows, odd bytes), which the careful reader then reads again and names by line."""
@@ -145,7 +167,7 @@ def _clean_csv(file: Path, columns: str, path: str) -> tuple[np.ndarray, tuple[s
         return None
     table = table[:, picked]
     names = tuple(named[column] for column in picked) if named else default_names(len(picked))
-    return table, names
+    return Table(table, names)
 
 
 class Dialect(NamedTuple):

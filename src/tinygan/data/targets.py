@@ -199,6 +199,7 @@ class FileTarget:
 
     data: np.ndarray  # (m, d) float64
     names: tuple[str, ...] = ()  # the columns' names: the file's header, else x, y or x1 ... xd
+    left_out: tuple[str, ...] = ()  # the file's columns of words, not learned (`files.Table`)
     bound_rows: jax.Array | None = None  # the rows as an argument of a program (`engine.with_data`), if they are
 
     modes = None
@@ -297,7 +298,7 @@ MAX_FILE_VALUE = 2.0**64  # a data file's values must be smaller in size: their 
 
 def file_target(config: DataConfig) -> FileTarget:
     path = config.target.partition(":")[2]
-    data, names = read_table(path, config.columns)
+    data, names, left_out = read_table(path, config.columns)
     if np.abs(data).max() >= MAX_FILE_VALUE:
         raise DataError(f"data.target: {path} holds values beyond +-2**64 (their squares overflow float32, which "
                         "training computes in): rescale the data")
@@ -308,7 +309,7 @@ def file_target(config: DataConfig) -> FileTarget:
     if len(constant):
         raise DataError(f"data.target: column {names[constant[0]]!r} of {path} holds a single value; every column "
                         "needs two distinct values (leave it out with --columns)")
-    return FileTarget(data, names)
+    return FileTarget(data, names, left_out=left_out)
 
 
 def mixture_target(config: DataConfig) -> Mixture:
