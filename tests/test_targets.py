@@ -272,16 +272,33 @@ def test_columns_of_words_are_left_out_and_said(tmp_path, capsys):
 
     path = write(tmp_path, "a,species,b\n1,setosa,2\n3,NA,4\n5,virginica,6\n")
     table = read_table(path)
-    assert (table.names, table.left_out) == (("a", "b"), ("species",))
+    assert (table.names, table.left_out) == (("a", "b"), ("'species' (words, not numbers)",))
     np.testing.assert_array_equal(table.data, [[1, 2], [3, 4], [5, 6]])
     with pytest.raises(DataError, match=r"line 2, column 1 \('species'\): 'setosa' is not a number$"):
         read_table(path, "a,species")
     unnamed = write(tmp_path, "1,x\n2,y\n", "unnamed.csv")
-    assert read_table(unnamed)[1:] == (("x",), ("column 1",))
+    assert read_table(unnamed)[1:] == (("x",), ("column 1 (words, not numbers)",))
     for text, message in [("a,b\nx,y\nz,w\n", "line 2, column 0 ('a'): 'x' is not a number"),  # words only
                           ("a,b\n1,2\n3,oops\n", "line 3, column 1 ('b'): 'oops' is not a number")]:
         with pytest.raises(DataError, match=re.escape(message)):
             read_table(write(tmp_path, text, "bad.csv"))
     assert main(["config", "--preset", "seed", "--target", f"file:{path}"]) == 0
-    assert capsys.readouterr().err == (f"tinygan: note: {path}: 'species' holds words, not numbers: left out "
-                                       "(--columns picks the columns to learn)\n")
+    assert capsys.readouterr().err == (f"tinygan: note: {path}: left out 'species' (words, not numbers); --columns "
+                                       "picks the columns to learn\n")
+
+
+@pytest.mark.parametrize("name", ["", "Unnamed: 0", "index"])
+def test_a_row_index_is_left_out_small_or_large(tmp_path, name):
+    """pandas' to_csv writes the index first, unnamed: 0, 1, 2, ... is not data to learn (1, 2, 3, ... neither);
+    a named column, a column picked, or one that does not count the rows is kept."""
+    rows = np.random.default_rng(0).normal(size=(40, 2)).round(4)
+    for counting, kept in [(np.arange, False), (lambda n: np.arange(1, n + 1), False), (lambda n: -np.arange(n), True)]:
+        for repeats, file in [(1, "small.csv"), (1500, "large.csv")]:  # past FAST_BYTES: numpy's reader
+            table = np.tile(rows, (repeats, 1))
+            text = f"{name},a,b\n" + "".join(f"{i},{x},{y}\n" for i, (x, y) in zip(counting(len(table)), table))
+            read = read_table(write(tmp_path, text, file))
+            assert read.names == ((name, "a", "b") if kept else ("a", "b")), file
+            np.testing.assert_array_equal(read.data[:, -2:], table)
+            assert read.left_out == (() if kept else (f"column 0, {name!r} (a row index)",))
+    assert read_table(write(tmp_path, "id,a\n0,1.5\n1,2.5\n"), "").names == ("id", "a")
+    assert read_table(write(tmp_path, ",a\n0,1.5\n1,2.5\n"), "0,1").names == ("", "a")

@@ -139,14 +139,15 @@ def note_unused(args: argparse.Namespace, configs) -> None:
 
 
 def _note_words_left_out(config) -> None:
-    """A file target's columns of words (a label, a species) are not learned: said, with how to pick columns."""
+    """A file target's columns of words (a label, a species) and row index are not learned: said, with how to
+    pick columns."""
     from tinygan.data.targets import make_target  # loaded (and the file read) by config_from_preset already
 
     left_out = getattr(make_target(config.data), "left_out", ())
     if left_out:
         path = config.data.target.partition(":")[2]
-        print(f"tinygan: note: {path}: {', '.join(map(repr, left_out))} hold{'s' if len(left_out) == 1 else ''} "
-              "words, not numbers: left out (--columns picks the columns to learn)", file=sys.stderr)
+        print(f"tinygan: note: {path}: left out {', '.join(left_out)}; --columns picks the columns to learn",
+              file=sys.stderr)
 
 
 def _log_within_the_run(config, *, typed: bool, quiet: bool):

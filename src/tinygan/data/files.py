@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 import struct
 import warnings
 import zipfile
@@ -53,12 +54,12 @@ class Table(NamedTuple):
 
     data: np.ndarray
     names: tuple[str, ...]
-    left_out: tuple[str, ...] = ()  # columns of words only (a label, a species), when no columns were picked
+    left_out: tuple[str, ...] = ()  # with no columns picked: columns of words only, a row index; each with why
 
 
 def read_table(path: str, columns: str = "") -> Table:
     """`load_table`'s table and the names of its columns: the header's, else `default_names`. With no `columns`
-    picked, a column that holds words only is left out (and named in `left_out`): tinygan learns numbers."""
+    picked, a column that holds words only, and a row index (pandas'), are left out and said in `left_out`."""
     file = Path(path)
     if not file.is_file():  # nor a pipe or device: reading one could block or never end
         if file.exists():
@@ -105,8 +106,25 @@ def read_table(path: str, columns: str = "") -> Table:
                                 f"not a number{pick}")
             table[i, j] = float(cell) if _is_number(cell) else np.nan
     names = tuple(header[column] for column in picked) if header else default_names(len(picked))
-    left_out = tuple(header[column] if header else f"column {column}" for column in words)
-    return Table(_refuse_non_finite(table, [line for line, _ in rows], "line", path), names, left_out)
+    left_out = tuple(f"{header[column]!r}" if header else f"column {column}" for column in words)
+    table = Table(_refuse_non_finite(table, [line for line, _ in rows], "line", path), names,
+                  tuple(f"{name} (words, not numbers)" for name in left_out))
+    return _without_index(table, picked, columns)
+
+
+INDEX_NAMES = re.compile(r"|Unnamed: 0|index")  # pandas' to_csv names its index column so, or not at all
+
+
+def _without_index(table: Table, picked: list[int], columns: str) -> Table:
+    """The table without a first column that numbers its rows (0, 1, 2, ... or 1, 2, 3, ...) under no name or
+    pandas' name for it: `DataFrame.to_csv` writes one unless told not to, and it is not data to learn."""
+    data, names = table.data, table.names
+    if columns.strip() or picked[:1] != [0] or data.shape[1] < 2 or not INDEX_NAMES.fullmatch(names[0]):
+        return table
+    counting = np.arange(len(data))
+    if not (np.array_equal(data[:, 0], counting) or np.array_equal(data[:, 0], counting + 1)):
+        return table
+    return Table(data[:, 1:], names[1:], (f"column 0, {names[0]!r} (a row index)", *table.left_out))
 
 
 def _all_words(rows: list[tuple[int, list[str]]], column: int) -> bool:
@@ -167,7 +185,7 @@ def _clean_csv(file: Path, columns: str, path: str) -> Table | None:
         return None
     table = table[:, picked]
     names = tuple(named[column] for column in picked) if named else default_names(len(picked))
-    return Table(table, names)
+    return _without_index(Table(table, names), picked, columns)
 
 
 class Dialect(NamedTuple):
