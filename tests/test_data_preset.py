@@ -250,3 +250,10 @@ def test_a_data_run_is_used_from_any_folder_and_only_with_its_own_table(tmp_path
     assert capsys.readouterr().err == (f"tinygan: error: {checkpoint}: the data it trained on cannot be used: "
                                        f"data.target: no file '{tmp_path / 'here' / 'd.csv'}'\n")
     assert list((tmp_path / "elsewhere").iterdir()) == []
+    (tmp_path / "here" / "d.csv").write_text("x\n" + "".join(f"{value}\n" for value in rows))
+    make_target.cache_clear()
+    config = checkpoints.load(checkpoint, with_frames=False)[0].config
+    for recorded in [{"rows": "300", "columns": 1, "sha256": "0"}, {"rows": 300}, None, []]:
+        if recorded is not None:
+            with pytest.raises(checkpoints.CheckpointError, match="its manifest is malformed \\('data' is not"):
+                checkpoints._check_same_data(checkpoint, config, recorded)

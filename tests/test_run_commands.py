@@ -144,6 +144,12 @@ def test_plot_never_writes_over_an_animation_outside_the_run(run, tmp_path, caps
     assert (tmp_path / "mine.gif").read_bytes() == (folder / "training.gif").read_bytes()
     assert cli.main(["plot", str(copy), "--anim", str(tmp_path / "elsewhere.gif")]) == cli.EXIT_USAGE
     assert "elsewhere.gif: already exists" in capsys.readouterr().err
+    (tmp_path / "dangling.gif").symlink_to(tmp_path / "nowhere.gif")
+    for anim, error in [(".", "--anim .: unknown extension '(none)'; use .gif or .mp4"),
+                        (str(tmp_path / "dangling.gif"), f"--anim {tmp_path / 'dangling.gif'}: already exists")]:
+        assert cli.main(["plot", str(copy), "--anim", anim]) == cli.EXIT_USAGE
+        assert capsys.readouterr().err.startswith(f"tinygan: error: {error}")
+    assert (tmp_path / "dangling.gif").is_symlink() and not (tmp_path / "nowhere.gif").exists()
     assert cli.main(["plot", str(copy), "--lang", "pt", "--anim", str(tmp_path / "mine.gif")]) == 0  # mine.pt.gif
     assert (tmp_path / "mine.pt.gif").is_file() and (tmp_path / "elsewhere.gif").read_bytes() == b"someone else's"
 

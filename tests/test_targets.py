@@ -302,3 +302,30 @@ def test_a_row_index_is_left_out_small_or_large(tmp_path, name):
             assert read.left_out == (() if kept else (f"column 0, {name!r} (a row index)",))
     assert read_table(write(tmp_path, "id,a\n0,1.5\n1,2.5\n"), "").names == ("id", "a")
     assert read_table(write(tmp_path, ",a\n0,1.5\n1,2.5\n"), "0,1").names == ("", "a")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("0,346;0,822\n0,330;-1,303\n", [[0.346, 0.822], [0.33, -1.303]]),  # decimal commas, no header
+    ("10\t2,5\n11\t3,25\n", [[10, 2.5], [11, 3.25]]),
+    ("1,5 2,5\n3,5 4,5\n", [[1.5, 2.5], [3.5, 4.5]]),
+    ('x,y\n1,2\n# a comment, "with a quote\n3,4\n5,6\n# "\n7,8\n', [[1, 2], [3, 4], [5, 6], [7, 8]]),
+    ("\t# indented\na\tb\n1\t2\n3\t4\n", [[1, 2], [3, 4]]),
+    ('a,b\n"#1",2\n3,4\n', "line 2, column 0 ('a'): '#1' is not a number"),  # a quoted '#' is data
+    ('p q\n"1" "2"\n3 4\n', "line 2, column 0 ('p'): '\"1\"' is not a number"),  # whitespace tables quote nothing
+    ("1 2\x0b3 4\n5 6\x0b7 8\n", "line 1, column 1: '2\\x0b3' is not a number"),  # not a word: not left out
+    ("a\tb\n1\t2\n3\n", "line 3 has 1 cell, expected 2"),  # ragged, but tabbed: named by its line
+    ("a b c\n1 2\n3 4\n", "line 2 has 2 cells, expected 3"),
+    ("a,b\n1_0,2\n3,4\n", "line 2, column 0 ('a'): '1_0' is not a number"),
+], ids=["semicolons", "tabs", "spaces", "quote in a comment", "indented comment", "quoted #", "quoted in spaces",
+        "vertical tab", "ragged tabs", "ragged spaces", "underscore"])
+def test_odd_tables_read_alike_small_and_large(tmp_path, text, expected):
+    """Found by fuzzing: each table reads (or is refused) the same whichever reader takes it."""
+    lines = text.splitlines(keepends=True)
+    large = text + "".join(line for line in lines[-2:] if not line.lstrip().startswith("#")) * (files.FAST_BYTES // 8)
+    for name, content in [("small.csv", text), ("large.csv", large)]:
+        path = write(tmp_path, content, name)
+        if isinstance(expected, str):
+            with pytest.raises(DataError, match=re.escape(expected)):
+                read_table(path)
+        else:
+            np.testing.assert_array_equal(read_table(path).data[:len(expected)], expected)

@@ -145,9 +145,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
     lang = args.lang or options.lang
     suffix = "" if lang == options.lang or args.replace else f".{lang}"  # another language goes beside the run's
     if args.anim:  # a new file: checked as draw_pictures names it, with the language's suffix
-        named = Path(args.anim)
-        runs.check_animation_path(named.with_name(f"{named.stem}{suffix}{named.suffix}"))
-        animation = named
+        animation = Path(args.anim)
+        if animation.suffix.lower() not in runs.ANIMATION_FORMATS:
+            runs.check_animation_path(animation)  # refused for its extension, before naming it with the suffix
+        runs.check_animation_path(animation.with_name(f"{animation.stem}{suffix}{animation.suffix}"))
     else:
         animation = _animation_in(folder, Path(options.animation)) if options.animation else None
     result, _ = finished_result(folder)

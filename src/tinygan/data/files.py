@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 import re
 import struct
@@ -77,7 +78,7 @@ def read_table(path: str, columns: str = "") -> Table:
         table = _load_npy(data, columns, path)
         return Table(table, default_names(table.shape[1]))
     rows, comments, dialect = _csv_rows(data, path)
-    header = _header(rows[0][1]) if rows else None
+    header = _header(rows[0][1], dialect) if rows else None
     if header is not None:
         rows = rows[1:]
     elif rows:
@@ -128,10 +129,10 @@ def _without_index(table: Table, picked: list[int], columns: str) -> Table:
 
 
 def _all_words(rows: list[tuple[int, list[str]]], column: int) -> bool:
-    """Whether a column holds words only (missing markers aside), as a label or a category does."""
-    cells = [cells[column] for _, cells in rows]
-    return not any(_is_number(cell) or _is_number(cell.replace(",", ".")) for cell in cells) and any(
-        cell.lower() not in MISSING for cell in cells)
+    """Whether a column holds words only (missing markers aside), as a label or a category does: every other
+    cell has a letter (a cell such as '2;3' is a misread number, refused by its line)."""
+    cells = [cells[column] for _, cells in rows if cells[column].lower() not in MISSING]
+    return bool(cells) and all(any(char.isalpha() for char in cell) and not _is_number(cell) for cell in cells)
 
 
 def _commented_header(comments: list[str], dialect: Dialect, width: int) -> list[str] | None:
@@ -142,12 +143,14 @@ def _commented_header(comments: list[str], dialect: Dialect, width: int) -> list
         named = _split([comments[-1].lstrip().removeprefix("#").strip()], dialect)[0]
     except (csv.Error, IndexError):
         return None
-    return named if len(named) == width and _header(named) else None
+    return named if len(named) == width and _header(named, dialect) else None
 
 
-def _header(cells: list[str]) -> list[str] | None:
-    """The first record as a header when it is words; one of only missing markers is data."""
-    if all(not _is_number(cell) for cell in cells) and any(cell.lower() not in MISSING for cell in cells):
+def _header(cells: list[str], dialect: Dialect) -> list[str] | None:
+    """The first record as a header when it is words; one of only missing markers is data ('0,5' is a number
+    with a decimal comma)."""
+    numbers = [cell.replace(",", ".") if dialect.decimal_comma else cell for cell in cells]
+    if all(not _is_number(cell) for cell in numbers) and any(cell.lower() not in MISSING for cell in cells):
         return cells
     return None
 
@@ -164,20 +167,21 @@ def _clean_csv(file: Path, columns: str, path: str) -> Table | None:
             head = [line for line, _ in zip(text, range(SNIFF_LINES))]
         start = next(i for i, line in enumerate(head) if line.strip() and not _is_comment(line))
         comments = [line for line in head[:start] if _is_comment(line)]
-        if any(_is_comment(line) for line in head[start:]):
-            return None  # comments among the rows: the careful reader skips them
+        if any(_is_comment(line) or line.count('"') % 2 for line in head[start:]):
+            return None  # comments among the rows, or a quote across lines: the careful reader takes them
         dialect = sniff([line for line in head[start:] if line.strip()])
         if dialect.decimal_comma:
             return None
         first = _split(head[start:start + 1], dialect)[0]
-        header = _header(first)
+        header = _header(first, dialect)
         named = header or _commented_header(comments, dialect, len(first))
         picked = _pick_columns(columns, len(first), named, path)
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # numpy warns of an empty file: the careful reader says it better
             # Every column read, and no comments: a row of another width or a '#' fails here as in the careful reader
             # (with usecols, loadtxt would drop a row's extra cells; by default it skips what follows a '#').
-            table = np.loadtxt(file, delimiter=dialect.delimiter, quotechar='"', dtype=np.float64, ndmin=2,
+            quote = '"' if dialect.delimiter else None  # a whitespace table's cells are never quoted
+            table = np.loadtxt(file, delimiter=dialect.delimiter, quotechar=quote, dtype=np.float64, ndmin=2,
                                encoding="utf-8-sig", skiprows=start + (1 if header else 0), comments=None)
     except (StopIteration, IndexError, ValueError, UnicodeDecodeError, csv.Error, Warning):
         return None
@@ -202,64 +206,79 @@ SNIFF_LINES = 100  # the lines that decide the dialect: every one must split int
 
 def sniff(lines: list[str]) -> Dialect:
     """The dialect whose delimiter splits every one of the first SNIFF_LINES data lines (blank and '#' lines
-    aside) into the same number of cells, above one; a comma when none does (one column, or ragged rows, which
-    the reader then names by line)."""
-    sample = lines[:SNIFF_LINES]
+    aside) into the same number of cells, above one: the first of DELIMITERS, then runs of whitespace, that
+    does, unless another that does leaves only decimal commas in its cells ('0,5;1,25'). When none does
+    (ragged rows), the one that splits the most lines, so that the reader names the ragged line; a comma for
+    one column."""
+    sample, splits = lines[:SNIFF_LINES], {}
     for delimiter in (*DELIMITERS, None):
         try:
-            rows = _split(sample, Dialect(delimiter))
+            splits[delimiter] = _split(sample, Dialect(delimiter))
         except csv.Error:  # a field past the csv module's limit: the reader names its line
             continue
-        if len({len(cells) for cells in rows}) == 1 and len(rows[0]) > 1:
-            cells = [cell for row in rows for cell in row if "," in cell]
-            decimal = delimiter != "," and bool(cells) and all(_is_number(cell.replace(",", ".")) for cell in cells)
-            return Dialect(delimiter, decimal)
-    return Dialect()
+    even = [delimiter for delimiter, rows in splits.items() if len({len(cells) for cells in rows}) == 1
+            and len(rows[0]) > 1]
+    for delimiter in even:
+        with_commas = [cell for cells in splits[delimiter] for cell in cells if "," in cell]
+        if delimiter != "," and with_commas and all(DECIMAL_COMMA.fullmatch(cell) for cell in with_commas):
+            return Dialect(delimiter, decimal_comma=True)
+    if even:
+        return Dialect(even[0])
+    split_lines = {delimiter: sum(len(cells) > 1 for cells in rows) for delimiter, rows in splits.items()}
+    most = max(split_lines.values(), default=0)
+    return Dialect(next(d for d, count in split_lines.items() if count == most)) if most else Dialect()
+
+
+DECIMAL_COMMA = re.compile(r"[-+]?\d*,\d+(?:[eE][-+]?\d+)?")  # '0,5', '-1,25e3': a number with a decimal comma
+_WHITESPACE = re.compile(r"[ \t]+")  # between the cells of a whitespace table (as numpy's reader splits them)
 
 
 def _split(lines: list[str], dialect: Dialect) -> list[list[str]]:
     """Each line's stripped cells (a record quoted across lines is not split by `sniff`'s sample)."""
     if dialect.delimiter is None:
-        return [line.split() for line in lines]
+        return [_WHITESPACE.split(line.strip(" \t\r\n")) for line in lines]
     return [[cell.strip() for cell in cells] for cells in csv.reader(lines, delimiter=dialect.delimiter)]
 
 
 def _is_comment(line: str) -> bool:
-    return line.lstrip().startswith("#")
+    """A comment line: '#' first, spaces and tabs aside (a '#' in a quoted first cell is data: '"#1",2')."""
+    return line.lstrip(" \t").startswith("#")
 
 
 def _csv_rows(data: bytes, path: str) -> tuple[list[tuple[int, list[str]]], list[str], Dialect]:
     """(line number, stripped cells) of the non-blank records, each numbered by the line where it starts; the
-    comment lines ('#' first) before the first record, which are skipped like those after it; the dialect."""
+    comment lines ('#' first) before the first record, which are skipped like those after it before the cells
+    are parsed (a quote in a comment opens nothing); the dialect."""
     try:
         text = data.decode("utf-8-sig")  # a BOM is not part of the first cell
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise DataError(f"data.target: {path} line {line} is not UTF-8 text (byte {data[error.start]:#04x})") from None
-    lines = text.splitlines()
-    dialect = sniff([line for line in lines if line.strip() and not _is_comment(line)])
-    rows, comments = [], []
+    lines = list(io.StringIO(text, newline=""))  # split at \n, \r\n and \r only, as the csv module and numpy do
+    comments = [line.strip() for line in itertools.takewhile(lambda line: not line.strip() or _is_comment(line), lines)
+                if line.strip()]
+    kept = [(number, line) for number, line in enumerate(lines, 1) if not _is_comment(line)]
+    dialect = sniff([line for _, line in kept if line.strip()])
     if dialect.delimiter is None:
-        for number, line in enumerate(lines, 1):
-            if _is_comment(line):
-                comments += [] if rows else [line]
-            elif line.strip():
-                rows.append((number, line.split()))
-        return rows, comments, dialect
-    reader, line = csv.reader(io.StringIO(text, newline=""), delimiter=dialect.delimiter), 1
+        return [(number, cells) for number, line in kept if (cells := _split([line], dialect)[0]) != [""]], \
+            comments, dialect
+    rows, reader = [], csv.reader((line for _, line in kept), delimiter=dialect.delimiter)
+    numbers, line = [number for number, _ in kept], kept[0][0] if kept else 1
     try:
         for cells in reader:
-            if cells and _is_comment(cells[0]):
-                comments += [] if rows else [dialect.delimiter.join(cells)]
-            elif any(cell.strip() for cell in cells):
+            if any(cell.strip() for cell in cells):
                 rows.append((line, [cell.strip() for cell in cells]))
-            line = reader.line_num + 1
+            line = numbers[reader.line_num] if reader.line_num < len(numbers) else len(lines) + 1
     except csv.Error as error:
         raise DataError(f"data.target: {path} line {line}: {error}") from None
     return rows, comments, dialect
 
 
 def _is_number(cell: str) -> bool:
+    """A number as a data file writes one: float() also reads '1_0' as 10 and other scripts' digits, which
+    numpy's reader does not (the two readers must agree), and which are more likely a slip than data."""
+    if not cell.isascii() or "_" in cell:
+        return False
     try:
         float(cell)
     except ValueError:

@@ -212,7 +212,8 @@ def _check_same_data(path: Path, config: Config, recorded) -> None:
     if recorded is None or not isinstance(target, FileTarget):
         return
     now = target.fingerprint
-    if not isinstance(recorded, dict) or set(recorded) != set(now):
+    if not isinstance(recorded, dict) or set(recorded) != set(now) or any(
+            type(recorded[key]) is not type(now[key]) for key in now):
         raise CheckpointError(f"{path}: its manifest is malformed ('data' is not the table's rows, columns and sha256)")
     if recorded != now:
         file = config.data.target.partition(":")[2]

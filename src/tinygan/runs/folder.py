@@ -78,7 +78,7 @@ def check_animation_path(path: str | os.PathLike, run_dir: Path | None = None) -
     folder = path.parent.absolute()
     if path.suffix.lower() not in ANIMATION_FORMATS:
         raise RunError(f"--anim {path}: unknown extension {path.suffix or '(none)'!r}; use .gif or .mp4")
-    if path.exists():
+    if os.path.lexists(path):  # a dangling link too: it would be replaced
         raise RunError(f"--anim {path}: already exists; remove it or choose another path")
     if run_dir is not None and folder == run_dir.absolute():
         return path  # the run folder is checked on its own and made before the animation is written
