@@ -1,7 +1,7 @@
 """Loading samples from a data file: a text table or a .npy array, checked row by row.
 
 A text table is a CSV, or cells split by tabs, semicolons, pipes or runs of spaces (`sniff` tells which, and a
-decimal comma beside semicolons), with a header or not; lines that start with '#' are comments, and the last
+decimal comma where commas do not split the cells), with a header or not; lines that start with '#' are comments, and the last
 one before the rows names the columns when it fits them (numpy.savetxt's header).
 
 Every problem is one line naming the file and, where it has one, the line
