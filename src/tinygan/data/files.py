@@ -100,6 +100,9 @@ def read_table(path: str, columns: str = "") -> Table:
     for i, (line, cells) in enumerate(rows):
         for j, column in enumerate(picked):
             cell = cells[column].replace(",", ".") if dialect.decimal_comma else cells[column]
+            if dialect.decimal_comma and "." in cells[column]:  # 1.234 beside 0,5: a thousands mark, or a slip
+                raise DataError(f"data.target: {path} line {line}, column {column}: {cells[column]!r} has a decimal "
+                                "point in a table written with decimal commas")
             if not _is_number(cell) and cell.lower() not in MISSING:
                 named = f" ({header[column]!r})" if header else ""
                 pick = " (pick the numeric columns with --columns)" if len(picked) > 1 and not columns else ""
@@ -200,7 +203,8 @@ class Dialect(NamedTuple):
     decimal_comma: bool = False
 
 
-DELIMITERS = (",", "\t", ";", "|")  # tried in this order, then runs of whitespace
+DELIMITERS = ("\t", ",", ";", "|")  # tried in this order, then runs of whitespace (a tab first: a TSV's cells
+# hold commas ('Doe, J', '1,5') far more often than a CSV's hold tabs)
 SNIFF_LINES = 100  # the lines that decide the dialect: every one must split into the same number of cells
 
 
@@ -219,25 +223,29 @@ def sniff(lines: list[str]) -> Dialect:
     even = [delimiter for delimiter, rows in splits.items() if len({len(cells) for cells in rows}) == 1
             and len(rows[0]) > 1]
     for delimiter in even:
-        with_commas = [cell for cells in splits[delimiter] for cell in cells if "," in cell]
-        if delimiter != "," and with_commas and all(DECIMAL_COMMA.fullmatch(cell) for cell in with_commas):
+        with_commas = [cell for cells in splits[delimiter] for cell in cells  # words aside: 'Doe, J'
+                       if "," in cell and not any(char.isalpha() for char in cell)]
+        points = any("." in cell and _is_number(cell) for cells in splits[delimiter] for cell in cells)
+        decimal = with_commas and all(DECIMAL_COMMA.fullmatch(cell) for cell in with_commas)
+        if delimiter != "," and decimal and not points:
             return Dialect(delimiter, decimal_comma=True)
     if even:
         return Dialect(even[0])
     split_lines = {delimiter: sum(len(cells) > 1 for cells in rows) for delimiter, rows in splits.items()}
     most = max(split_lines.values(), default=0)
-    return Dialect(next(d for d, count in split_lines.items() if count == most)) if most else Dialect()
+    tied = [delimiter for delimiter in (",", *DELIMITERS, None) if split_lines.get(delimiter, -1) == most]
+    return Dialect(tied[0]) if most else Dialect()  # a comma among equals, as before tinygan sniffed
 
 
 DECIMAL_COMMA = re.compile(r"[-+]?\d*,\d+(?:[eE][-+]?\d+)?")  # '0,5', '-1,25e3': a number with a decimal comma
-_WHITESPACE = re.compile(r"[ \t]+")  # between the cells of a whitespace table (as numpy's reader splits them)
 
 
 def _split(lines: list[str], dialect: Dialect) -> list[list[str]]:
     """Each line's stripped cells (a record quoted across lines is not split by `sniff`'s sample)."""
     if dialect.delimiter is None:
-        return [_WHITESPACE.split(line.strip(" \t\r\n")) for line in lines]
-    return [[cell.strip() for cell in cells] for cells in csv.reader(lines, delimiter=dialect.delimiter)]
+        return [line.split() for line in lines]  # any whitespace, as numpy's reader splits
+    return [[cell.strip() for cell in cells]
+            for cells in csv.reader(lines, delimiter=dialect.delimiter, skipinitialspace=True)]
 
 
 def _is_comment(line: str) -> bool:
@@ -260,9 +268,8 @@ def _csv_rows(data: bytes, path: str) -> tuple[list[tuple[int, list[str]]], list
     kept = [(number, line) for number, line in enumerate(lines, 1) if not _is_comment(line)]
     dialect = sniff([line for _, line in kept if line.strip()])
     if dialect.delimiter is None:
-        return [(number, cells) for number, line in kept if (cells := _split([line], dialect)[0]) != [""]], \
-            comments, dialect
-    rows, reader = [], csv.reader((line for _, line in kept), delimiter=dialect.delimiter)
+        return [(number, cells) for number, line in kept if (cells := _split([line], dialect)[0])], comments, dialect
+    rows, reader = [], csv.reader((line for _, line in kept), delimiter=dialect.delimiter, skipinitialspace=True)
     numbers, line = [number for number, _ in kept], kept[0][0] if kept else 1
     try:
         for cells in reader:
