@@ -315,6 +315,7 @@ def test_a_row_index_is_left_out_small_or_large(tmp_path, name):
     ("1 2\x0b3 4\n5 6\x0b7 8\n", [[1, 2, 3, 4], [5, 6, 7, 8]]),  # whitespace, as numpy's reader splits it
     ("a\tb\n1\t2\n3\n", "line 3 has 1 cell, expected 2"),  # ragged, but tabbed: named by its line
     ("a b c\n1 2\n3 4\n", "line 2 has 2 cells, expected 3"),
+    ("x\n1\n2\nnot a number\n", "line 4, column 0 ('x'): 'not a number' is not a number"),  # one column
     ("a,b\n1_0,2\n3,4\n", "line 2, column 0 ('a'): '1_0' is not a number"),
     ("a\tb\n1,000\t2.5\n2,500\t3.5\n", "line 2, column 0 ('a'): '1,000' is not a number"),  # not 1.0
     ("n;x\n1.234;0,5\n2.345;0,7\n", "line 2, column 1 ('x'): '0,5' is not a number"),  # both marks: not 1.234
@@ -322,8 +323,8 @@ def test_a_row_index_is_left_out_small_or_large(tmp_path, name):
     ("1,5;2\n2;3,25\n", [[1.5, 2], [2, 3.25]]),
     ('"a", "b"\n1, "2"\n3,4\n', [[1, 2], [3, 4]]),  # a space before a quote
 ], ids=["semicolons", "tabs", "spaces", "quote in a comment", "indented comment", "quoted #", "quoted in spaces",
-        "vertical tab", "ragged tabs", "ragged spaces", "underscore", "thousands", "both marks", "names with commas",
-        "some decimal commas", "space before a quote"])
+        "vertical tab", "ragged tabs", "ragged spaces", "words in one column", "underscore", "thousands", "both marks",
+        "names with commas", "some decimal commas", "space before a quote"])
 def test_odd_tables_read_alike_small_and_large(tmp_path, text, expected):
     """Found by fuzzing: each table reads (or is refused) the same whichever reader takes it."""
     lines = text.splitlines(keepends=True)

@@ -212,8 +212,8 @@ def sniff(lines: list[str]) -> Dialect:
     """The dialect whose delimiter splits every one of the first SNIFF_LINES data lines (blank and '#' lines
     aside) into the same number of cells, above one: the first of DELIMITERS, then runs of whitespace, that
     does, unless another that does leaves only decimal commas in its cells ('0,5;1,25'). When none does
-    (ragged rows), the one that splits the most lines, so that the reader names the ragged line; a comma for
-    one column."""
+    (ragged rows), the one that splits the most lines, more than half of them, so that the reader names the
+    ragged line; else a comma (one column)."""
     sample, splits = lines[:SNIFF_LINES], {}
     for delimiter in (*DELIMITERS, None):
         try:
@@ -234,7 +234,9 @@ def sniff(lines: list[str]) -> Dialect:
     split_lines = {delimiter: sum(len(cells) > 1 for cells in rows) for delimiter, rows in splits.items()}
     most = max(split_lines.values(), default=0)
     tied = [delimiter for delimiter in (",", *DELIMITERS, None) if split_lines.get(delimiter, -1) == most]
-    return Dialect(tied[0]) if most else Dialect()  # a comma among equals, as before tinygan sniffed
+    # The ragged lines are the few: a delimiter that splits no more than half the lines is no delimiter ('x\n1\n
+    # not a number' is one column with a bad cell); a comma among equals, as before tinygan sniffed.
+    return Dialect(tied[0]) if 2 * most > len(sample) else Dialect()
 
 
 DECIMAL_COMMA = re.compile(r"[-+]?\d*,\d+(?:[eE][-+]?\d+)?")  # '0,5', '-1,25e3': a number with a decimal comma
