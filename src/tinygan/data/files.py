@@ -1,8 +1,8 @@
 """Loading samples from a data file: a text table or a .npy array, checked row by row.
 
-A text table is a CSV, or cells split by tabs, semicolons, pipes or runs of spaces (`sniff` tells which, and a
-decimal comma where commas do not split the cells), with a header or not; lines that start with '#' are comments, and the last
-one before the rows names the columns when it fits them (numpy.savetxt's header).
+A text table is a CSV, or cells split by tabs, semicolons, pipes or runs of whitespace (`sniff` tells which,
+and a decimal comma where commas do not split the cells), with a header or not; lines that start with '#' are
+comments, and the last one before the rows names the columns when it fits them (numpy.savetxt's header).
 
 Every problem is one line naming the file and, where it has one, the line
 and column: a user's data never ends in a traceback.
@@ -88,7 +88,7 @@ def read_table(path: str, columns: str = "") -> Table:
     width = len(header or rows[0][1])
     for line, cells in rows:
         if len(cells) != width:
-            raise DataError(f"data.target: {path} line {line} has {len(cells)} cell{'s' if len(cells) != 1 else ''}, "
+            raise DataError(f"data.target: {path} line {line} has {len(cells)} {_plural(len(cells), 'cell')}, "
                             f"expected {width}")
     picked = _pick_columns(columns, width, header, path)
     words = [] if columns.strip() else [column for column in picked if _all_words(rows, column)]
@@ -110,10 +110,10 @@ def read_table(path: str, columns: str = "") -> Table:
                                 f"not a number{pick}")
             table[i, j] = float(cell) if _is_number(cell) else np.nan
     names = tuple(header[column] for column in picked) if header else default_names(len(picked))
-    left_out = tuple(f"{header[column]!r}" if header else f"column {column}" for column in words)
-    table = Table(_refuse_non_finite(table, [line for line, _ in rows], "line", path), names,
-                  tuple(f"{name} (words, not numbers)" for name in left_out))
-    return _without_index(table, picked, columns)
+    named = [repr(header[column]) if header else f"column {column}" for column in words]
+    left_out = tuple(f"{name} (words, not numbers)" for name in named)
+    return _without_index(Table(_refuse_non_finite(table, [line for line, _ in rows], "line", path), names, left_out),
+                          picked, columns)
 
 
 INDEX_NAMES = re.compile(r"|Unnamed: 0|index")  # pandas' to_csv names its index column so, or not at all
@@ -196,8 +196,8 @@ def _clean_csv(file: Path, columns: str, path: str) -> Table | None:
 
 
 class Dialect(NamedTuple):
-    """How a text table is written: its delimiter (None: runs of spaces or tabs), and whether its decimal mark
-    is a comma ('4,5' for 4.5, as spreadsheets write it in much of Europe, with ';' between cells)."""
+    """How a text table is written: its delimiter (None: runs of whitespace), and whether its decimal mark is a
+    comma ('4,5' for 4.5, as spreadsheets write it in much of Europe, with ';' or tabs between cells)."""
 
     delimiter: str | None = ","
     decimal_comma: bool = False
@@ -306,8 +306,9 @@ def _pick_columns(columns: str, width: int, header: list[str] | None, path: str)
             where = f"its header has {', '.join(map(repr, header))}" if header else "it has no header"
             raise DataError(f"data.columns: no column {name!r} in {path} ({where})")
         if index >= width:
-            held = "1 column (0)" if width == 1 else f"{width} columns (0 to {width - 1})"
-            raise DataError(f"data.columns: {path} has {held}, asked for column {index}")
+            span = "0" if width == 1 else f"0 to {width - 1}"
+            raise DataError(f"data.columns: {path} has {width} {_plural(width, 'column')} ({span}), asked for "
+                            f"column {index}")
         picked.append(index)
     return picked or list(range(width))
 
@@ -373,10 +374,14 @@ def _read_npy(data: bytes, path: str) -> np.ndarray:
         return array.astype(np.float64).reshape(shape[0], -1)
 
 
+def _plural(count: int, word: str) -> str:
+    return word if count == 1 else f"{word}s"
+
+
 def _refuse_non_finite(table: np.ndarray, numbers: list[int], kind: str, path: str, shown: int = 5) -> np.ndarray:
     bad = [numbers[i] for i in np.flatnonzero(~np.isfinite(table).all(axis=1))]
     if bad:
         more = f" and {len(bad) - shown} more" if len(bad) > shown else ""
-        raise DataError(f"data.target: {path} has missing or non-finite values at {kind}{'s' if len(bad) > 1 else ''} "
+        raise DataError(f"data.target: {path} has missing or non-finite values at {_plural(len(bad), kind)} "
                         f"{', '.join(map(str, bad[:shown]))}{more}")
     return table

@@ -173,12 +173,8 @@ def load(path: str | Path, *, with_frames: bool = True) -> tuple[Snapshot, list[
     path = Path(path)
     arrays, manifest = _read_members(path, _read_regular_file(path))
     try:
-        config = Config.from_dict(manifest["config"])
-    except (ConfigError, TypeError, ValueError, AttributeError) as error:
-        raise CheckpointError(f"{path}: its config is not valid: {_one_line(error)}") from None
-    try:
-        check(config)  # a target file it names: read and checked here
-    except DataError as error:  # the run's data, not the checkpoint, is what went wrong
+        config = check(Config.from_dict(manifest["config"]))  # a target file it names: read and checked here
+    except DataError as error:  # the run's data, not the checkpoint, is what went wrong (only `check` reads it)
         raise CheckpointError(f"{path}: the data it trained on cannot be used: {_one_line(error)}") from None
     except (ConfigError, TypeError, ValueError, AttributeError) as error:
         raise CheckpointError(f"{path}: its config is not valid: {_one_line(error)}") from None

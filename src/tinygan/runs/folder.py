@@ -100,12 +100,17 @@ def check_new_file(path: str | os.PathLike, what: str, suffixes: tuple[str, ...]
     return path
 
 
+def _file_in_the_way(folder: Path) -> Path | None:
+    """The file that stands where `folder` or a folder above it should be (as the user wrote the path), if any."""
+    existing = next((above for above in [folder, *folder.parents] if above.exists()), None)
+    return existing if existing is not None and not existing.is_dir() else None
+
+
 def _check_folder_of(path: Path, what: str) -> None:
     """The folder `path` goes into exists, is a folder and can be written."""
     folder = path.parent
     if not folder.absolute().is_dir():
-        blocking = next((above for above in [folder, *folder.parents] if above.exists()), None)
-        if blocking is not None and not blocking.is_dir():
+        if (blocking := _file_in_the_way(folder)) is not None:
             raise RunError(f"{what} {path}: {blocking} is a file, not a folder")
         raise RunError(f"{what} {path}: folder {folder} does not exist")
     if not os.access(folder.absolute(), os.W_OK | os.X_OK):
@@ -285,8 +290,7 @@ def start_run(folder: str | os.PathLike, config: Config) -> Path:
 
 def _make_folder(folder: Path) -> None:
     """The folder and those above it, or RunError saying why not (a file in the way, no permission)."""
-    blocking = next((above for above in [folder, *folder.parents] if above.exists()), None)
-    if blocking is not None and not blocking.is_dir():
+    if (blocking := _file_in_the_way(folder)) is not None:
         raise RunError(f"cannot create folder {folder}: {blocking} is a file")
     try:
         folder.mkdir(parents=True, exist_ok=True)
